@@ -1,0 +1,108 @@
+"""Recipes: YAML files that say how a release is built, loaded into validated, typed config.
+
+A recipe is named by its file stem in ``include/recipes`` or given as a path.
+Unknown keys are errors that list the keys allowed at that place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
+ExportFormat = Literal["qwen_vl_chatml", "qwen2_5_vl", "qwen3_vl", "llamafactory"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class IngestConfig(_Section):
+    max_quarantine_share: float = Field(0.2, ge=0.0, le=1.0, description="Gate fails above this share of rows.")
+    box_tolerance_px: float = Field(
+        0.5, ge=0.0, description="Boxes this far outside the image are clipped (float rounding); further, quarantined."
+    )
+    download_timeout_s: float = Field(10.0, gt=0)
+
+
+class Prompts(_Section):
+    caption: str = "Describe this image."
+    grounding: str = "Locate every object in the image and output its label and bounding box."
+    ocr: str = "Read all the text in the image, line by line, with the position of each line."
+
+
+class SmartResizeConfig(_Section):
+    factor: int = 28
+    min_pixels: int = 4 * 28 * 28
+    max_pixels: int = 16384 * 28 * 28
+
+
+class ExportConfig(_Section):
+    formats: tuple[ExportFormat, ...] = ("qwen_vl_chatml", "qwen2_5_vl", "qwen3_vl", "llamafactory")
+    qwen2_5_vl_resize: SmartResizeConfig = SmartResizeConfig()
+
+
+class ReportConfig(_Section):
+    samples_drawn: int = Field(6, ge=0)
+
+
+class Recipe(_Section):
+    name: str
+    ingest: IngestConfig = IngestConfig()
+    prompts: Prompts = Prompts()
+    export: ExportConfig = ExportConfig()
+    report: ReportConfig = ReportConfig()
+
+    def content_hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+
+
+class RecipeError(ValueError):
+    pass
+
+
+def load_recipe(name_or_path: str) -> Recipe:
+    """Load a recipe by name (a file stem in ``include/recipes``) or by path.
+
+    Raises:
+        RecipeError: naming the file, the key and the value that are wrong, and what is allowed.
+    """
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = RECIPES_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        known = sorted(candidate.stem for candidate in RECIPES_DIR.glob("*.yaml"))
+        raise RecipeError(f"recipe {name_or_path!r} not found at {path}; known recipes: {known}")
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    raw.setdefault("name", path.stem)
+    try:
+        return Recipe.model_validate(raw)
+    except ValidationError as error:
+        raise RecipeError(_describe(path, error)) from None
+
+
+def _describe(path: Path, error: ValidationError) -> str:
+    lines = [f"recipe {path} is invalid:"]
+    for problem in error.errors():
+        where = ".".join(str(part) for part in problem["loc"])
+        if problem["type"] == "extra_forbidden":
+            section = _section_at(problem["loc"][:-1])
+            lines.append(f"  {where}: unknown key; allowed here: {sorted(section.model_fields)}")
+        else:
+            lines.append(f"  {where} = {problem.get('input')!r}: {problem['msg']}")
+    return "\n".join(lines)
+
+
+def _section_at(location: tuple[int | str, ...]) -> type[BaseModel]:
+    model: type[BaseModel] = Recipe
+    for part in location:
+        field = model.model_fields.get(str(part))
+        if field is None or not isinstance(field.annotation, type) or not issubclass(field.annotation, BaseModel):
+            break
+        model = field.annotation
+    return model

@@ -1,0 +1,137 @@
+"""Ingest: source files in any supported format -> a staged manifest, a quarantine and counts.
+
+Adapters are registered by format name, one module each. Every row read is
+either released (a sample in the manifest) or quarantined (a line in
+``quarantine.jsonl`` with the reason), so ``rows_in == rows_ok + rows_quarantined``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import fsspec
+from tqdm import tqdm
+
+from vlforge.config import Recipe
+from vlforge.ingest import coco, label_studio, llamafactory, qwen, yolo
+from vlforge.ingest.base import IngestContext, Rejection, RecordError, checked_sample
+from vlforge.manifest import write_manifest
+from vlforge.records import Sample
+from vlforge.store import ImageStore, atomic_write_text
+
+log = logging.getLogger(__name__)
+
+Adapter = Callable[[str, IngestContext, Recipe], Iterator[Sample | Rejection]]
+ADAPTERS: dict[str, Adapter] = {
+    "label_studio": label_studio.read,
+    "coco": coco.read,
+    "yolo": yolo.read,
+    "llamafactory": llamafactory.read,
+    "qwen": qwen.read,
+}
+PROGRESS_EVERY = 500
+
+
+@dataclass
+class IngestResult:
+    samples: list[Sample] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+
+    @property
+    def rows_in(self) -> int:
+        return len(self.samples) + len(self.rejections)
+
+    def stats(self) -> dict[str, int | float]:
+        return {
+            "rows_in": self.rows_in,
+            "rows_ok": len(self.samples),
+            "rows_quarantined": len(self.rejections),
+            "quarantine_share": len(self.rejections) / self.rows_in if self.rows_in else 0.0,
+        }
+
+
+def ingest_source(
+    source: str, source_format: str, store: ImageStore, recipe: Recipe, images_root: str | None = None
+) -> IngestResult:
+    """Read every record of ``source`` into samples or rejections.
+
+    Args:
+        source: an export file, or a folder for YOLO; a local path or an fsspec URI.
+        source_format: one of ``ADAPTERS``.
+        store: where images are put.
+        recipe: the release recipe (prompts, tolerances).
+        images_root: an extra folder or URI to resolve image references against.
+
+    Raises:
+        ValueError: for an unknown format or a source that does not exist.
+    """
+    if source_format not in ADAPTERS:
+        raise ValueError(f"source_format {source_format!r} is unknown; known formats: {sorted(ADAPTERS)}")
+    filesystem, path = fsspec.core.url_to_fs(source)
+    if not filesystem.exists(path):
+        raise ValueError(f"source {source!r} does not exist")
+    is_local = "://" not in source or source.startswith("file://")
+    location = str(Path(path).resolve()) if is_local else source
+    name = location.rstrip("/").rsplit("/", 1)[-1]
+    folder = location if filesystem.isdir(path) else location.rstrip("/").rsplit("/", 1)[0]
+    context = IngestContext(
+        source_file=name,
+        source_root=folder,
+        images_root=images_root,
+        store=store,
+        box_tolerance_px=recipe.ingest.box_tolerance_px,
+        download_timeout_s=recipe.ingest.download_timeout_s,
+    )
+    result = IngestResult()
+    progress = tqdm(ADAPTERS[source_format](location, context, recipe), desc=f"ingest {name}", unit="row", disable=None)
+    for item in progress:
+        if isinstance(item, Sample):
+            try:
+                result.samples.append(checked_sample(item, recipe.ingest.box_tolerance_px))
+            except RecordError as error:
+                result.rejections.append(Rejection(item.source, error.reason, error.field, error.value))
+        else:
+            result.rejections.append(item)
+        if result.rows_in % PROGRESS_EVERY == 0:
+            log.info("ingest %s: %d rows read, %d quarantined", name, result.rows_in, len(result.rejections))
+    _reject_duplicate_ids(result)
+    log.info("ingest %s done: %s", name, result.stats())
+    return result
+
+
+def _reject_duplicate_ids(result: IngestResult) -> None:
+    seen: set[str] = set()
+    kept = []
+    for sample in result.samples:
+        if sample.sample_id in seen:
+            result.rejections.append(Rejection(sample.source, "record id appears twice in the source", "id", sample.source.record_id))
+        else:
+            seen.add(sample.sample_id)
+            kept.append(sample)
+    result.samples = kept
+
+
+def write_quarantine(rejections: list[Rejection], path: Path) -> None:
+    lines = [json.dumps(rejection.to_json(), ensure_ascii=False, sort_keys=True) for rejection in rejections]
+    atomic_write_text(path, "".join(line + "\n" for line in lines))
+
+
+def run_ingest(
+    source: str, source_format: str, recipe: Recipe, store_dir: Path, stage: Path, images_root: str | None = None
+) -> dict[str, int | float | str]:
+    """Ingest a source into a run's stage folder: ``manifest.parquet``, ``quarantine.jsonl``, ``ingest_stats.json``.
+
+    Returns:
+        The counts, with the paths of the files written.
+    """
+    result = ingest_source(source, source_format, ImageStore(store_dir), recipe, images_root)
+    stage.mkdir(parents=True, exist_ok=True)
+    write_manifest(result.samples, stage / "manifest.parquet")
+    write_quarantine(result.rejections, stage / "quarantine.jsonl")
+    stats = {**result.stats(), "source": source, "source_format": source_format}
+    atomic_write_text(stage / "ingest_stats.json", json.dumps(stats, indent=2, sort_keys=True))
+    return {**stats, "stage": str(stage)}

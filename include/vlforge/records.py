@@ -1,0 +1,121 @@
+"""The canonical sample: one annotated unit of multimodal training data.
+
+Every ingest adapter produces these records, every later stage (quality,
+augment, synthesize, curate, export) reads and writes them, and the Parquet
+manifest stores them. Boxes are absolute pixel ``x1, y1, x2, y2`` floats on the
+image as displayed (EXIF orientation applied). No Airflow wiring lives here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+TaskType = Literal["caption", "vqa", "grounding", "ocr", "gui_action", "video_event"]
+TASK_TYPES: tuple[str, ...] = ("caption", "vqa", "grounding", "ocr", "gui_action", "video_event")
+GuiActionType = Literal["click", "long_press", "type", "swipe", "scroll", "key", "open", "wait", "terminate"]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ImageRef(_Record):
+    """An image in the content-addressed store."""
+
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    width: int = Field(gt=0)
+    height: int = Field(gt=0)
+    format: str = Field(description="File extension in the store, e.g. 'jpg' or 'png'.")
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.sha256}.{self.format}"
+
+
+class Box(_Record):
+    """An axis-aligned box in absolute pixels of the displayed image."""
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    label: str = ""
+    image_index: int = 0
+
+
+class OcrLine(_Record):
+    text: str
+    box: Box | None = None
+    language: str = "en"
+
+
+class GuiAction(_Record):
+    type: str
+    box: Box | None = None
+    point: tuple[float, float] | None = None
+    text: str = ""
+
+
+class VideoEvent(_Record):
+    start_s: float = Field(ge=0)
+    end_s: float = Field(ge=0)
+    description: str
+
+
+class Turn(_Record):
+    """One conversation message; ``<image>`` marks where an image goes."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class Source(_Record):
+    """Where a sample came from: the file (relative to the source root) and the record in it."""
+
+    file: str
+    record_id: str
+
+
+class LineageOp(_Record):
+    """One applied operation with the parameters it drew, so that it can be replayed."""
+
+    op: str
+    params_json: str = "{}"
+    seed: int | None = None
+
+
+class Sample(_Record):
+    """One training sample with its annotations from one annotation round."""
+
+    sample_id: str
+    task_type: TaskType
+    images: tuple[ImageRef, ...] = ()
+    conversations: tuple[Turn, ...] = ()
+    boxes: tuple[Box, ...] = ()
+    ocr_lines: tuple[OcrLine, ...] = ()
+    actions: tuple[GuiAction, ...] = ()
+    video_events: tuple[VideoEvent, ...] = ()
+    choices: tuple[str, ...] = ()
+    annotator: str = ""
+    round: int = 1
+    source: Source
+    lineage: tuple[LineageOp, ...] = ()
+    synthetic: bool = False
+
+
+def make_sample_id(source: Source, round_: int) -> str:
+    """A stable id from where the record came from, so reruns give the same ids.
+
+    Args:
+        source: the file and record id.
+        round_: the annotation round.
+
+    Returns:
+        16 hex characters.
+    """
+    key = json.dumps([source.file, source.record_id, round_])
+    return hashlib.sha256(key.encode()).hexdigest()[:16]

@@ -1,0 +1,72 @@
+"""Atomic file writes and the content-addressed image store.
+
+Images are stored once, under their sha256, however many samples or sources
+refer to them; shards on several workers can share one store because every
+write goes to a temporary file first and is renamed into place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class ImageStore:
+    """Files named ``<sha256>.<ext>`` in two-character fan-out folders under ``root``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def path_for(self, sha256: str, extension: str) -> Path:
+        return self.root / sha256[:2] / f"{sha256}.{extension}"
+
+    def put(self, data: bytes, extension: str) -> str:
+        """Store ``data`` unless an identical file is already there.
+
+        Returns:
+            The sha256 of ``data``.
+        """
+        digest = sha256_bytes(data)
+        target = self.path_for(digest, extension)
+        if not target.exists():
+            atomic_write_bytes(target, data)
+        return digest
+
+    def contains(self, sha256: str, extension: str) -> bool:
+        return self.path_for(sha256, extension).is_file()
+
+    def link_into(self, sha256: str, extension: str, folder: Path) -> Path:
+        """Hard-link a stored image into ``folder`` (copy across file systems) and return its path."""
+        source = self.path_for(sha256, extension)
+        target = folder / f"{sha256}.{extension}"
+        if target.exists():
+            return target
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(source, target)
+        except OSError:
+            atomic_write_bytes(target, source.read_bytes())
+        return target
