@@ -1,0 +1,81 @@
+"""The Qwen2.5-VL and Qwen3-VL finetune JSON (``qwen-vl-finetune``): ``image`` and ``conversations``.
+
+Grounding answers are JSON lists of ``{"bbox_2d": [x1, y1, x2, y2], "label": ...}``
+(OCR: ``"text_content"``). The two generations differ only in coordinates, as
+in the official ``tools/process_bbox.ipynb``:
+
+- Qwen3-VL (and Qwen2-VL): relative, each coordinate ``round(v / size * 1000)``;
+- Qwen2.5-VL: absolute pixels on the image as the processor resizes it
+  (``smart_resize`` with the recipe's factor and pixel limits), ``round(v * new / old)``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from vlforge.config import Recipe, SmartResizeConfig
+from vlforge.export.render import check_alternating, check_image_tags, training_turns
+from vlforge.geometry import smart_resize, xyxy_to_relative_1000, xyxy_to_resized_absolute
+from vlforge.records import Box, ImageRef, OcrLine, Sample
+from vlforge.store import atomic_write_text
+
+BoxCoordinates = Callable[[Box, ImageRef], list[int]]
+
+
+def qwen3_vl_coordinates(box: Box, image: ImageRef) -> list[int]:
+    return list(xyxy_to_relative_1000((box.x1, box.y1, box.x2, box.y2), image.width, image.height))
+
+
+def qwen2_5_vl_coordinates(resize: SmartResizeConfig) -> BoxCoordinates:
+    def coordinates(box: Box, image: ImageRef) -> list[int]:
+        height, width = smart_resize(image.height, image.width, resize.factor, resize.min_pixels, resize.max_pixels)
+        return list(xyxy_to_resized_absolute((box.x1, box.y1, box.x2, box.y2), image.width, image.height, width, height))
+
+    return coordinates
+
+
+def answer_renderers(coordinates: BoxCoordinates) -> tuple[Callable[..., str], Callable[..., str]]:
+    def boxes_answer(boxes: list[Box], images: tuple[ImageRef, ...]) -> str:
+        items = [{"bbox_2d": coordinates(box, images[box.image_index]), "label": box.label} for box in boxes]
+        return json.dumps(items, ensure_ascii=False)
+
+    def ocr_answer(lines: list[OcrLine], images: tuple[ImageRef, ...]) -> str:
+        items = [
+            {"bbox_2d": coordinates(line.box, images[line.box.image_index]), "text_content": line.text}
+            if line.box
+            else {"text_content": line.text}
+            for line in lines
+        ]
+        return json.dumps(items, ensure_ascii=False)
+
+    return boxes_answer, ocr_answer
+
+
+def record(sample: Sample, recipe: Recipe, coordinates: BoxCoordinates, image_prefix: str) -> dict[str, object]:
+    boxes_answer, ocr_answer = answer_renderers(coordinates)
+    roles = {"user": "human", "assistant": "gpt", "system": "system"}
+    turns = [
+        {"from": roles[turn.role], "value": turn.content}
+        for turn in training_turns(sample, recipe, boxes_answer, ocr_answer)
+    ]
+    paths = [f"{image_prefix}/{image.file_name}" for image in sample.images]
+    result = {"id": sample.sample_id, "image": paths[0] if len(paths) == 1 else paths, "conversations": turns}
+    check_alternating(sample, [turn["from"] for turn in turns], "human", "gpt")
+    check_image_tags(sample, "".join(turn["value"] for turn in turns), "<image>", len(paths))
+    return result
+
+
+def _export(samples: list[Sample], path: Path, recipe: Recipe, coordinates: BoxCoordinates) -> list[Path]:
+    records = [record(sample, recipe, coordinates, "../../images") for sample in samples]
+    atomic_write_text(path, json.dumps(records, ensure_ascii=False, indent=2))
+    return [path]
+
+
+def export_qwen3_vl(samples: list[Sample], folder: Path, dataset: str, recipe: Recipe) -> list[Path]:
+    return _export(samples, folder / f"{dataset}.json", recipe, qwen3_vl_coordinates)
+
+
+def export_qwen2_5_vl(samples: list[Sample], folder: Path, dataset: str, recipe: Recipe) -> list[Path]:
+    return _export(samples, folder / f"{dataset}.json", recipe, qwen2_5_vl_coordinates(recipe.export.qwen2_5_vl_resize))

@@ -1,0 +1,68 @@
+"""Qwen-VL (first generation) fine-tuning data as JSON Lines, in the form of the Qwen-VL paper and README.
+
+Images are written inline as ``Picture N: <img>path</img>``; a box is
+``<ref>label</ref><box>(x1,y1),(x2,y2)</box>`` with coordinates normalised to
+integers in ``[0, 1000)``. Roles are ``user``/``assistant`` under ``from``/``value``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from vlforge.config import Recipe
+from vlforge.export.render import ExportError, check_alternating, training_turns
+from vlforge.geometry import xyxy_to_qwen_vl_1000
+from vlforge.records import Box, ImageRef, OcrLine, Sample
+from vlforge.store import atomic_write_text
+
+
+def box_text(box: Box, image: ImageRef, ref: str) -> str:
+    x1, y1, x2, y2 = xyxy_to_qwen_vl_1000((box.x1, box.y1, box.x2, box.y2), image.width, image.height)
+    return f"<ref>{ref}</ref><box>({x1},{y1}),({x2},{y2})</box>"
+
+
+def boxes_answer(boxes: list[Box], images: tuple[ImageRef, ...]) -> str:
+    return "".join(box_text(box, images[box.image_index], box.label) for box in boxes)
+
+
+def ocr_answer(lines: list[OcrLine], images: tuple[ImageRef, ...]) -> str:
+    return "\n".join(
+        box_text(line.box, images[line.box.image_index], line.text) if line.box else line.text for line in lines
+    )
+
+
+def record(sample: Sample, recipe: Recipe, image_prefix: str) -> dict[str, object]:
+    turns = training_turns(sample, recipe, boxes_answer, ocr_answer)
+    pictures = iter(range(1, len(sample.images) + 1))
+    values = []
+    for turn in turns:
+        parts = turn.content.split("<image>")
+        text = parts[0]
+        for part in parts[1:]:
+            number = next(pictures)
+            text += f"Picture {number}: <img>{image_prefix}/{sample.images[number - 1].file_name}</img>\n" + part.lstrip("\n")
+        values.append({"from": turn.role, "value": text})
+    result = {"id": sample.sample_id, "conversations": values}
+    validate(sample, result)
+    return result
+
+
+def validate(sample: Sample, result: dict[str, object]) -> None:
+    """Qwen-VL's finetune script: user/assistant pairs, one ``<img>`` per image, balanced ``<ref>``/``<box>``."""
+    conversations = result["conversations"]
+    assert isinstance(conversations, list)
+    check_alternating(sample, [turn["from"] for turn in conversations], "user", "assistant")
+    text = "".join(turn["value"] for turn in conversations)
+    if text.count("<img>") != len(sample.images) or text.count("</img>") != len(sample.images):
+        raise ExportError(f"sample {sample.sample_id}: {text.count('<img>')} <img> tags for {len(sample.images)} images")
+    for tag in ("ref", "box"):
+        if text.count(f"<{tag}>") != text.count(f"</{tag}>"):
+            raise ExportError(f"sample {sample.sample_id}: unbalanced <{tag}> tags")
+
+
+def export(samples: list[Sample], folder: Path, dataset: str, recipe: Recipe) -> list[Path]:
+    path = folder / f"{dataset}.jsonl"
+    lines = [json.dumps(record(sample, recipe, "../../images"), ensure_ascii=False) for sample in samples]
+    atomic_write_text(path, "".join(line + "\n" for line in lines))
+    return [path]

@@ -1,0 +1,55 @@
+"""Turning a sample's structured annotations into conversation turns, the same way for every format.
+
+A sample's own conversation is kept as it is; boxes and OCR lines become one
+more user/assistant pair whose answer is written in the target format's box
+syntax, which each exporter passes in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from vlforge.config import Recipe
+from vlforge.records import Box, ImageRef, OcrLine, Sample, Turn
+
+
+class ExportError(ValueError):
+    """A record that would break its consumer's rules; names the sample, the field and the value."""
+
+
+# Each box is measured against the image it lies on: ``images[box.image_index]``.
+BoxAnswer = Callable[[list[Box], tuple[ImageRef, ...]], str]
+OcrAnswer = Callable[[list[OcrLine], tuple[ImageRef, ...]], str]
+
+
+def training_turns(sample: Sample, recipe: Recipe, boxes_answer: BoxAnswer, ocr_answer: OcrAnswer) -> list[Turn]:
+    """The full conversation to train on, with ``<image>`` tags for every image."""
+    turns = list(sample.conversations)
+    if sample.ocr_lines:
+        turns += _pair(recipe.prompts.ocr, ocr_answer(list(sample.ocr_lines), sample.images))
+    if sample.boxes:
+        turns += _pair(recipe.prompts.grounding, boxes_answer(list(sample.boxes), sample.images))
+    tags = sum(turn.content.count("<image>") for turn in turns)
+    if tags == 0 and turns:
+        first_user = next(index for index, turn in enumerate(turns) if turn.role == "user")
+        prefix = "<image>" * len(sample.images) + "\n"
+        turns[first_user] = Turn(role="user", content=prefix + turns[first_user].content)
+    return turns
+
+
+def _pair(prompt: str, answer: str) -> list[Turn]:
+    return [Turn(role="user", content=prompt), Turn(role="assistant", content=answer)]
+
+
+def check_alternating(sample: Sample, roles: list[str], user: str, assistant: str) -> None:
+    """Trainers expect an optional system turn, then user/assistant pairs, ending with the assistant."""
+    body = roles[1:] if roles and roles[0] == "system" else roles
+    expected = [user if index % 2 == 0 else assistant for index in range(len(body))]
+    if not body or body != expected or len(body) % 2:
+        raise ExportError(f"sample {sample.sample_id}: conversation roles {roles} do not alternate {user}/{assistant}")
+
+
+def check_image_tags(sample: Sample, text: str, tag: str, images: int) -> None:
+    found = text.count(tag)
+    if found != images:
+        raise ExportError(f"sample {sample.sample_id}: {found} {tag} tags for {images} images")
