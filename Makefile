@@ -1,0 +1,56 @@
+# vlforge: `make demo` builds a release from the demo data; `make test` runs the tests.
+# Everything is installed into .venv and .airflow inside this folder.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha256sum requirements.txt | cut -c1-12)
+
+export AIRFLOW_HOME := $(CURDIR)/.airflow
+export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
+export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export AIRFLOW__CORE__PARALLELISM := 4
+export PYTHONPATH := $(CURDIR)/include
+export VLFORGE_HOME ?= $(CURDIR)/data
+export HF_HUB_OFFLINE := 1
+export NO_ALBUMENTATIONS_UPDATE := 1
+export GX_ANALYTICS_ENABLED := False
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+CONF ?=
+DEMO_SOURCE := $(VLFORGE_HOME)/demo/label_studio_export.json
+
+.PHONY: setup demo run test airflow clean
+
+$(STAMP): requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	# torch first: the pinned CPU wheel on disk; any other spec pulls a CUDA build.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -r requirements.txt
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+$(AIRFLOW_HOME)/airflow.db: $(STAMP)
+	mkdir -p $(AIRFLOW_HOME)
+	$(BIN)/airflow db migrate > $(AIRFLOW_HOME)/migrate.log 2>&1 || (cat $(AIRFLOW_HOME)/migrate.log; exit 1)
+
+setup: $(STAMP) $(AIRFLOW_HOME)/airflow.db
+
+demo: setup
+	$(BIN)/python -m vlforge.cli prepare-demo $(VLFORGE_HOME)/demo
+	$(BIN)/airflow dags test vlforge_release -c '{"source": "$(DEMO_SOURCE)", "source_format": "label_studio", "dataset": "demo"}' > $(VLFORGE_HOME)/demo/dags_test.log 2>&1 \
+		|| (tail -60 $(VLFORGE_HOME)/demo/dags_test.log; exit 1)
+	$(BIN)/python -m vlforge.cli latest demo
+
+run: setup
+	@test -n '$(CONF)' || (echo 'usage: make run CONF='"'"'{"source": "...", "source_format": "label_studio", "dataset": "..."}'"'"; exit 2)
+	$(BIN)/airflow dags test vlforge_release -c '$(CONF)'
+
+test: setup
+	$(BIN)/python -m pytest -q tests
+
+airflow: setup
+	AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT=8080 $(BIN)/airflow standalone
+
+clean:
+	rm -rf $(AIRFLOW_HOME) $(VLFORGE_HOME)

@@ -1,0 +1,35 @@
+"""The demo dataset: real photographs from scikit-image's wheel and vlforge's own Label Studio export of them.
+
+The export (``include/demo/label_studio_export.json``) was annotated for vlforge:
+captions, boxes, one OCR page, two annotation rounds on three images, one
+cancelled annotation, and one task whose image was removed from storage (it is
+quarantined, to show that nothing is lost).
+"""
+
+from __future__ import annotations
+
+import shutil
+from importlib import resources
+from pathlib import Path
+
+EXPORT = Path(__file__).resolve().parent.parent / "demo" / "label_studio_export.json"
+DEMO_IMAGES = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "camera.png", "page.png")
+
+
+def prepare_demo(target: Path) -> Path:
+    """Copy the demo images and export into ``target`` (idempotent).
+
+    Returns:
+        The path of the Label Studio export to ingest.
+    """
+    images = target / "skimage"
+    images.mkdir(parents=True, exist_ok=True)
+    package_data = resources.files("skimage") / "data"
+    for name in DEMO_IMAGES:
+        destination = images / name
+        if not destination.exists():
+            with resources.as_file(package_data / name) as source:
+                shutil.copyfile(source, destination)
+    export = target / EXPORT.name
+    shutil.copyfile(EXPORT, export)
+    return export
