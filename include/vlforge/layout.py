@@ -35,3 +35,8 @@ def stage_dir(home: Path, dataset: str, run: str) -> Path:
 
 def releases_dir(home: Path, dataset: str) -> Path:
     return home / "releases" / checked_name("dataset", dataset)
+
+
+def run_folder_name(run_id: str) -> str:
+    """An Airflow run id (``manual__2026-11-23T10:00:00+00:00``) as a folder name."""
+    return checked_name("run", re.sub(r"[^A-Za-z0-9._-]", "_", run_id)[:128])

@@ -112,7 +112,7 @@ class IngestContext:
     def _read(self, reference: str, field_name: str) -> bytes:
         tried: list[str] = []
         for candidate in self._candidates(reference, field_name):
-            tried.append(candidate)
+            tried.append(self._shown(candidate))
             data = _read_if_exists(candidate)
             if data is not None:
                 return data
@@ -149,6 +149,17 @@ class IngestContext:
             original = name.split("-", 1)[1] if re.match(r"^[0-9a-f]{8}-", name) else name
             for root in roots:
                 yield _join(root, original)
+
+    def _shown(self, location: str) -> str:
+        """A location as a quarantine reason shows it: relative to the source root when inside it.
+
+        Reasons are part of the release's content hash, which must not depend on where the data lies.
+        """
+        if _is_remote(location) or _is_remote(self.source_root):
+            return location
+        path = Path(location)
+        root = Path(self.source_root)
+        return path.relative_to(root).as_posix() if path.is_relative_to(root) else location
 
     def _inside_roots(self, path: str) -> bool:
         resolved = Path(path).resolve()
