@@ -1,0 +1,113 @@
+"""The release DAG: it parses cleanly and runs end to end with dag.test()."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from vlforge.demo import prepare_demo
+
+
+def test_dags_import_without_errors(dagbag) -> None:
+    assert dagbag.import_errors == {}
+    assert "vlforge_release" in dagbag.dag_ids
+
+
+def test_release_dag_is_documented_tagged_and_retried(dagbag) -> None:
+    dag = dagbag.get_dag("vlforge_release")
+    assert set(dag.tags) == {"vlforge", "release"}
+    assert "vlforge_release" in dag.doc_md
+    assert [task.task_id for task in dag.topological_sort()] == ["ingest", "gate_ingest", "release"]
+    assert dag.get_task("ingest").retries == 1
+    # A gate is deterministic: retrying a failed gate only delays the failure.
+    assert dag.get_task("gate_ingest").retries == 0
+    assert set(dag.params.keys()) == {"source", "source_format", "images_root", "dataset", "recipe", "seed"}
+
+
+def _run(dagbag, conf: dict[str, object]):  # noqa: ANN202
+    return dagbag.get_dag("vlforge_release").test(run_conf=conf)
+
+
+def test_demo_release_end_to_end(dagbag, vlforge_home: Path, tmp_path: Path) -> None:
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState
+    from sqlalchemy import select
+
+    export = prepare_demo(tmp_path / "demo")
+    run = _run(dagbag, {"source": str(export), "source_format": "label_studio", "dataset": "dagtest"})
+    assert run.state == DagRunState.SUCCESS
+
+    releases = vlforge_home / "releases" / "dagtest"
+    version = (releases / "LATEST").read_text().strip()
+    folder = releases / version
+    release = json.loads((folder / "RELEASE.json").read_text())
+    assert release["version"] == version and release["content_hash"].startswith(version)
+    assert release["counts"]["rows_in"] == 10
+    assert release["counts"]["rows_ok"] == 9
+    assert release["counts"]["rows_quarantined"] == 1
+    assert release["counts"]["by_task_type"] == {"caption": 1, "grounding": 6, "ocr": 2}
+    assert [gate["name"] for gate in release["gates"]] == ["ingest"] and release["gates"][0]["passed"]
+    assert release["recipe"]["name"] == "default" and release["parent_version"] is None
+    assert pq.read_table(folder / "manifest.parquet").num_rows == 9
+    quarantined = [json.loads(line) for line in (folder / "quarantine.jsonl").read_text().splitlines()]
+    assert [entry["record_id"] for entry in quarantined] == ["task 7/annotation 111"]
+    assert (folder / "gx" / "index.html").is_file()
+    report = (folder / "report.html").read_text()
+    assert "report_assets/" in report and "ingest" in report
+    assert len(list((folder / "report_assets").glob("*.jpg"))) == 6
+    for files in release["exports"].values():
+        assert all((folder / "exports" / name).is_file() for name in files)
+    sharegpt = json.loads((folder / "exports" / "llamafactory" / "dagtest.json").read_text())
+    assert len(sharegpt) == 9
+    first_image = folder / "exports" / "llamafactory" / sharegpt[0]["images"][0]
+    assert first_image.resolve().is_file()
+
+    with create_session() as session:
+        event = session.scalars(select(AssetEvent).where(AssetEvent.source_run_id == run.run_id)).one()
+        assert event.asset.uri.startswith("vlforge://dagtest")
+    assert event.extra["version"] == version
+    assert event.extra["counts"]["rows_ok"] == 9
+
+
+def test_failed_gate_fails_the_run_and_leaves_the_previous_release(dagbag, vlforge_home: Path, tmp_path: Path) -> None:
+    from airflow.utils.state import DagRunState
+
+    export = prepare_demo(tmp_path / "good")
+    assert _run(dagbag, {"source": str(export), "source_format": "label_studio", "dataset": "gated"}).state == DagRunState.SUCCESS
+    releases = vlforge_home / "releases" / "gated"
+    before = sorted(path.name for path in releases.iterdir())
+
+    broken = tmp_path / "broken"
+    shutil.copytree(tmp_path / "good", broken)
+    shutil.rmtree(broken / "skimage")  # every image gone: everything is quarantined
+    run = _run(dagbag, {"source": str(broken / export.name), "source_format": "label_studio", "dataset": "gated"})
+
+    assert run.state == DagRunState.FAILED
+    states = {instance.task_id: instance.state for instance in run.get_task_instances()}
+    assert states == {"ingest": "success", "gate_ingest": "failed", "release": "upstream_failed"}
+    assert sorted(path.name for path in releases.iterdir()) == before
+
+
+@pytest.mark.parametrize("conf", [{"source": "", "source_format": "label_studio"}, {"source": "x", "source_format": "pdf"}])
+def test_params_are_validated(dagbag, conf: dict[str, str]) -> None:
+    import copy
+
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    params = copy.deepcopy(dagbag.get_dag("vlforge_release").params)
+    with pytest.raises(ParamValidationError):
+        params.update(conf)
+        params.validate()
+
+
+def test_valid_params_pass_validation(dagbag) -> None:
+    import copy
+
+    params = copy.deepcopy(dagbag.get_dag("vlforge_release").params)
+    params.update({"source": "/data/export.json", "source_format": "coco", "dataset": "shop", "seed": 7})
+    assert params.validate()["seed"] == 7

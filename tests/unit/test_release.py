@@ -1,0 +1,104 @@
+"""Publishing releases: atomic, content-addressed, idempotent, and never half-written."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from vlforge import release as release_module
+from vlforge.config import Recipe, load_recipe
+from vlforge.demo import prepare_demo
+from vlforge.ingest import run_ingest
+from vlforge.quality.gates import run_ingest_gate
+from vlforge.release import LATEST, latest_version, publish_release
+from vlforge.store import ImageStore
+
+
+def _stage(root: Path, recipe: Recipe) -> tuple[Path, Path]:
+    """A demo run ingested and gated under ``root``; returns (stage, store)."""
+    export = prepare_demo(root / "demo")
+    stage, store = root / "runs" / "demo" / "run1", root / "store"
+    run_ingest(str(export), "label_studio", recipe, store, stage)
+    run_ingest_gate(stage, store, recipe)
+    return stage, store
+
+
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return _stage(tmp_path_factory.mktemp("staged"), load_recipe("default"))
+
+
+def _publish(staged: tuple[Path, Path], home: Path, recipe: Recipe, seed: int = 0) -> dict[str, object]:
+    stage, store = staged
+    return publish_release(stage, home, "demo", recipe, seed, ImageStore(store), {"source": "demo"})
+
+
+def test_release_folder_holds_everything(staged: tuple[Path, Path], recipe: Recipe, tmp_path: Path) -> None:
+    published = _publish(staged, tmp_path, recipe)
+    folder = Path(str(published["path"]))
+    assert folder == tmp_path / "releases" / "demo" / str(published["version"])
+    names = {path.name for path in folder.iterdir()}
+    assert names == {"RELEASE.json", "manifest.parquet", "quarantine.jsonl", "exports", "gx", "images", "report.html", "report_assets"}
+    release = json.loads((folder / "RELEASE.json").read_text())
+    assert set(release) >= {"version", "content_hash", "parent_version", "counts", "gates", "recipe", "seed", "exports"}
+    assert release["recipe"] == recipe.model_dump(mode="json")
+    assert len(list((folder / "images").iterdir())) == release["counts"]["images"] == 6
+    assert latest_version(tmp_path, "demo") == published["version"]
+    assert not [path for path in folder.parent.iterdir() if path.name.startswith(".")]
+
+
+def test_rerun_returns_the_same_release(staged: tuple[Path, Path], recipe: Recipe, tmp_path: Path) -> None:
+    first = _publish(staged, tmp_path, recipe)
+    created = (Path(str(first["path"])) / "RELEASE.json").stat().st_mtime_ns
+    second = _publish(staged, tmp_path, recipe)
+    assert second["version"] == first["version"]
+    assert (Path(str(second["path"])) / "RELEASE.json").stat().st_mtime_ns == created
+    assert sorted(path.name for path in (tmp_path / "releases" / "demo").iterdir()) == [LATEST, first["version"]]
+
+
+def test_another_seed_is_another_version_with_the_first_as_parent(
+    staged: tuple[Path, Path], recipe: Recipe, tmp_path: Path
+) -> None:
+    first = _publish(staged, tmp_path, recipe, seed=0)
+    second = _publish(staged, tmp_path, recipe, seed=1)
+    assert second["version"] != first["version"]
+    assert second["parent_version"] == first["version"]
+    assert latest_version(tmp_path, "demo") == second["version"]
+
+
+def test_same_inputs_give_the_same_hash_wherever_they_lie(staged: tuple[Path, Path], recipe: Recipe, tmp_path: Path) -> None:
+    elsewhere = _stage(tmp_path / "elsewhere", recipe)
+    assert _publish(elsewhere, tmp_path / "a", recipe)["content_hash"] == _publish(staged, tmp_path / "b", recipe)["content_hash"]
+
+
+def test_a_changed_recipe_changes_the_hash(staged: tuple[Path, Path], recipe: Recipe, tmp_path: Path) -> None:
+    other = recipe.model_copy(update={"prompts": recipe.prompts.model_copy(update={"caption": "What is shown?"})})
+    assert _publish(staged, tmp_path / "a", recipe)["content_hash"] != _publish(staged, tmp_path / "b", other)["content_hash"]
+
+
+def test_a_failed_gate_makes_no_release(staged: tuple[Path, Path], recipe: Recipe, tmp_path: Path) -> None:
+    stage = tmp_path / "stage"
+    shutil.copytree(staged[0], stage)
+    gate = json.loads((stage / "gates" / "ingest.json").read_text())
+    (stage / "gates" / "ingest.json").write_text(json.dumps(gate | {"passed": False, "failed": ["expect_x"]}))
+    with pytest.raises(RuntimeError, match="gates not passed"):
+        _publish((stage, staged[1]), tmp_path, recipe)
+    assert not (tmp_path / "releases" / "demo").exists() or not any((tmp_path / "releases" / "demo").iterdir())
+
+
+def test_a_crash_while_building_leaves_the_previous_release_untouched(
+    staged: tuple[Path, Path], recipe: Recipe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = _publish(staged, tmp_path, recipe, seed=0)
+
+    def broken_export(*args: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(release_module, "export_all", broken_export)
+    with pytest.raises(OSError, match="disk full"):
+        _publish(staged, tmp_path, recipe, seed=5)
+    assert sorted(path.name for path in (tmp_path / "releases" / "demo").iterdir()) == [LATEST, first["version"]]
+    assert latest_version(tmp_path, "demo") == first["version"]
