@@ -1,0 +1,10 @@
+# The vlforge Airflow image: Airflow 3.3 with vlforge's pinned requirements.
+FROM apache/airflow:3.3.2-python3.11
+COPY requirements.txt /requirements.txt
+# torch first, from the CPU index: the default wheel pulls several GB of CUDA libraries.
+RUN pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
+ && pip install --no-cache-dir -r /requirements.txt
+ENV PYTHONPATH=/opt/airflow/include \
+    VLFORGE_HOME=/opt/vlforge/data \
+    HF_HUB_OFFLINE=1 \
+    NO_ALBUMENTATIONS_UPDATE=1
