@@ -13,9 +13,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from vlforge.records import Sample
+from vlforge.records import Metrics, Sample
 from vlforge.store import atomic_write_bytes
 
+_METRIC_NAMES = [name for name in Metrics.model_fields if name != "rounds_compared"]
 _BOX = pa.struct(
     [
         ("x1", pa.float64()),
@@ -57,6 +58,14 @@ SCHEMA = pa.schema(
         ("choices", pa.list_(pa.string())),
         ("annotator", pa.string()),
         ("round", pa.int32()),
+        ("item_id", pa.string()),
+        ("gold", pa.bool_()),
+        (
+            "metrics",
+            pa.struct(
+                [(name, pa.float64()) for name in _METRIC_NAMES] + [("rounds_compared", pa.int32())]
+            ),
+        ),
         ("source", pa.struct([("file", pa.string()), ("record_id", pa.string())])),
         ("lineage", pa.list_(pa.struct([("op", pa.string()), ("params_json", pa.string()), ("seed", pa.int64())]))),
         ("synthetic", pa.bool_()),

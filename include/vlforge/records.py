@@ -88,8 +88,27 @@ class LineageOp(_Record):
     seed: int | None = None
 
 
+class Metrics(_Record):
+    """Agreement between annotation rounds of the same item, measured by the quality stage.
+
+    ``None`` means not measured: a single round, or nothing of that kind to compare.
+    """
+
+    iou_agreement: float | None = None
+    ocr_accuracy: float | None = None
+    action_completeness: float | None = None
+    bertscore_precision: float | None = None
+    bertscore_recall: float | None = None
+    bertscore_f1: float | None = None
+    rounds_compared: int = 0
+
+
 class Sample(_Record):
-    """One training sample with its annotations from one annotation round."""
+    """One training sample with its annotations from one annotation round.
+
+    ``item_id`` is shared by every round of the same annotated item (a Label
+    Studio task), so rounds can be compared; ``gold`` marks an adjudicated round.
+    """
 
     sample_id: str
     task_type: TaskType
@@ -102,9 +121,17 @@ class Sample(_Record):
     choices: tuple[str, ...] = ()
     annotator: str = ""
     round: int = 1
+    item_id: str = ""
+    gold: bool = False
+    metrics: Metrics = Metrics()
     source: Source
     lineage: tuple[LineageOp, ...] = ()
     synthetic: bool = False
+
+
+def make_item_id(source_file: str, item: object) -> str:
+    """A stable id for an annotated item, shared by its rounds and by re-exports of it."""
+    return hashlib.sha256(json.dumps([source_file, str(item)]).encode()).hexdigest()[:16]
 
 
 def make_sample_id(source: Source, round_: int) -> str:

@@ -1,7 +1,8 @@
 """Label Studio JSON export (``Export -> JSON``): tasks with their annotations.
 
 Each non-cancelled annotation of a task is one sample, one annotation round
-(in the export's order). Results are read as:
+(in the export's order), and all of them share the task's ``item_id``; an
+annotation marked ``ground_truth`` (an adjudicated one) is ``gold``. Results are read as:
 
 - ``rectanglelabels``: a box (percent of the image -> absolute pixels);
 - ``textarea`` with a region (``x``/``y``/``width``/``height``) or the id of a
@@ -23,9 +24,11 @@ from vlforge.config import Recipe
 from vlforge.geometry import label_studio_percent_to_xyxy
 from vlforge.ingest.base import IngestContext, Rejection, RecordError, caption_turns, detect_language
 from vlforge.ingest.sources import load_json_records
-from vlforge.records import Box, ImageRef, OcrLine, Sample, make_sample_id
+from vlforge.records import Box, ImageRef, OcrLine, Sample, make_item_id, make_sample_id
 
 _REGION_KEYS = ("x", "y", "width", "height")
+# Review tasks that vlforge writes carry the item they came from, so an adjudicated export resolves it.
+REVIEW_ITEM_KEY = "vlforge_item_id"
 _SUPPORTED = ("rectanglelabels", "textarea", "choices")
 
 
@@ -41,12 +44,23 @@ def read(location: str, context: IngestContext, recipe: Recipe) -> Iterator[Samp
         except RecordError as error:
             yield Rejection(context.source(f"task {task_id}"), error.reason, error.field, error.value)
             continue
+        item_id = _item_id(task, context, task_id)
         for round_, annotation in enumerate(annotations, start=1):
             source = context.source(f"task {task_id}/annotation {annotation.get('id', round_)}")
             try:
-                yield _sample(task, annotation, round_, source, context, recipe)
+                yield _sample(task, annotation, round_, source, context, recipe).model_copy(
+                    update={"item_id": item_id, "gold": bool(annotation.get("ground_truth", False))}
+                )
             except RecordError as error:
                 yield Rejection(source, error.reason, error.field, error.value)
+
+
+def _item_id(task: Any, context: IngestContext, task_id: object) -> str:
+    """The item's id: kept from vlforge's own review tasks (``data.vlforge_item_id``), else from the task."""
+    data = task.get("data") if isinstance(task, dict) else None
+    if isinstance(data, dict) and isinstance(data.get(REVIEW_ITEM_KEY), str):
+        return data[REVIEW_ITEM_KEY]
+    return make_item_id(context.source_file, task_id)
 
 
 def _annotations(task: Any) -> list[dict[str, Any]]:
