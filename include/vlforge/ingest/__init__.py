@@ -33,6 +33,8 @@ ADAPTERS: dict[str, Adapter] = {
     "llamafactory": llamafactory.read,
     "qwen": qwen.read,
 }
+# Formats whose source is a folder; for the others a folder means "every export file in it".
+FOLDER_FORMATS = {"yolo"}
 PROGRESS_EVERY = 500
 
 
@@ -60,7 +62,9 @@ def ingest_source(
     """Read every record of ``source`` into samples or rejections.
 
     Args:
-        source: an export file, or a folder for YOLO; a local path or an fsspec URI.
+        source: an export file, a folder of export files (read in name order; so an
+            adjudicated review export beside the original resolves its items), or a
+            YOLO folder; a local path or an fsspec URI.
         source_format: one of ``ADAPTERS``.
         store: where images are put.
         recipe: the release recipe (prompts, tolerances).
@@ -75,32 +79,41 @@ def ingest_source(
     if not filesystem.exists(path):
         raise ValueError(f"source {source!r} does not exist")
     is_local = "://" not in source or source.startswith("file://")
-    location = str(Path(path).resolve()) if is_local else source
-    name = location.rstrip("/").rsplit("/", 1)[-1]
-    folder = location if filesystem.isdir(path) else location.rstrip("/").rsplit("/", 1)[0]
-    context = IngestContext(
-        source_file=name,
-        source_root=folder,
-        images_root=images_root,
-        store=store,
-        box_tolerance_px=recipe.ingest.box_tolerance_px,
-        download_timeout_s=recipe.ingest.download_timeout_s,
-    )
+    location = str(Path(path).resolve()) if is_local else source.rstrip("/")
     result = IngestResult()
-    progress = tqdm(ADAPTERS[source_format](location, context, recipe), desc=f"ingest {name}", unit="row", disable=None)
-    for item in progress:
-        if isinstance(item, Sample):
-            try:
-                result.samples.append(checked_sample(item, recipe.ingest.box_tolerance_px))
-            except RecordError as error:
-                result.rejections.append(Rejection(item.source, error.reason, error.field, error.value))
-        else:
-            result.rejections.append(item)
-        if result.rows_in % PROGRESS_EVERY == 0:
-            log.info("ingest %s: %d rows read, %d quarantined", name, result.rows_in, len(result.rejections))
+    for file_location in _files(filesystem, path, location, source_format):
+        name = file_location.rsplit("/", 1)[-1]
+        folder = file_location if source_format in FOLDER_FORMATS else file_location.rsplit("/", 1)[0]
+        context = IngestContext(
+            source_file=name,
+            source_root=folder,
+            images_root=images_root,
+            store=store,
+            box_tolerance_px=recipe.ingest.box_tolerance_px,
+            download_timeout_s=recipe.ingest.download_timeout_s,
+        )
+        rows = tqdm(ADAPTERS[source_format](file_location, context, recipe), desc=f"ingest {name}", unit="row", disable=None)
+        for item in rows:
+            if isinstance(item, Sample):
+                try:
+                    result.samples.append(checked_sample(item, recipe.ingest.box_tolerance_px))
+                except RecordError as error:
+                    result.rejections.append(Rejection(item.source, error.reason, error.field, error.value))
+            else:
+                result.rejections.append(item)
+            if result.rows_in % PROGRESS_EVERY == 0:
+                log.info("ingest %s: %d rows read, %d quarantined", name, result.rows_in, len(result.rejections))
     _reject_duplicate_ids(result)
-    log.info("ingest %s done: %s", name, result.stats())
+    log.info("ingest %s done: %s", source, result.stats())
     return result
+
+
+def _files(filesystem: fsspec.AbstractFileSystem, path: str, location: str, source_format: str) -> list[str]:
+    """The files to read: the source itself, or every JSON/JSON Lines export in a source folder, by name."""
+    if source_format in FOLDER_FORMATS or not filesystem.isdir(path):
+        return [location]
+    names = sorted(entry.rsplit("/", 1)[-1] for entry in filesystem.ls(path, detail=False))
+    return [f"{location}/{name}" for name in names if name.endswith((".json", ".jsonl"))]
 
 
 def _reject_duplicate_ids(result: IngestResult) -> None:
