@@ -18,10 +18,15 @@ export NO_ALBUMENTATIONS_UPDATE := 1
 export GX_ANALYTICS_ENABLED := False
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
+# Debian packages: Tesseract with English and Simplified Chinese for OCR pre-annotation.
+DEBIAN_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim
+DEBIAN_STAMP := $(VENV)/.debian-$(shell echo $(DEBIAN_PACKAGES) | sha256sum | cut -c1-12)
+SUDO := $(shell test "$$(id -u)" = 0 || echo sudo)
+
 CONF ?=
 DEMO_SOURCE := $(VLFORGE_HOME)/demo/label_studio_export.json
 
-.PHONY: setup demo run test airflow clean
+.PHONY: setup demo run test bench airflow clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,7 +39,12 @@ $(AIRFLOW_HOME)/airflow.db: $(STAMP)
 	mkdir -p $(AIRFLOW_HOME)
 	$(BIN)/airflow db migrate > $(AIRFLOW_HOME)/migrate.log 2>&1 || (cat $(AIRFLOW_HOME)/migrate.log; exit 1)
 
-setup: $(STAMP) $(AIRFLOW_HOME)/airflow.db
+$(DEBIAN_STAMP): $(STAMP)
+	dpkg -s $(DEBIAN_PACKAGES) > /dev/null 2>&1 || \
+		($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(DEBIAN_PACKAGES))
+	touch $(DEBIAN_STAMP)
+
+setup: $(STAMP) $(DEBIAN_STAMP) $(AIRFLOW_HOME)/airflow.db
 
 demo: setup
 	$(BIN)/python -m vlforge.cli prepare-demo $(VLFORGE_HOME)/demo
@@ -48,6 +58,10 @@ run: setup
 
 test: setup
 	$(BIN)/python -m pytest -q tests
+
+# Speed goals, measured as ratios side by side in one run (never as timed assertions in tests).
+bench: setup
+	$(BIN)/python bench/bench_bertscore.py
 
 airflow: setup
 	AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT=8080 $(BIN)/airflow standalone

@@ -8,7 +8,11 @@ Builds a versioned, quality-gated training-set release from annotated data.
 2. **gate_ingest**: the Great Expectations ingest suite (boxes inside images, positive areas,
    non-empty OCR text, known task types, unique ids, images in the store, quarantined share).
    A failure stops the run and no release is made.
-3. **release**: exports for every trainer format, Data Docs, report, `RELEASE.json`; the
+3. **measure_agreement**: compare independent annotation rounds of each item (box IoU, OCR
+   accuracy, GUI action completeness, BERTScore); items below the per-sample thresholds go to
+   `review/` as Label Studio tasks and are left out of the release.
+4. **gate_quality**: each task type's mean agreement must reach the recipe's thresholds.
+5. **release**: exports for every trainer format, Data Docs, report, `RELEASE.json`; the
    folder `$VLFORGE_HOME/releases/<dataset>/<version>` appears atomically, and an asset event
    `vlforge://<dataset>` carries the version and counts to downstream DAGs.
 
@@ -83,6 +87,24 @@ def vlforge_release() -> None:
         settings = _settings()
         return run_ingest_gate(Path(ingested["stage"]), settings["store"], load_recipe(settings["recipe"]))
 
+    @task
+    def measure_agreement(ingested: dict[str, Any], gate: dict[str, Any]) -> dict[str, Any]:
+        from pathlib import Path
+
+        from vlforge.config import load_recipe
+        from vlforge.quality.stage import run_agreement
+
+        return run_agreement(Path(ingested["stage"]), load_recipe(_settings()["recipe"]))
+
+    @task(retries=0)
+    def gate_quality(ingested: dict[str, Any], agreement: dict[str, Any]) -> dict[str, Any]:
+        from pathlib import Path
+
+        from vlforge.config import load_recipe
+        from vlforge.quality.gates import run_quality_gate
+
+        return run_quality_gate(Path(ingested["stage"]), load_recipe(_settings()["recipe"]))
+
     @task(outlets=[RELEASE_ALIAS])
     def release(ingested: dict[str, Any], gate: dict[str, Any]):  # noqa: ANN201 - a generator task
         from pathlib import Path
@@ -107,7 +129,8 @@ def vlforge_release() -> None:
         return {key: published[key] for key in ("version", "content_hash", "path", "report", "counts")}
 
     ingested = ingest()
-    release(ingested, gate_ingest(ingested))
+    agreement = measure_agreement(ingested, gate_ingest(ingested))
+    release(ingested, gate_quality(ingested, agreement))
 
 
 vlforge_release()

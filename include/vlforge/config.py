@@ -14,6 +14,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from vlforge.records import TaskType
+
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
 ExportFormat = Literal["qwen_vl_chatml", "qwen2_5_vl", "qwen3_vl", "llamafactory"]
 
@@ -47,6 +49,35 @@ class ExportConfig(_Section):
     qwen2_5_vl_resize: SmartResizeConfig = SmartResizeConfig()
 
 
+class Thresholds(_Section):
+    """Minimum agreement between annotation rounds; ``None`` switches a check off."""
+
+    iou_agreement: float | None = Field(0.85, ge=0, le=1)
+    ocr_accuracy: float | None = Field(0.95, ge=0, le=1)
+    action_completeness: float | None = Field(0.90, ge=0, le=1)
+    bertscore_f1: float | None = Field(0.75, ge=0, le=1)
+
+
+class QualityConfig(_Section):
+    """Thresholds for the dataset's means (the gate) and for each sample (the review loop).
+
+    ``per_task_type`` overrides both levels for the task types it names, e.g.
+    ``{ocr: {ocr_accuracy: 0.98}}``.
+    """
+
+    dataset: Thresholds = Thresholds()
+    per_sample: Thresholds = Thresholds()
+    per_task_type: dict[TaskType, Thresholds] = Field(default_factory=dict)
+    bertscore_batch_size: int = Field(64, ge=1)
+
+    def thresholds(self, level: Literal["dataset", "per_sample"], task_type: str) -> Thresholds:
+        base = getattr(self, level)
+        override = self.per_task_type.get(task_type)  # type: ignore[call-overload]
+        if override is None:
+            return base
+        return base.model_copy(update=override.model_dump(exclude_unset=True))
+
+
 class ReportConfig(_Section):
     samples_drawn: int = Field(6, ge=0)
 
@@ -55,6 +86,7 @@ class Recipe(_Section):
     name: str
     ingest: IngestConfig = IngestConfig()
     prompts: Prompts = Prompts()
+    quality: QualityConfig = QualityConfig()
     export: ExportConfig = ExportConfig()
     report: ReportConfig = ReportConfig()
 

@@ -11,6 +11,10 @@ import os
 import re
 from pathlib import Path
 
+# A run's stage folder: ingest writes every round, the agreement stage the samples to release.
+INGESTED = "ingested.parquet"
+MANIFEST = "manifest.parquet"
+AGREEMENT = "agreement.parquet"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 

@@ -21,11 +21,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from vlforge.config import Recipe
 from vlforge.export import export_all
-from vlforge.layout import releases_dir
+from vlforge.layout import AGREEMENT, INGESTED, MANIFEST, releases_dir
 from vlforge.manifest import read_manifest
 from vlforge.quality.gates import DATA_DOCS
+from vlforge.quality.stage import REVIEW_DIR
 from vlforge.records import Sample
 from vlforge.report import write_report
 from vlforge.store import ImageStore, atomic_write_text
@@ -75,7 +78,7 @@ def publish_release(
     failed = [gate["name"] for gate in gates if not gate["passed"]]
     if failed or not gates:
         raise RuntimeError(f"release refused: gates not passed in {stage}: {failed or 'no gate results'}")
-    samples = read_manifest(stage / "manifest.parquet")
+    samples = read_manifest(stage / MANIFEST)
     quarantine_text = (stage / "quarantine.jsonl").read_text(encoding="utf-8")
     digest = content_hash(samples, quarantine_text, recipe, seed)
     version = digest[:12]
@@ -89,7 +92,17 @@ def publish_release(
     try:
         release = _assemble(building, stage, samples, quarantine_text, gates, store, recipe, seed, dataset, source)
         release.update(version=version, content_hash=digest, parent_version=latest_version(home, dataset))
-        write_report(building, release, samples, store, recipe.report.samples_drawn, seed)
+        write_report(
+            building,
+            release,
+            samples,
+            read_manifest(stage / INGESTED),
+            pd.read_parquet(stage / AGREEMENT),
+            recipe.quality,
+            store,
+            recipe.report.samples_drawn,
+            seed,
+        )
         atomic_write_text(building / "RELEASE.json", json.dumps(release, indent=2, sort_keys=True, ensure_ascii=False))
         os.chmod(building, 0o755)
         os.rename(building, final)
@@ -118,9 +131,13 @@ def _assemble(
     dataset: str,
     source: dict[str, Any],
 ) -> dict[str, Any]:
-    shutil.copyfile(stage / "manifest.parquet", building / "manifest.parquet")
+    shutil.copyfile(stage / MANIFEST, building / MANIFEST)
+    shutil.copyfile(stage / AGREEMENT, building / AGREEMENT)
     atomic_write_text(building / "quarantine.jsonl", quarantine_text)
-    for image in {image for sample in samples for image in sample.images}:
+    shutil.copytree(stage / REVIEW_DIR, building / REVIEW_DIR)
+    # Every ingested round is released, superseded by a round of the same image, or in review:
+    # the review tasks need their images too.
+    for image in {image for sample in read_manifest(stage / INGESTED) for image in sample.images}:
         store.link_into(image.sha256, image.format, building / "images")
     exports = export_all(samples, building / "exports", dataset, recipe)
     docs = stage / DATA_DOCS
@@ -128,6 +145,7 @@ def _assemble(
         shutil.copytree(docs, building / "gx")
     ingest_stats = json.loads((stage / "ingest_stats.json").read_text(encoding="utf-8"))
     counts = {key: ingest_stats[key] for key in ("rows_in", "rows_ok", "rows_quarantined", "quarantine_share")}
+    counts |= json.loads((stage / "agreement_stats.json").read_text(encoding="utf-8"))
     counts["by_task_type"] = dict(sorted(Counter(sample.task_type for sample in samples).items()))
     counts["images"] = len({image.sha256 for sample in samples for image in sample.images})
     return {

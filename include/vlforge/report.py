@@ -13,8 +13,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from PIL import Image, ImageDraw
 
+from vlforge.config import QualityConfig
+from vlforge.quality.agreement import METRICS
 from vlforge.records import Box, Sample
 from vlforge.store import ImageStore, atomic_write_bytes, atomic_write_text
 
@@ -31,30 +34,58 @@ def pick_samples(samples: list[Sample], count: int, seed: int) -> list[Sample]:
     return chosen + rng.sample(rest, min(count - len(chosen), len(rest)))
 
 
-def draw_sample(sample: Sample, store: ImageStore) -> bytes:
-    """The sample's first image with its boxes and OCR line boxes drawn and labelled, as a JPEG thumbnail."""
-    image_ref = sample.images[0]
+def _labelled_boxes(sample: Sample) -> list[tuple[Box, str]]:
+    labelled = [(box, box.label) for box in sample.boxes if box.image_index == 0]
+    return labelled + [(line.box, line.text) for line in sample.ocr_lines if line.box and line.box.image_index == 0]
+
+
+def draw_rounds(rounds: list[Sample], store: ImageStore, colours: list[str] | None = None) -> bytes:
+    """The first image with each round's boxes and OCR line boxes, labelled, as a JPEG thumbnail.
+
+    One round is drawn with a colour per box; several rounds with a colour per round.
+    """
+    image_ref = rounds[0].images[0]
     with Image.open(store.path_for(image_ref.sha256, image_ref.format)) as source:
         image = source.convert("RGB")
     draw = ImageDraw.Draw(image)
     line_width = max(2, round(max(image.size) / 250))
-    labelled: list[tuple[Box, str]] = [(box, box.label) for box in sample.boxes if box.image_index == 0]
-    labelled += [(line.box, line.text) for line in sample.ocr_lines if line.box and line.box.image_index == 0]
-    for index, (box, label) in enumerate(labelled):
-        colour = _COLOURS[index % len(_COLOURS)]
-        draw.rectangle((box.x1, box.y1, box.x2, box.y2), outline=colour, width=line_width)
-        if label:
-            text_box = draw.textbbox((box.x1, box.y1), label)
-            draw.rectangle(text_box, fill=colour)
-            draw.text((box.x1, box.y1), label, fill="white")
+    for round_index, sample in enumerate(rounds):
+        for index, (box, label) in enumerate(_labelled_boxes(sample)):
+            colour = colours[round_index] if colours else _COLOURS[index % len(_COLOURS)]
+            draw.rectangle((box.x1, box.y1, box.x2, box.y2), outline=colour, width=line_width)
+            if label:
+                text_box = draw.textbbox((box.x1, box.y1), label)
+                draw.rectangle(text_box, fill=colour)
+                draw.text((box.x1, box.y1), label, fill="white")
     image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=85)
     return buffer.getvalue()
 
 
-def write_report(release_dir: Path, release: dict[str, Any], samples: list[Sample], store: ImageStore, count: int, seed: int) -> Path:
-    """Write ``report.html`` and its drawn samples into ``release_dir``.
+def write_report(
+    release_dir: Path,
+    release: dict[str, Any],
+    samples: list[Sample],
+    rounds: list[Sample],
+    agreement: pd.DataFrame,
+    quality: QualityConfig,
+    store: ImageStore,
+    count: int,
+    seed: int,
+) -> Path:
+    """Write ``report.html`` and its pictures into ``release_dir``.
+
+    Args:
+        release_dir: the release being assembled.
+        release: ``RELEASE.json``'s content.
+        samples: the released samples.
+        rounds: every ingested round (for drawing disagreeing rounds side by side).
+        agreement: one row per compared item (``AgreementResult.table``).
+        quality: the thresholds.
+        store: the image store.
+        count: how many samples and worst items to draw.
+        seed: chooses the samples drawn.
 
     Returns:
         The report's path.
@@ -62,14 +93,86 @@ def write_report(release_dir: Path, release: dict[str, Any], samples: list[Sampl
     gallery = []
     for sample in pick_samples(samples, count, seed):
         name = f"report_assets/{sample.sample_id}.jpg"
-        atomic_write_bytes(release_dir / name, draw_sample(sample, store))
+        atomic_write_bytes(release_dir / name, draw_rounds([sample], store))
         gallery.append((sample, name))
+    quality_html = quality_section(release_dir, agreement, quality, rounds, store, count)
     path = release_dir / "report.html"
-    atomic_write_text(path, _page(release, samples, gallery))
+    atomic_write_text(path, _page(release, samples, gallery, quality_html))
     return path
 
 
-def _page(release: dict[str, Any], samples: list[Sample], gallery: list[tuple[Sample, str]]) -> str:
+ROUND_COLOURS = ["#1f77b4", "#ff7f0e"]
+
+
+def quality_section(
+    release_dir: Path, agreement: pd.DataFrame, quality: QualityConfig, rounds: list[Sample], store: ImageStore, count: int
+) -> str:
+    """Metric distributions with their thresholds, a table of means, and the worst items with both rounds drawn."""
+    compared = agreement[agreement["rounds_compared"] >= 2]
+    measured = [metric for metric in METRICS if compared[metric].notna().any()]
+    if compared.empty or not measured:
+        return "<p>No item had two annotation rounds to compare.</p>"
+    atomic_write_bytes(release_dir / "report_assets" / "agreement.png", _histograms(compared, measured, quality))
+    rows = ""
+    for task_type, group in compared.groupby("task_type", sort=True):
+        dataset = quality.thresholds("dataset", str(task_type))
+        per_sample = quality.thresholds("per_sample", str(task_type))
+        for metric in measured:
+            if group[metric].notna().any():
+                rows += (
+                    f"<tr><td>{html.escape(str(task_type))}</td><td>{metric}</td><td>{group[metric].count()}</td>"
+                    f"<td>{group[metric].mean():.4f}</td><td>{group[metric].min():.4f}</td>"
+                    f"<td>{getattr(dataset, metric)}</td><td>{getattr(per_sample, metric)}</td></tr>"
+                )
+    worst = compared.assign(worst=compared[measured].min(axis=1)).sort_values(["worst", "item_id"]).head(count)
+    by_item: dict[str, list[Sample]] = {}
+    for sample in sorted(rounds, key=lambda s: s.round):
+        by_item.setdefault(sample.item_id or sample.sample_id, []).append(sample)
+    figures = ""
+    for row in worst.itertuples():
+        item_rounds = by_item[row.item_id][:2]
+        name = f"report_assets/worst_{row.item_id}.jpg"
+        atomic_write_bytes(release_dir / name, draw_rounds(item_rounds, store, ROUND_COLOURS))
+        values = ", ".join(f"{metric} {getattr(row, metric):.3f}" for metric in measured if pd.notna(getattr(row, metric)))
+        who = " vs ".join(f"round {s.round} ({html.escape(s.annotator or '?')})" for s in item_rounds)
+        figures += (
+            f"<figure><img src='{name}' alt='item {row.item_id}'><figcaption>{html.escape(row.task_type)} · "
+            f"{row.status} · {who}<br>{values}</figcaption></figure>"
+        )
+    return f"""<img src="report_assets/agreement.png" alt="metric distributions" style="max-width:100%">
+<table><tr><th>task type</th><th>metric</th><th>items</th><th>mean</th><th>min</th><th>dataset threshold</th>
+<th>per-sample threshold</th></tr>{rows}</table>
+<p>BERTScore uses an English-only encoder (all-MiniLM-L6-v2): captions and answers with Chinese or other
+CJK text are not scored by it.</p>
+<h3>Worst items</h3><p>Round 1 in <b style="color:{ROUND_COLOURS[0]}">blue</b>,
+round 2 in <b style="color:{ROUND_COLOURS[1]}">orange</b>. Items below a per-sample threshold are in
+<a href="review/review_tasks.json">review/review_tasks.json</a> (a Label Studio import file).</p>{figures}"""
+
+
+def _histograms(compared: pd.DataFrame, measured: list[str], quality: QualityConfig) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    figure, axes = pyplot.subplots(1, len(measured), figsize=(4 * len(measured), 3), squeeze=False)
+    for axis, metric in zip(axes[0], measured, strict=True):
+        axis.hist(compared[metric].dropna(), bins=20, range=(0, 1), color="#4363d8")
+        threshold = getattr(quality.dataset, metric)
+        if threshold is not None:
+            axis.axvline(threshold, color="#c62828", linestyle="--", label=f"threshold {threshold}")
+            axis.legend(loc="upper left", fontsize=8)
+        axis.set_title(metric)
+        axis.set_xlabel("value")
+        axis.set_ylabel("items")
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
+    pyplot.close(figure)
+    return buffer.getvalue()
+
+
+def _page(release: dict[str, Any], samples: list[Sample], gallery: list[tuple[Sample, str]], quality_html: str) -> str:
     counts = release["counts"]
     by_type = Counter(sample.task_type for sample in samples)
     rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in sorted(by_type.items()))
@@ -103,10 +206,13 @@ code{{background:#f3f3f3;padding:0 .2rem}}
 <tr><td>{counts['rows_in']}</td><td>{counts['rows_ok']}</td><td>{counts['rows_quarantined']}</td>
 <td>{counts['quarantine_share']:.1%}</td></tr></table>
 <table><tr><th>task type</th><th>samples</th></tr>{rows}</table>
-<p>Quarantined records and their reasons: <a href="quarantine.jsonl">quarantine.jsonl</a></p>
+<p>Quarantined records and their reasons: <a href="quarantine.jsonl">quarantine.jsonl</a>.
+{counts.get('items_in_review', 0)} items are in review, {counts.get('rounds_superseded', 0)} rounds were superseded by
+the round released for their item.</p>
 <h2>Gates</h2>
 <table><tr><th>gate</th><th>outcome</th><th>expectations</th><th>failed</th></tr>{gates}</table>
 <p>Great Expectations Data Docs: <a href="gx/index.html">gx/index.html</a></p>
+<h2>Annotation quality</h2>{quality_html}
 <h2>Samples</h2>{figures}
 </body></html>
 """

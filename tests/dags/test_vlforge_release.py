@@ -21,10 +21,17 @@ def test_release_dag_is_documented_tagged_and_retried(dagbag) -> None:
     dag = dagbag.get_dag("vlforge_release")
     assert set(dag.tags) == {"vlforge", "release"}
     assert "vlforge_release" in dag.doc_md
-    assert [task.task_id for task in dag.topological_sort()] == ["ingest", "gate_ingest", "release"]
+    assert [task.task_id for task in dag.topological_sort()] == [
+        "ingest",
+        "gate_ingest",
+        "measure_agreement",
+        "gate_quality",
+        "release",
+    ]
     assert dag.get_task("ingest").retries == 1
     # A gate is deterministic: retrying a failed gate only delays the failure.
     assert dag.get_task("gate_ingest").retries == 0
+    assert dag.get_task("gate_quality").retries == 0
     assert set(dag.params.keys()) == {"source", "source_format", "images_root", "dataset", "recipe", "seed"}
 
 
@@ -47,23 +54,31 @@ def test_demo_release_end_to_end(dagbag, vlforge_home: Path, tmp_path: Path) -> 
     folder = releases / version
     release = json.loads((folder / "RELEASE.json").read_text())
     assert release["version"] == version and release["content_hash"].startswith(version)
-    assert release["counts"]["rows_in"] == 10
-    assert release["counts"]["rows_ok"] == 9
-    assert release["counts"]["rows_quarantined"] == 1
-    assert release["counts"]["by_task_type"] == {"caption": 1, "grounding": 6, "ocr": 2}
-    assert [gate["name"] for gate in release["gates"]] == ["ingest"] and release["gates"][0]["passed"]
+    counts = release["counts"]
+    # 11 annotation rows: 1 quarantined (its image is gone); of 6 items, 5 are released and the
+    # rocket, whose second round missed a launch tower, goes to review with both of its rounds.
+    assert (counts["rows_in"], counts["rows_ok"], counts["rows_quarantined"]) == (11, 10, 1)
+    assert (counts["items_released"], counts["items_in_review"], counts["rounds_in_review"]) == (5, 1, 2)
+    assert counts["rounds_superseded"] == 3 and counts["review_tasks"] == 1
+    assert counts["by_task_type"] == {"caption": 1, "grounding": 3, "ocr": 1}
+    assert [gate["name"] for gate in release["gates"]] == ["ingest", "quality"]
+    assert all(gate["passed"] for gate in release["gates"])
     assert release["recipe"]["name"] == "default" and release["parent_version"] is None
-    assert pq.read_table(folder / "manifest.parquet").num_rows == 9
+    assert pq.read_table(folder / "manifest.parquet").num_rows == 5
+    agreement = pq.read_table(folder / "agreement.parquet").to_pandas()
+    assert sorted(agreement["status"]) == ["released"] * 5 + ["review"]
+    (review_task,) = json.loads((folder / "review" / "review_tasks.json").read_text())
+    assert review_task["meta"]["below_threshold"]["iou_agreement"] == {"value": 0.6667, "threshold": 0.85}
+    assert (folder / "images" / review_task["data"]["image"].removeprefix("/data/local-files/?d=images/")).is_file()
     quarantined = [json.loads(line) for line in (folder / "quarantine.jsonl").read_text().splitlines()]
     assert [entry["record_id"] for entry in quarantined] == ["task 7/annotation 111"]
     assert (folder / "gx" / "index.html").is_file()
     report = (folder / "report.html").read_text()
-    assert "report_assets/" in report and "ingest" in report
-    assert len(list((folder / "report_assets").glob("*.jpg"))) == 6
+    assert "report_assets/" in report and "ingest" in report and "iou_agreement" in report
     for files in release["exports"].values():
         assert all((folder / "exports" / name).is_file() for name in files)
     sharegpt = json.loads((folder / "exports" / "llamafactory" / "dagtest.json").read_text())
-    assert len(sharegpt) == 9
+    assert len(sharegpt) == 5
     first_image = folder / "exports" / "llamafactory" / sharegpt[0]["images"][0]
     assert first_image.resolve().is_file()
 
@@ -71,7 +86,7 @@ def test_demo_release_end_to_end(dagbag, vlforge_home: Path, tmp_path: Path) -> 
         event = session.scalars(select(AssetEvent).where(AssetEvent.source_run_id == run.run_id)).one()
         assert event.asset.uri.startswith("vlforge://dagtest")
     assert event.extra["version"] == version
-    assert event.extra["counts"]["rows_ok"] == 9
+    assert event.extra["counts"]["rows_ok"] == 10
 
 
 def test_failed_gate_fails_the_run_and_leaves_the_previous_release(dagbag, vlforge_home: Path, tmp_path: Path) -> None:
@@ -89,7 +104,13 @@ def test_failed_gate_fails_the_run_and_leaves_the_previous_release(dagbag, vlfor
 
     assert run.state == DagRunState.FAILED
     states = {instance.task_id: instance.state for instance in run.get_task_instances()}
-    assert states == {"ingest": "success", "gate_ingest": "failed", "release": "upstream_failed"}
+    assert states == {
+        "ingest": "success",
+        "gate_ingest": "failed",
+        "measure_agreement": "upstream_failed",
+        "gate_quality": "upstream_failed",
+        "release": "upstream_failed",
+    }
     assert sorted(path.name for path in releases.iterdir()) == before
 
 

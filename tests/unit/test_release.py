@@ -12,17 +12,20 @@ from vlforge import release as release_module
 from vlforge.config import Recipe, load_recipe
 from vlforge.demo import prepare_demo
 from vlforge.ingest import run_ingest
-from vlforge.quality.gates import run_ingest_gate
+from vlforge.quality.gates import run_ingest_gate, run_quality_gate
+from vlforge.quality.stage import run_agreement
 from vlforge.release import LATEST, latest_version, publish_release
 from vlforge.store import ImageStore
 
 
 def _stage(root: Path, recipe: Recipe) -> tuple[Path, Path]:
-    """A demo run ingested and gated under ``root``; returns (stage, store)."""
+    """A demo run ingested, measured and gated under ``root``; returns (stage, store)."""
     export = prepare_demo(root / "demo")
     stage, store = root / "runs" / "demo" / "run1", root / "store"
     run_ingest(str(export), "label_studio", recipe, store, stage)
     run_ingest_gate(stage, store, recipe)
+    run_agreement(stage, recipe)
+    run_quality_gate(stage, recipe)
     return stage, store
 
 
@@ -41,11 +44,23 @@ def test_release_folder_holds_everything(staged: tuple[Path, Path], recipe: Reci
     folder = Path(str(published["path"]))
     assert folder == tmp_path / "releases" / "demo" / str(published["version"])
     names = {path.name for path in folder.iterdir()}
-    assert names == {"RELEASE.json", "manifest.parquet", "quarantine.jsonl", "exports", "gx", "images", "report.html", "report_assets"}
+    assert names == {
+        "RELEASE.json",
+        "manifest.parquet",
+        "agreement.parquet",
+        "quarantine.jsonl",
+        "review",
+        "exports",
+        "gx",
+        "images",
+        "report.html",
+        "report_assets",
+    }
     release = json.loads((folder / "RELEASE.json").read_text())
     assert set(release) >= {"version", "content_hash", "parent_version", "counts", "gates", "recipe", "seed", "exports"}
     assert release["recipe"] == recipe.model_dump(mode="json")
-    assert len(list((folder / "images").iterdir())) == release["counts"]["images"] == 6
+    # The images of released samples, and of the item in review, which the review tasks show.
+    assert release["counts"]["images"] == 5 and len(list((folder / "images").iterdir())) == 6
     assert latest_version(tmp_path, "demo") == published["version"]
     assert not [path for path in folder.parent.iterdir() if path.name.startswith(".")]
 

@@ -19,6 +19,7 @@ from tqdm import tqdm
 from vlforge.config import Recipe
 from vlforge.ingest import coco, label_studio, llamafactory, qwen, yolo
 from vlforge.ingest.base import IngestContext, Rejection, RecordError, checked_sample
+from vlforge.layout import INGESTED
 from vlforge.manifest import write_manifest
 from vlforge.records import Sample
 from vlforge.store import ImageStore, atomic_write_text
@@ -136,14 +137,14 @@ def write_quarantine(rejections: list[Rejection], path: Path) -> None:
 def run_ingest(
     source: str, source_format: str, recipe: Recipe, store_dir: Path, stage: Path, images_root: str | None = None
 ) -> dict[str, int | float | str]:
-    """Ingest a source into a run's stage folder: ``manifest.parquet``, ``quarantine.jsonl``, ``ingest_stats.json``.
+    """Ingest a source into a run's stage folder: ``ingested.parquet``, ``quarantine.jsonl``, ``ingest_stats.json``.
 
     Returns:
         The counts, with the paths of the files written.
     """
     result = ingest_source(source, source_format, ImageStore(store_dir), recipe, images_root)
     stage.mkdir(parents=True, exist_ok=True)
-    write_manifest(result.samples, stage / "manifest.parquet")
+    write_manifest(result.samples, stage / INGESTED)
     write_quarantine(result.rejections, stage / "quarantine.jsonl")
     stats = {**result.stats(), "source": source, "source_format": source_format}
     atomic_write_text(stage / "ingest_stats.json", json.dumps(stats, indent=2, sort_keys=True))

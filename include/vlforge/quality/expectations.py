@@ -49,3 +49,19 @@ class ExpectImageInStore(gxe.ExpectColumnValuesToBeBetween):
 
 class ExpectQuarantineShareAtMost(gxe.ExpectColumnValuesToBeBetween):
     """The share of rows quarantined at ingest stays under the recipe's limit."""
+
+
+class ExpectIouAgreementAtLeast(gxe.ExpectColumnMeanToBeBetween):
+    """The mean box IoU between annotation rounds reaches the threshold."""
+
+
+class ExpectOcrAccuracyAtLeast(gxe.ExpectColumnMeanToBeBetween):
+    """The mean OCR accuracy (1 - edit distance / reference characters) between rounds reaches the threshold."""
+
+
+class ExpectActionCompletenessAtLeast(gxe.ExpectColumnMeanToBeBetween):
+    """The mean share of executable GUI actions reaches the threshold."""
+
+
+class ExpectBertscoreF1AtLeast(gxe.ExpectColumnMeanToBeBetween):
+    """The mean BERTScore F1 between rounds' captions and answers reaches the threshold."""

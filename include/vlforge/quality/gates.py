@@ -17,6 +17,7 @@ import pandas as pd
 
 from vlforge.config import Recipe
 from vlforge.ingest import IngestResult
+from vlforge.layout import AGREEMENT, INGESTED
 from vlforge.manifest import read_manifest
 from vlforge.quality import frames
 from vlforge.store import ImageStore, atomic_write_text
@@ -108,6 +109,8 @@ def _describe_failure(table: str, item: Any) -> dict[str, Any]:
         problem = f"could not run: {exception}"
     elif details.get("unexpected_count") is not None:
         problem = f"{details['unexpected_count']} unexpected rows, e.g. {details.get('partial_unexpected_list', [])[:5]}"
+    elif kwargs.get("min_value") is not None:
+        problem = f"observed {details.get('observed_value')!r}, threshold {kwargs['min_value']}"
     else:
         problem = f"observed {details.get('observed_value')!r}"
     return {
@@ -146,7 +149,20 @@ def run_ingest_gate(stage: Path, store_dir: Path, recipe: Recipe) -> dict[str, A
     from vlforge.quality.suites import ingest_suites
 
     stats = json.loads((stage / "ingest_stats.json").read_text(encoding="utf-8"))
-    result = IngestResult(samples=read_manifest(stage / "manifest.parquet"))
+    result = IngestResult(samples=read_manifest(stage / INGESTED))
     tables = ingest_tables(result, ImageStore(store_dir))
     tables["ingest_stats"] = frames.ingest_stats_frame(stats)
     return asdict(run_gate("ingest", tables, ingest_suites(recipe), stage))
+
+
+def run_quality_gate(stage: Path, recipe: Recipe) -> dict[str, Any]:
+    """The gate after the agreement stage: every task type's mean agreement reaches the recipe's thresholds.
+
+    Raises:
+        GateFailed: naming each metric, its value and its threshold.
+    """
+    from vlforge.quality.suites import quality_suites, quality_tables
+
+    tables = quality_tables(pd.read_parquet(stage / AGREEMENT))
+    suites = quality_suites(recipe, tables)
+    return asdict(run_gate("quality", {name: tables[name] for name in suites}, suites, stage))

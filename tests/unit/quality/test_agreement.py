@@ -1,0 +1,189 @@
+"""Agreement between rounds decides what is released, what goes to review, and what gold resolves."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from vlforge.config import Recipe
+from vlforge.ingest import ingest_source
+from vlforge.quality.agreement import measure_agreement
+from vlforge.quality.review import TASKS_FILE, write_review
+from vlforge.records import Box, ImageRef, OcrLine, Sample, Source, Turn
+from vlforge.store import ImageStore
+
+IMAGE = ImageRef(sha256="a" * 64, width=200, height=100, format="jpg")
+
+
+class WordOverlapScorer:
+    """A transparent stand-in for BERTScore in routing tests: F1 of shared words."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[str], list[str]]] = []
+
+    def is_meaningful(self, text: str) -> bool:
+        return text.isascii()
+
+    def score(self, candidates: list[str], references: list[str]) -> list[tuple[float, float, float]]:
+        self.calls.append((candidates, references))
+        scores = []
+        for candidate, reference in zip(candidates, references, strict=True):
+            candidate_words, reference_words = set(candidate.split()), set(reference.split())
+            shared = len(candidate_words & reference_words)
+            precision, recall = shared / len(candidate_words), shared / len(reference_words)
+            f1 = 2 * precision * recall / (precision + recall) if shared else 0.0
+            scores.append((precision, recall, f1))
+        return scores
+
+
+def _round(item: str, round_: int, **fields: object) -> Sample:
+    source = Source(file="export.json", record_id=f"{item}/{round_}")
+    return Sample(
+        **{"images": (IMAGE,)} | fields, sample_id=f"{item}-{round_}", item_id=item, round=round_, source=source, annotator=f"a{round_}"
+    )
+
+
+def _boxes(dx: float = 0.0) -> tuple[Box, ...]:
+    return (Box(x1=10 + dx, y1=10, x2=60 + dx, y2=60, label="cup"), Box(x1=100, y1=20, x2=180, y2=90, label="laptop"))
+
+
+def _caption(text: str) -> tuple[Turn, ...]:
+    return (Turn(role="user", content="<image>\nDescribe this image."), Turn(role="assistant", content=text))
+
+
+def test_agreeing_rounds_release_round_one_with_metrics(recipe: Recipe) -> None:
+    rounds = [_round("i1", 1, task_type="grounding", boxes=_boxes()), _round("i1", 2, task_type="grounding", boxes=_boxes(1))]
+    result = measure_agreement(rounds, recipe.quality, WordOverlapScorer())
+    (released,) = result.released
+    assert released.sample_id == "i1-1"
+    # cup: overlap 49x50 over 2*2500 - 2450 = 2550; laptop identical.
+    assert released.metrics.iou_agreement == pytest.approx((2450 / 2550 + 1.0) / 2)
+    assert released.metrics.rounds_compared == 2
+    assert result.stats() == {
+        "items_released": 1,
+        "items_in_review": 0,
+        "rounds_superseded": 1,
+        "rounds_in_review": 0,
+        "items_resolved_by_gold": 0,
+    }
+
+
+def test_disagreeing_rounds_go_to_review_with_the_metric_and_threshold(recipe: Recipe) -> None:
+    shifted = _round("i1", 2, task_type="grounding", boxes=_boxes(15))  # 30% of the cup's width
+    result = measure_agreement([_round("i1", 1, task_type="grounding", boxes=_boxes()), shifted], recipe.quality, WordOverlapScorer())
+    assert result.released == []
+    (item,) = result.review
+    value, threshold = item.below["iou_agreement"]
+    # cup: overlap 35x50 = 1750 over 5000 - 1750 = 3250; laptop 1.0.
+    assert value == pytest.approx((1750 / 3250 + 1.0) / 2) and threshold == 0.85
+    assert [sample.round for sample in item.rounds] == [1, 2]
+
+
+def test_ocr_and_caption_agreement(recipe: Recipe) -> None:
+    line = Box(x1=0, y1=0, x2=100, y2=20)
+    first = _round("o", 1, task_type="ocr", ocr_lines=(OcrLine(text="0123456789", box=line),), conversations=_caption("a red cup on a desk"))
+    second = _round("o", 2, task_type="ocr", ocr_lines=(OcrLine(text="0123456780", box=line),), conversations=_caption("a red mug on a desk"))
+    scorer = WordOverlapScorer()
+    result = measure_agreement([first, second], recipe.quality, scorer)
+    (item,) = result.review
+    assert item.metrics.ocr_accuracy == pytest.approx(0.9)
+    assert item.metrics.bertscore_f1 == pytest.approx(0.8)
+    assert set(item.below) == {"ocr_accuracy"}
+    assert scorer.calls == [(["a red mug on a desk"], ["a red cup on a desk"])]
+
+
+def test_text_the_scorer_cannot_judge_is_left_unscored(recipe: Recipe) -> None:
+    first = _round("z", 1, task_type="caption", conversations=_caption("桌子左边有一个红色的杯子"))
+    second = _round("z", 2, task_type="caption", conversations=_caption("桌子右边有一个杯子"))
+    scorer = WordOverlapScorer()
+    result = measure_agreement([first, second], recipe.quality, scorer)
+    assert result.released[0].metrics.bertscore_f1 is None
+    assert scorer.calls == []
+
+
+def test_a_single_round_is_released_unmeasured(recipe: Recipe) -> None:
+    result = measure_agreement([_round("s", 1, task_type="grounding", boxes=_boxes())], recipe.quality, WordOverlapScorer())
+    assert result.released[0].metrics.iou_agreement is None
+    assert result.released[0].metrics.rounds_compared == 1
+
+
+def test_gold_round_resolves_the_item(recipe: Recipe) -> None:
+    gold = _round("i1", 3, task_type="grounding", boxes=_boxes(2)).model_copy(update={"gold": True})
+    rounds = [_round("i1", 1, task_type="grounding", boxes=_boxes()), _round("i1", 2, task_type="grounding", boxes=_boxes(15)), gold]
+    result = measure_agreement(rounds, recipe.quality, WordOverlapScorer())
+    assert [sample.sample_id for sample in result.released] == ["i1-3"]
+    assert result.stats()["items_resolved_by_gold"] == 1 and result.stats()["rounds_superseded"] == 2
+
+
+def test_per_task_type_thresholds_override(recipe: Recipe) -> None:
+    strict = recipe.quality.model_copy(update={"per_task_type": {"grounding": recipe.quality.per_sample.model_copy(update={"iou_agreement": 0.99})}})
+    rounds = [_round("i1", 1, task_type="grounding", boxes=_boxes()), _round("i1", 2, task_type="grounding", boxes=_boxes(1))]
+    assert measure_agreement(rounds, recipe.quality, WordOverlapScorer()).review == []
+    assert len(measure_agreement(rounds, strict, WordOverlapScorer()).review) == 1
+
+
+def test_review_round_trip_resolves_the_item(recipe: Recipe, fixtures_dir: Path, store: ImageStore, tmp_path: Path) -> None:
+    """Review tasks import into Label Studio's task format; the reviewer's annotation, exported, releases the item."""
+    photo = fixtures_dir / "label_studio_converter/tests/data/test_import_yolo_data_unif_dims/images/img_1.jpg"
+    image = ingest_source(str(photo.parent.parent), "yolo", store, recipe).samples[0].images[0]
+    release = tmp_path / "release"
+    store.link_into(image.sha256, image.format, release / "images")
+    first = _round("item-7", 1, task_type="grounding", boxes=_boxes(), images=(image,))
+    second = _round("item-7", 2, task_type="grounding", boxes=_boxes(30), images=(image,))
+    original = measure_agreement([first, second], recipe.quality, WordOverlapScorer())
+    assert write_review(original.review, release / "review") == 1
+
+    (task,) = json.loads((release / "review" / TASKS_FILE).read_text())
+    assert set(task) == {"data", "predictions", "meta"} and isinstance(task["data"]["image"], str)
+    assert [prediction["model_version"] for prediction in task["predictions"]] == ["round 1 (a1)", "round 2 (a2)"]
+    assert all(result["type"] == "rectanglelabels" for prediction in task["predictions"] for result in prediction["result"])
+
+    # The reviewer accepts round 1's regions; Label Studio exports the task with that annotation as ground truth.
+    exported = dict(task, id=41, annotations=[{"id": 900, "completed_by": 3, "ground_truth": True, "result": task["predictions"][0]["result"]}])
+    review_export = tmp_path / "reviewed" / "review_export.json"
+    review_export.parent.mkdir()
+    review_export.write_text(json.dumps([exported]))
+    (adjudicated,) = ingest_source(str(review_export), "label_studio", store, recipe, images_root=str(release)).samples
+    assert adjudicated.gold and adjudicated.item_id == "item-7"
+    assert [box.label for box in adjudicated.boxes] == [box.label for box in first.boxes]
+    for accepted, reviewed in zip(adjudicated.boxes, first.boxes, strict=True):
+        assert (accepted.x1, accepted.y1, accepted.x2, accepted.y2) == pytest.approx((reviewed.x1, reviewed.y1, reviewed.x2, reviewed.y2))
+    resolved = measure_agreement([first, second, adjudicated], recipe.quality, WordOverlapScorer())
+    assert resolved.review == [] and resolved.released == [adjudicated]
+    shutil.rmtree(release / "review")
+
+
+def test_two_annotators_of_the_label_studio_converter_export(recipe: Recipe, fixtures_dir: Path, store: ImageStore, tmp_path: Path) -> None:
+    """Task 1 of the converter's YOLO-export fixture: two annotators agree on 'parasites', not on 'white'."""
+    from PIL import Image
+
+    from vlforge.quality.metrics.iou import per_label_iou
+
+    export = fixtures_dir / "label_studio_converter/tests/data/test_export_yolo/data.json"
+    images = tmp_path / "images"
+    images.mkdir()
+    for name in ("image1", "image2"):  # the export's 2800x2800 images are not shipped: stand-ins of that size
+        Image.new("RGB", (2800, 2800), "gray").save(images / name, format="PNG")
+    samples = ingest_source(str(export), "label_studio", store, recipe, images_root=str(images)).samples
+    first, second = sorted((s for s in samples if s.source.record_id.startswith("task 1/")), key=lambda s: s.round)
+    assert (first.annotator, second.annotator) == ("2", "1") and first.item_id == second.item_id
+
+    # IoU does not depend on scale, so the export's percentages give the expected values directly.
+    # Round 2's box starts inside round 1's and ends beyond it on both axes: overlap = end of 1 - start of 2.
+    parasites = (37.15846994535519 + 4.189435336976321 - 37.88706739526412) * (
+        70.67395264116576 + 4.735883424408015 - 71.76684881602914
+    )
+    union = 4.189435336976321 * 4.735883424408015 + 3.8251366120218573 * 4.553734061930784 - parasites
+    by_label = per_label_iou(list(first.boxes), list(second.boxes))
+    assert by_label == pytest.approx({"parasites": parasites / union, "white": 0.0}, abs=1e-6)
+    assert by_label["parasites"] == pytest.approx(0.5114, abs=1e-4)
+
+    result = measure_agreement(samples, recipe.quality, WordOverlapScorer())
+    (item,) = result.review
+    assert item.metrics.iou_agreement == pytest.approx((parasites / union + 0.0) / 2, abs=1e-6)
+    assert item.below["iou_agreement"][1] == 0.85
+    (single,) = result.released  # task 2 has one annotator: released, not measured
+    assert single.metrics.rounds_compared == 1
