@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import typing
 from pathlib import Path
 from typing import Literal
 
@@ -131,10 +132,17 @@ def _describe(path: Path, error: ValidationError) -> str:
 
 
 def _section_at(location: tuple[int | str, ...]) -> type[BaseModel]:
+    """The section model at ``location``, looking through ``dict[key, Section]`` fields to their values' model."""
     model: type[BaseModel] = Recipe
-    for part in location:
-        field = model.model_fields.get(str(part))
-        if field is None or not isinstance(field.annotation, type) or not issubclass(field.annotation, BaseModel):
+    parts = list(location)
+    while parts:
+        field = model.model_fields.get(str(parts.pop(0)))
+        annotation = field.annotation if field else None
+        if typing.get_origin(annotation) is dict:
+            annotation = typing.get_args(annotation)[1]
+            if parts:
+                parts.pop(0)  # the dict's key, e.g. a task type
+        if not isinstance(annotation, type) or not issubclass(annotation, BaseModel):
             break
-        model = field.annotation
+        model = annotation
     return model

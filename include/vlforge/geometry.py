@@ -51,14 +51,17 @@ def _scale_floor(value: float, size: int) -> int:
 
 
 def xyxy_to_relative_1000(box: XYXY, image_w: int, image_h: int) -> tuple[int, int, int, int]:
-    """Qwen2-VL and Qwen3-VL ``bbox_2d``: each coordinate rounded to the nearest of 0..1000."""
+    """Qwen2-VL and Qwen3-VL ``bbox_2d``: ``round(v / size * 1000)`` clamped to ``[0, 1000]``.
+
+    The expression is evaluated in the order of the official ``tools/process_bbox.ipynb``,
+    so that float ties (``203 / 400 * 1000 == 507.49999999999994``) round the same way.
+    """
     x1, y1, x2, y2 = box
-    return (
-        _rescale(x1, image_w, 1000),
-        _rescale(y1, image_h, 1000),
-        _rescale(x2, image_w, 1000),
-        _rescale(y2, image_h, 1000),
-    )
+    return (_relative(x1, image_w), _relative(y1, image_h), _relative(x2, image_w), _relative(y2, image_h))
+
+
+def _relative(value: float, size: int) -> int:
+    return min(1000, max(0, round(value / size * 1000)))
 
 
 def smart_resize(
@@ -91,15 +94,21 @@ def smart_resize(
 def xyxy_to_resized_absolute(
     box: XYXY, image_w: int, image_h: int, resized_w: int, resized_h: int
 ) -> tuple[int, int, int, int]:
-    """Qwen2.5-VL ``bbox_2d``: absolute pixels on the smart-resized image, rounded and clamped to it."""
+    """Qwen2.5-VL ``bbox_2d``: absolute pixels on the smart-resized image.
+
+    As in the official ``tools/process_bbox.ipynb``: ``round(v * (new / old))``, clamped to the
+    pixel indices of the resized image, ``[0, new - 1]``.
+    """
     x1, y1, x2, y2 = box
+    scale_w = resized_w / image_w
+    scale_h = resized_h / image_h
     return (
-        _rescale(x1, image_w, resized_w),
-        _rescale(y1, image_h, resized_h),
-        _rescale(x2, image_w, resized_w),
-        _rescale(y2, image_h, resized_h),
+        _scaled(x1, scale_w, resized_w),
+        _scaled(y1, scale_h, resized_h),
+        _scaled(x2, scale_w, resized_w),
+        _scaled(y2, scale_h, resized_h),
     )
 
 
-def _rescale(value: float, size: int, resized: int) -> int:
-    return min(resized, max(0, round(value * resized / size)))
+def _scaled(value: float, scale: float, resized: int) -> int:
+    return min(resized - 1, max(0, round(value * scale)))

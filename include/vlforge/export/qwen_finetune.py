@@ -6,7 +6,8 @@ in the official ``tools/process_bbox.ipynb``:
 
 - Qwen3-VL (and Qwen2-VL): relative, each coordinate ``round(v / size * 1000)``;
 - Qwen2.5-VL: absolute pixels on the image as the processor resizes it
-  (``smart_resize`` with the recipe's factor and pixel limits), ``round(v * new / old)``.
+  (``smart_resize`` with the recipe's factor and pixel limits), ``round(v * (new / old))``
+  clamped to ``[0, new - 1]``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from vlforge.config import Recipe, SmartResizeConfig
-from vlforge.export.render import check_alternating, check_image_tags, training_turns
+from vlforge.export.render import check_alternating, check_image_tags, merge_system_prompt, training_turns
 from vlforge.geometry import smart_resize, xyxy_to_relative_1000, xyxy_to_resized_absolute
 from vlforge.records import Box, ImageRef, OcrLine, Sample
 from vlforge.store import atomic_write_text
@@ -55,13 +56,14 @@ def answer_renderers(coordinates: BoxCoordinates) -> tuple[Callable[..., str], C
 
 def record(sample: Sample, recipe: Recipe, coordinates: BoxCoordinates, image_prefix: str) -> dict[str, object]:
     boxes_answer, ocr_answer = answer_renderers(coordinates)
-    roles = {"user": "human", "assistant": "gpt", "system": "system"}
-    turns = [
-        {"from": roles[turn.role], "value": turn.content}
-        for turn in training_turns(sample, recipe, boxes_answer, ocr_answer)
-    ]
+    training = merge_system_prompt(training_turns(sample, recipe, boxes_answer, ocr_answer))
+    roles = {"user": "human", "assistant": "gpt"}
+    turns = [{"from": roles[turn.role], "value": turn.content} for turn in training]
     paths = [f"{image_prefix}/{image.file_name}" for image in sample.images]
-    result = {"id": sample.sample_id, "image": paths[0] if len(paths) == 1 else paths, "conversations": turns}
+    result: dict[str, object] = {"id": sample.sample_id}
+    if paths:
+        result["image"] = paths[0] if len(paths) == 1 else paths
+    result["conversations"] = turns
     check_alternating(sample, [turn["from"] for turn in turns], "human", "gpt")
     check_image_tags(sample, "".join(turn["value"] for turn in turns), "<image>", len(paths))
     return result

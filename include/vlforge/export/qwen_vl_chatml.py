@@ -11,7 +11,13 @@ import json
 from pathlib import Path
 
 from vlforge.config import Recipe
-from vlforge.export.render import ExportError, check_alternating, training_turns
+from vlforge.export.render import (
+    ExportError,
+    check_alternating,
+    check_image_tags,
+    merge_system_prompt,
+    training_turns,
+)
 from vlforge.geometry import xyxy_to_qwen_vl_1000
 from vlforge.records import Box, ImageRef, OcrLine, Sample
 from vlforge.store import atomic_write_text
@@ -33,7 +39,8 @@ def ocr_answer(lines: list[OcrLine], images: tuple[ImageRef, ...]) -> str:
 
 
 def record(sample: Sample, recipe: Recipe, image_prefix: str) -> dict[str, object]:
-    turns = training_turns(sample, recipe, boxes_answer, ocr_answer)
+    turns = merge_system_prompt(training_turns(sample, recipe, boxes_answer, ocr_answer))
+    check_image_tags(sample, "".join(turn.content for turn in turns), "<image>", len(sample.images))
     pictures = iter(range(1, len(sample.images) + 1))
     values = []
     for turn in turns:

@@ -25,12 +25,18 @@ OcrAnswer = Callable[[list[OcrLine], tuple[ImageRef, ...]], str]
 def training_turns(sample: Sample, recipe: Recipe, boxes_answer: BoxAnswer, ocr_answer: OcrAnswer) -> list[Turn]:
     """The full conversation to train on, with ``<image>`` tags for every image."""
     turns = list(sample.conversations)
+    for box in [*sample.boxes, *(line.box for line in sample.ocr_lines if line.box)]:
+        if not 0 <= box.image_index < len(sample.images):
+            raise ExportError(
+                f"sample {sample.sample_id}: box {box.label!r} is on image_index {box.image_index}, "
+                f"but the sample has {len(sample.images)} images"
+            )
     if sample.ocr_lines:
         turns += _pair(recipe.prompts.ocr, ocr_answer(list(sample.ocr_lines), sample.images))
     if sample.boxes:
         turns += _pair(recipe.prompts.grounding, boxes_answer(list(sample.boxes), sample.images))
     tags = sum(turn.content.count("<image>") for turn in turns)
-    if tags == 0 and turns:
+    if tags == 0 and turns and sample.images:
         first_user = next(index for index, turn in enumerate(turns) if turn.role == "user")
         prefix = "<image>" * len(sample.images) + "\n"
         turns[first_user] = Turn(role="user", content=prefix + turns[first_user].content)
@@ -47,6 +53,19 @@ def check_alternating(sample: Sample, roles: list[str], user: str, assistant: st
     expected = [user if index % 2 == 0 else assistant for index in range(len(body))]
     if not body or body != expected or len(body) % 2:
         raise ExportError(f"sample {sample.sample_id}: conversation roles {roles} do not alternate {user}/{assistant}")
+
+
+def merge_system_prompt(turns: list[Turn]) -> list[Turn]:
+    """For trainers whose records have no system role: the system prompt opens the first user turn.
+
+    Qwen-VL's ``finetune.py`` and the ``qwen-vl-finetune`` data processor apply their own fixed
+    system message and read any other role as the assistant, so a system turn cannot stay a turn.
+    """
+    system = [turn.content for turn in turns if turn.role == "system"]
+    rest = [turn for turn in turns if turn.role != "system"]
+    if not system or not rest or rest[0].role != "user":
+        return turns  # nothing to merge, or roles that check_alternating refuses with the sample's id
+    return [Turn(role="user", content="\n\n".join([*system, rest[0].content])), *rest[1:]]
 
 
 def check_image_tags(sample: Sample, text: str, tag: str, images: int) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import posixpath
 import re
 import urllib.parse
 import urllib.request
@@ -139,9 +140,9 @@ class IngestContext:
             yield relative
             return
         inside = [_join(root, relative) for root in roots]
-        inside = [candidate for candidate in inside if _is_remote(candidate) or self._inside_roots(candidate)]
+        inside = [candidate for candidate in inside if self._allowed(candidate, relative)]
         if not inside:
-            raise RecordError(f"image path escapes the source root {self.source_root!r}", field_name, reference)
+            raise RecordError("image path leads outside the export's folder and images_root", field_name, reference)
         yield from inside
         if reference.startswith("/data/upload/"):
             # Label Studio prefixes uploaded file names with a hash: "<8 hex>-<name>".
@@ -159,7 +160,15 @@ class IngestContext:
             return location
         path = Path(location)
         root = Path(self.source_root)
-        return path.relative_to(root).as_posix() if path.is_relative_to(root) else location
+        if path.is_relative_to(root):
+            return path.relative_to(root).as_posix()
+        if self.images_root and not _is_remote(self.images_root) and path.is_relative_to(self.images_root):
+            return f"<images_root>/{path.relative_to(self.images_root).as_posix()}"
+        return location
+
+    def _allowed(self, candidate: str, relative: str) -> bool:
+        """A local candidate must resolve inside a root; a remote one cannot be resolved, so it must not climb out with ``..``."""
+        return not _climbs_out(relative) if _is_remote(candidate) else self._inside_roots(candidate)
 
     def _inside_roots(self, path: str) -> bool:
         resolved = Path(path).resolve()
@@ -187,6 +196,12 @@ def _relative_part(reference: str) -> str | None:
 
 def _is_remote(location: str) -> bool:
     return "://" in location and not location.startswith("file://")
+
+
+def _climbs_out(relative: str) -> bool:
+    """Whether a relative path climbs above its root with ``..`` (checked for remote roots, which cannot be resolved)."""
+    normal = posixpath.normpath(relative)
+    return normal == ".." or normal.startswith("../")
 
 
 def _is_local_absolute(path: str) -> bool:
@@ -228,7 +243,10 @@ def store_image(data: bytes, store: ImageStore, reference: str, field_name: str 
                 data = buffer.getvalue()
                 image = upright
             width, height = image.size
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+    except UnidentifiedImageError:
+        # Pillow's message names the in-memory buffer's address, which would change the release hash on every run.
+        raise RecordError("image cannot be decoded (not a known image format)", field_name, reference) from None
+    except (OSError, SyntaxError, ValueError) as error:
         raise RecordError(f"image cannot be decoded ({error})", field_name, reference) from None
     extension = _EXTENSIONS.get(image_format)
     if extension is None:

@@ -76,6 +76,12 @@ def _load(image_entry: dict[str, Any], context: IngestContext) -> ImageRef:
 
 def _box(annotation: dict[str, Any], categories: dict[Any, str]) -> Box:
     field_name = f"annotations[id={annotation.get('id')}]"
+    if "segments_info" in annotation:
+        raise RecordError(
+            "panoptic annotation (segments_info with a PNG mask) is not a supported label format; supported: bbox, caption",
+            f"annotations[image_id={annotation.get('image_id')}].segments_info",
+            annotation.get("file_name"),
+        )
     category = annotation.get("category_id")
     if category not in categories:
         raise RecordError(f"category_id {category!r} is not among the file's categories", f"{field_name}.category_id", category)

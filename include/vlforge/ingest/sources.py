@@ -50,4 +50,4 @@ def parse_json_document(text: str, location: str, context: IngestContext) -> Any
         return json.loads(text)
     except json.JSONDecodeError as error:
         reason = f"malformed JSON: {error.msg} at line {error.lineno} column {error.colno}"
-        return Rejection(context.source("file"), reason, "file", location)
+        return Rejection(context.source("file"), reason, "file", context.source_file)

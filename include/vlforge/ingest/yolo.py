@@ -25,7 +25,7 @@ def read(location: str, context: IngestContext, recipe: Recipe) -> Iterator[Samp
     root = root.rstrip("/")
     classes_path = f"{root}/classes.txt"
     if not filesystem.isfile(classes_path):
-        yield Rejection(context.source("classes.txt"), "YOLO folder has no classes.txt", "classes.txt", location)
+        yield Rejection(context.source("classes.txt"), "YOLO folder has no classes.txt", "classes.txt", context.source_file)
         return
     classes = [line.strip() for line in filesystem.cat_file(classes_path).decode("utf-8").splitlines() if line.strip()]
     image_paths = sorted(

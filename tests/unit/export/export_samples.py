@@ -1,0 +1,101 @@
+"""Canonical samples built by hand for the exporter tests; every exported value is computed from these.
+
+Plain functions (not fixtures) so that tests can build variants; imported as ``export_samples``.
+"""
+
+from __future__ import annotations
+
+from vlforge.records import Box, ImageRef, OcrLine, Sample, Source, Turn
+
+# The official finetune demo's COCO photo is 640x428 (qwen3vl_finetune/demo/images).
+COCO = ImageRef(sha256="a" * 64, width=640, height=428, format="jpg")
+WIDE = ImageRef(sha256="b" * 64, width=1000, height=500, format="png")
+SMALL = ImageRef(sha256="c" * 64, width=200, height=100, format="png")
+PREFIX = "../../images"
+GROUNDING_PROMPT = "Locate every object in the image and output its label and bounding box."
+OCR_PROMPT = "Read all the text in the image, line by line, with the position of each line."
+
+
+def path_of(image: ImageRef) -> str:
+    return f"{PREFIX}/{image.sha256}.{image.format}"
+
+
+def grounding_sample() -> Sample:
+    """One photo, no conversation, one box: the notebook's "bowl of carrots" [146, 137, 615, 415]."""
+    return Sample(
+        sample_id="grounding-1",
+        task_type="grounding",
+        images=(COCO,),
+        boxes=(Box(x1=146, y1=137, x2=615, y2=415, label="bowl of carrots"),),
+        source=Source(file="coco.json", record_id="580957"),
+    )
+
+
+def multi_image_sample() -> Sample:
+    """Two images with their own tags, a conversation, and a box on the second (200x100) image."""
+    return Sample(
+        sample_id="multi-1",
+        task_type="vqa",
+        images=(WIDE, SMALL),
+        conversations=(
+            Turn(role="user", content="<image>\n<image>\nWhat changed between the two screens?"),
+            Turn(role="assistant", content="The dialog closed."),
+        ),
+        boxes=(Box(x1=50, y1=25, x2=150, y2=75, label="dialog", image_index=1),),
+        source=Source(file="screens.json", record_id="7"),
+    )
+
+
+def ocr_sample() -> Sample:
+    """A 1000x500 page with a positioned line, an unpositioned line, and a box."""
+    return Sample(
+        sample_id="ocr-1",
+        task_type="ocr",
+        images=(WIDE,),
+        ocr_lines=(
+            OcrLine(text="SALE", box=Box(x1=100, y1=50, x2=500, y2=100)),
+            OcrLine(text="50% off"),
+        ),
+        boxes=(Box(x1=0, y1=0, x2=1000, y2=500, label="poster"),),
+        source=Source(file="ocr.json", record_id="poster"),
+    )
+
+
+def caption_sample() -> Sample:
+    return Sample(
+        sample_id="caption-1",
+        task_type="caption",
+        images=(COCO,),
+        conversations=(
+            Turn(role="user", content="Describe this image."),
+            Turn(role="assistant", content="Carrots in a bowl, 胡萝卜."),
+        ),
+        source=Source(file="captions.json", record_id="1"),
+    )
+
+
+def system_sample() -> Sample:
+    return Sample(
+        sample_id="system-1",
+        task_type="vqa",
+        images=(COCO,),
+        conversations=(
+            Turn(role="system", content="You are a kitchen assistant."),
+            Turn(role="user", content="<image>What is in the bowl?"),
+            Turn(role="assistant", content="Carrots."),
+        ),
+        source=Source(file="sharegpt.json", record_id="3"),
+    )
+
+
+def text_only_sample() -> Sample:
+    return Sample(
+        sample_id="text-1",
+        task_type="vqa",
+        conversations=(Turn(role="user", content="Hi"), Turn(role="assistant", content="Hello")),
+        source=Source(file="chat.json", record_id="1"),
+    )
+
+
+def with_images(sample: Sample, *images: ImageRef) -> Sample:
+    return sample.model_copy(update={"images": images})

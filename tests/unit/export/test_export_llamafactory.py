@@ -1,0 +1,145 @@
+"""LLaMA-Factory sharegpt records (``messages`` + ``images``) and their ``dataset_info.json`` entry."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from export_samples import (
+    COCO,
+    GROUNDING_PROMPT,
+    OCR_PROMPT,
+    SMALL,
+    WIDE,
+    caption_sample,
+    grounding_sample,
+    multi_image_sample,
+    ocr_sample,
+    path_of,
+    system_sample,
+    text_only_sample,
+)
+
+from vlforge.config import Recipe
+from vlforge.export.llamafactory import dataset_info_entry, export, record
+from vlforge.export.render import ExportError
+from vlforge.records import Turn
+
+
+def test_grounding_record(recipe: Recipe) -> None:
+    # Qwen2-VL/Qwen3-VL relative boxes: 146/640*1000 = 228.1 -> 228, 137/428*1000 = 320.1 -> 320,
+    # 615/640*1000 = 960.9 -> 961, 415/428*1000 = 969.6 -> 970
+    assert record(grounding_sample(), recipe, "../../images") == {
+        "messages": [
+            {"role": "user", "content": "<image>\n" + GROUNDING_PROMPT},
+            {"role": "assistant", "content": '[{"bbox_2d": [228, 320, 961, 970], "label": "bowl of carrots"}]'},
+        ],
+        "images": [path_of(COCO)],
+    }
+
+
+def test_multi_image_record(recipe: Recipe) -> None:
+    # the box lies on image 1 (200x100): 50/200*1000, 25/100*1000, 150/200*1000, 75/100*1000
+    result = record(multi_image_sample(), recipe, "../../images")
+    assert result == {
+        "messages": [
+            {"role": "user", "content": "<image>\n<image>\nWhat changed between the two screens?"},
+            {"role": "assistant", "content": "The dialog closed."},
+            {"role": "user", "content": GROUNDING_PROMPT},
+            {"role": "assistant", "content": '[{"bbox_2d": [250, 250, 750, 750], "label": "dialog"}]'},
+        ],
+        "images": [path_of(WIDE), path_of(SMALL)],
+    }
+    text = "".join(message["content"] for message in result["messages"])
+    assert text.count("<image>") == len(result["images"]) == 2
+
+
+def test_ocr_record(recipe: Recipe) -> None:
+    result = record(ocr_sample(), recipe, "../../images")
+    assert result["messages"][:2] == [
+        {"role": "user", "content": "<image>\n" + OCR_PROMPT},
+        {
+            "role": "assistant",
+            "content": '[{"bbox_2d": [100, 100, 500, 200], "text_content": "SALE"}, {"text_content": "50% off"}]',
+        },
+    ]
+
+
+def test_system_turn_goes_to_the_system_column(recipe: Recipe) -> None:
+    assert record(system_sample(), recipe, "../../images") == {
+        "messages": [
+            {"role": "user", "content": "<image>What is in the bowl?"},
+            {"role": "assistant", "content": "Carrots."},
+        ],
+        "images": [path_of(COCO)],
+        "system": "You are a kitchen assistant.",
+    }
+
+
+def test_text_only_record_is_left_as_it_is(recipe: Recipe) -> None:
+    assert record(text_only_sample(), recipe, "../../images") == {
+        "messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}],
+        "images": [],
+    }
+
+
+def test_more_tags_than_images_is_refused(recipe: Recipe) -> None:
+    sample = caption_sample().model_copy(
+        update={
+            "conversations": (
+                Turn(role="user", content="<image><image>Describe."),
+                Turn(role="assistant", content="Carrots."),
+            )
+        }
+    )
+    with pytest.raises(ExportError, match="caption-1: 2 <image> tags for 1 images"):
+        record(sample, recipe, "../../images")
+
+
+def test_conversation_must_end_with_the_assistant(recipe: Recipe) -> None:
+    sample = caption_sample().model_copy(update={"conversations": (Turn(role="user", content="Describe."),)})
+    with pytest.raises(ExportError, match="do not alternate user/assistant"):
+        record(sample, recipe, "../../images")
+
+
+def test_dataset_info_entry_has_the_shape_of_mllm_demo(fixtures_dir: Path) -> None:
+    reference = json.loads((fixtures_dir / "llamafactory/data/dataset_info.json").read_text(encoding="utf-8"))
+    mllm_demo = reference["mllm_demo"]
+    entry = dataset_info_entry("release.json", with_system=False)
+    assert entry == mllm_demo | {"file_name": "release.json"}
+    with_system = dataset_info_entry("release.json", with_system=True)
+    assert set(with_system) == set(mllm_demo)
+    assert with_system["columns"] == mllm_demo["columns"] | {"system": "system"}
+    assert with_system["tags"] == mllm_demo["tags"]
+
+
+def test_records_have_the_shape_of_mllm_demo(fixtures_dir: Path, recipe: Recipe) -> None:
+    demo = json.loads((fixtures_dir / "llamafactory/data/mllm_demo.json").read_text(encoding="utf-8"))
+    demo_message_keys = {key for entry in demo for message in entry["messages"] for key in message}
+    demo_roles = {message["role"] for entry in demo for message in entry["messages"]}
+    for entry in demo:  # the consumer's rule, which the demo itself keeps
+        assert sum(message["content"].count("<image>") for message in entry["messages"]) == len(entry["images"])
+    for sample in (grounding_sample(), multi_image_sample(), caption_sample(), ocr_sample()):
+        result = record(sample, recipe, "../../images")
+        assert set(result) == {"messages", "images"}
+        assert {key for message in result["messages"] for key in message} == demo_message_keys
+        assert {message["role"] for message in result["messages"]} == demo_roles
+        assert sum(message["content"].count("<image>") for message in result["messages"]) == len(result["images"])
+
+
+def test_export_writes_data_and_dataset_info(tmp_path: Path, recipe: Recipe) -> None:
+    folder = tmp_path / "llamafactory"
+    files = export([grounding_sample(), system_sample()], folder, "vlforge_v1", recipe)
+    assert files == [folder / "vlforge_v1.json", folder / "dataset_info.json"]
+    data = json.loads(files[0].read_text(encoding="utf-8"))
+    assert data == [record(grounding_sample(), recipe, "../../images"), record(system_sample(), recipe, "../../images")]
+    info = json.loads(files[1].read_text(encoding="utf-8"))
+    assert info == {"vlforge_v1": dataset_info_entry("vlforge_v1.json", with_system=True)}
+    assert sorted(path.name for path in folder.iterdir()) == ["dataset_info.json", "vlforge_v1.json"]
+
+
+def test_export_without_system_registers_no_system_column(tmp_path: Path, recipe: Recipe) -> None:
+    files = export([caption_sample()], tmp_path, "ds", recipe)
+    info = json.loads(files[1].read_text(encoding="utf-8"))
+    assert info["ds"]["columns"] == {"messages": "messages", "images": "images"}
