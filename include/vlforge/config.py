@@ -15,6 +15,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from vlforge.preannotate.config import PreannotateConfig
 from vlforge.records import TaskType
 
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
@@ -90,6 +91,7 @@ class Recipe(_Section):
     quality: QualityConfig = QualityConfig()
     export: ExportConfig = ExportConfig()
     report: ReportConfig = ReportConfig()
+    preannotate: PreannotateConfig = PreannotateConfig()
 
     def content_hash(self) -> str:
         return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()

@@ -112,3 +112,24 @@ def xyxy_to_resized_absolute(
 
 def _scaled(value: float, scale: float, resized: int) -> int:
     return min(resized - 1, max(0, round(value * scale)))
+
+
+def relative_1000_to_xyxy(box: XYXY, image_w: int, image_h: int) -> XYXY:
+    """Qwen-VL ``<box>``, Qwen2-VL and Qwen3-VL: ``0..1000`` of the image -> absolute pixels.
+
+    ``x = v / 1000 * image_w`` (and likewise for y); the inverse of
+    ``xyxy_to_relative_1000`` and ``xyxy_to_qwen_vl_1000`` up to their rounding.
+    """
+    x1, y1, x2, y2 = box
+    return (x1 / 1000.0 * image_w, y1 / 1000.0 * image_h, x2 / 1000.0 * image_w, y2 / 1000.0 * image_h)
+
+
+def resized_absolute_to_xyxy(box: XYXY, image_w: int, image_h: int, resized_w: int, resized_h: int) -> XYXY:
+    """Qwen2.5-VL ``bbox_2d``: pixels of the smart-resized image -> pixels of the original image.
+
+    ``x = v * image_w / resized_w`` (and likewise for y); the inverse of
+    ``xyxy_to_resized_absolute`` up to its rounding.
+    """
+    x1, y1, x2, y2 = box
+    sx, sy = image_w / resized_w, image_h / resized_h
+    return (x1 * sx, y1 * sy, x2 * sx, y2 * sy)
