@@ -15,6 +15,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from vlforge.curate.config import CurateConfig
 from vlforge.preannotate.config import PreannotateConfig
 from vlforge.records import TaskType
 
@@ -89,6 +90,7 @@ class Recipe(_Section):
     ingest: IngestConfig = IngestConfig()
     prompts: Prompts = Prompts()
     quality: QualityConfig = QualityConfig()
+    curate: CurateConfig = CurateConfig()
     export: ExportConfig = ExportConfig()
     report: ReportConfig = ReportConfig()
     preannotate: PreannotateConfig = PreannotateConfig()

@@ -1,0 +1,105 @@
+"""curate(): filters, token budget, dedup and splits on real fixture images, with counts per reason."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from curate_helpers import PHONE_SCREEN, SKIMAGE, YOLO_IMAGES, make_sample, png_bytes, reencoded
+
+from vlforge.curate import CurateConfig, TokenBudget, curate
+from vlforge.records import ImageRef, Sample
+from vlforge.store import ImageStore
+
+Put = Callable[[Path | bytes], ImageRef]
+DESKTOP = Path("qwen25vl_cookbook_gui/assets/computer_use/computer_use2.jpeg")  # 2560x1440
+
+CONFIG = CurateConfig(
+    token_budgets={
+        "qwen2_5_vl": TokenBudget(max_visual_tokens=2000, over_budget="downscale"),
+        "qwen3_vl": TokenBudget(max_visual_tokens=3000, over_budget="drop"),
+    }
+)
+
+
+@pytest.fixture
+def samples(put: Put, fixtures_dir: Path) -> list[Sample]:
+    bus, cat = put(YOLO_IMAGES / "img_1.jpg"), put(SKIMAGE / "chelsea.png")
+    tiny = put(png_bytes(np.full((20, 20, 3), 128, dtype=np.uint8)))
+    return [
+        make_sample("a-bus", (bus,), answer="A red bus at a station."),
+        make_sample("b-bus-copy", (put(reencoded(fixtures_dir / YOLO_IMAGES / "img_1.jpg")),), answer="A London bus."),
+        make_sample("c-cat", (cat,), answer="A tabby cat."),
+        make_sample("d-cat-again", (cat,), answer="a tabby cat"),
+        make_sample("e-tiny", (tiny,), answer="A grey square."),
+        make_sample("f-blank", (put(SKIMAGE / "coffee.png"),), answer=" "),
+        make_sample("g-phone", (put(PHONE_SCREEN),), answer="The settings screen.", task_type="gui_action"),
+        make_sample("h-astronaut", (put(SKIMAGE / "astronaut.png"),), answer="An astronaut."),
+        make_sample("i-desktop", (put(DESKTOP),), answer="A desktop.", task_type="gui_action"),
+    ]
+
+
+def test_curate_keeps_splits_and_drops_with_reasons(
+    samples: list[Sample], store: ImageStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="vlforge.curate.pipeline"):
+        result = curate(samples, store, CONFIG, seed=1)
+
+    assert [kept.sample.sample_id for kept in result.kept] == ["a-bus", "c-cat", "g-phone", "h-astronaut"]
+    assert result.counts() == {
+        "empty_answer": 1,
+        "exact_duplicate": 1,
+        "min_side": 1,
+        "near_duplicate_image": 1,
+        "over_token_budget": 1,
+    }
+    by_id = {drop.sample_id: drop for drop in result.dropped}
+    assert [drop.sample_id for drop in result.dropped] == ["b-bus-copy", "d-cat-again", "e-tiny", "f-blank", "i-desktop"]
+    assert (by_id["e-tiny"].field, by_id["e-tiny"].value) == ("images[0].size", "20x20")
+    assert (by_id["i-desktop"].stage, by_id["i-desktop"].value) == ("budget", "3600 tokens (qwen3_vl)")
+    assert by_id["i-desktop"].message.endswith("3600 qwen3_vl visual tokens exceed the budget of 3000")
+    assert "keeps c-cat" in by_id["d-cat-again"].message
+
+    phone = next(kept for kept in result.kept if kept.sample.sample_id == "g-phone")
+    assert phone.resize_to == {"qwen2_5_vl": ((812, 1848),)}
+    assert phone.visual_tokens == {"qwen2_5_vl": 29 * 66, "qwen3_vl": 2550}
+    bus = result.kept[0]
+    assert (bus.resize_to, bus.visual_tokens) == ({}, {"qwen2_5_vl": 23 * 12, "qwen3_vl": 20 * 10})  # 640x329
+
+    assert all(kept.split in ("train", "val", "test") for kept in result.kept)
+    assert sum(result.split_counts().values()) == 4
+    assert result.to_json()["dropped_by_reason"] == result.counts()
+    (record,) = [record for record in caplog.records if record.name == "vlforge.curate.pipeline"]
+    assert "9 samples in, 4 kept" in record.getMessage()
+    assert "1 downscaled" in record.getMessage()
+    assert "near_duplicate_image 1" in record.getMessage()
+
+    assert curate(list(reversed(samples)), store, CONFIG, seed=1).counts() == result.counts()
+    again = curate(samples, store, CONFIG, seed=1)
+    assert [(kept.sample.sample_id, kept.split) for kept in again.kept] == [
+        (kept.sample.sample_id, kept.split) for kept in result.kept
+    ]
+
+
+def test_filters_run_before_dedup_so_a_usable_duplicate_is_kept(put: Put, store: ImageStore) -> None:
+    cat = put(SKIMAGE / "chelsea.png")
+    samples = [
+        make_sample("a-first", (cat,), answer=""),  # would be kept by order, but has an empty answer
+        make_sample("b-second", (cat,), answer="A cat."),
+    ]
+    result = curate(samples, store, CurateConfig(), seed=0)
+    assert [kept.sample.sample_id for kept in result.kept] == ["b-second"]
+    assert result.counts() == {"empty_answer": 1}
+
+
+def test_config_rejects_unknown_models_and_keys() -> None:
+    with pytest.raises(ValueError, match="qwen9_vl"):
+        CurateConfig.model_validate({"token_budgets": {"qwen9_vl": {}}})
+    with pytest.raises(ValueError, match="Extra inputs are not permitted"):
+        CurateConfig.model_validate({"dedup": {"phash": 3}})
+    defaults = CurateConfig()
+    assert sorted(defaults.token_budgets) == ["qwen2_5_vl", "qwen3_vl"]
+    assert (defaults.dedup.image_max_distance, defaults.dedup.text_min_jaccard, defaults.splits.train) == (8, 0.8, 0.9)
