@@ -1,18 +1,35 @@
 """The ``vlforge`` command line: small helpers around releases for people and for ``make``.
 
-    python -m vlforge.cli prepare-demo DIR   copy the demo images and export into DIR, print the export path
-    python -m vlforge.cli latest DATASET     print the newest release's folder and report
+    python -m vlforge.cli prepare-demo DIR               copy the demo images and export into DIR, print the export path
+    python -m vlforge.cli latest DATASET                 print the newest release's folder and report
+    python -m vlforge.cli releases list [--dataset D]    the release catalog as a table
+    python -m vlforge.cli releases show D V              one release: counts, metrics, gates, promotions
+    python -m vlforge.cli releases diff D A B            release B against release A: metrics, counts, regressions
+
+The ``releases`` commands read the catalog at ``--catalog URL`` (default
+``$VLFORGE_CATALOG_URL``, else ``$VLFORGE_HOME/catalog.sqlite``) and print JSON
+with ``--json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
+from typing import Any
 
+from vlforge.compare import Comparison, compare_releases, release_metrics
 from vlforge.demo import prepare_demo
 from vlforge.layout import releases_dir, vlforge_home
 from vlforge.release import latest_version
+
+_METRIC_HEADERS = {
+    "iou_agreement": "IOU",
+    "ocr_accuracy": "OCR",
+    "action_completeness": "ACTIONS",
+    "bertscore_f1": "BERTSCORE_F1",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,10 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("folder", type=Path)
     latest = commands.add_parser("latest", help="show the newest release of a dataset")
     latest.add_argument("dataset")
+    _add_releases_parser(commands)
     arguments = parser.parse_args(argv)
     if arguments.command == "prepare-demo":
         print(prepare_demo(arguments.folder))
         return 0
+    if arguments.command == "releases":
+        return _releases(arguments)
     version = latest_version(vlforge_home(), arguments.dataset)
     if version is None:
         print(f"no release of {arguments.dataset!r} under {vlforge_home()}", file=sys.stderr)
@@ -34,6 +54,171 @@ def main(argv: list[str] | None = None) -> int:
     print(f"release: {folder}")
     print(f"report:  {folder / 'report.html'}")
     return 0
+
+
+def _add_releases_parser(commands: Any) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--catalog", metavar="URL", help="SQLAlchemy URL (default: $VLFORGE_CATALOG_URL, else $VLFORGE_HOME/catalog.sqlite)"
+    )
+    common.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    releases = commands.add_parser("releases", help="the release catalog: list, show and diff releases")
+    actions = releases.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", parents=[common], help="every release, oldest first")
+    listing.add_argument("--dataset")
+    show = actions.add_parser("show", parents=[common], help="one release in full")
+    show.add_argument("dataset")
+    show.add_argument("version")
+    diff = actions.add_parser("diff", parents=[common], help="release NEW against release OLD")
+    diff.add_argument("dataset")
+    diff.add_argument("old")
+    diff.add_argument("new")
+    diff.add_argument(
+        "--tolerance",
+        action="append",
+        default=[],
+        metavar="METRIC=VALUE",
+        help="how far METRIC may fall before it is a regression (repeatable; '*' for every other metric; default 0)",
+    )
+
+
+def _releases(arguments: argparse.Namespace) -> int:
+    from vlforge.catalog import open_catalog  # SQLAlchemy: only for the commands that need it
+
+    try:
+        tolerance = _tolerances(arguments.tolerance) if arguments.action == "diff" else {}
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return 2
+    with open_catalog(arguments.catalog) as catalog:
+        if arguments.action == "list":
+            rows = catalog.list_releases(arguments.dataset)
+            print(json.dumps(rows, indent=2) if arguments.json else _release_table(rows))
+            return 0
+        wanted = [arguments.version] if arguments.action == "show" else [arguments.old, arguments.new]
+        found = [catalog.get_release(arguments.dataset, version) for version in wanted]
+    missing = [version for version, row in zip(wanted, found, strict=True) if row is None]
+    if missing:
+        print(f"not in the catalog: {', '.join(f'{arguments.dataset}/{version}' for version in missing)}", file=sys.stderr)
+        return 1
+    rows = [row for row in found if row is not None]
+    if arguments.action == "show":
+        print(json.dumps(rows[0], indent=2) if arguments.json else _release_text(rows[0]))
+        return 0
+    comparison = compare_releases(rows[0], rows[1], tolerance)
+    print(json.dumps(comparison.to_dict(), indent=2) if arguments.json else _comparison_text(comparison))
+    return 0
+
+
+def _tolerances(items: list[str]) -> dict[str, float]:
+    tolerance = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        try:
+            tolerance[name.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"--tolerance takes METRIC=VALUE, e.g. bertscore_f1=0.02; got {item!r}") from None
+    return tolerance
+
+
+def _release_table(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "no releases in the catalog"
+    header = ["DATASET", "VERSION", "STATUS", "CURRENT", "CREATED", "SAMPLES", "SYNTHETIC", *_METRIC_HEADERS.values()]
+    body = [
+        [
+            row["dataset"],
+            row["version"],
+            row["status"],
+            "*" if row["current"] else "",
+            row["created_at"],
+            _cell(row["samples"]),
+            _percent(row["synthetic_share"]),
+            *(_cell(row[name]) for name in _METRIC_HEADERS),
+        ]
+        for row in rows
+    ]
+    return _table(header, body)
+
+
+def _release_text(row: dict[str, Any]) -> str:
+    lines = [
+        f"{row['dataset']} {row['version']}  ({row['status']}{', current' if row['current'] else ''})",
+        f"  content hash:   {row['content_hash']}",
+        f"  parent:         {row['parent_version'] or '-'}",
+        f"  created:        {row['created_at']}",
+        f"  recipe hash:    {row['recipe_hash'] or '-'}",
+        f"  seed:           {_cell(row['seed'])}",
+        f"  path:           {row['path'] or '-'}",
+        f"  samples:        {_cell(row['samples'])} (synthetic {_percent(row['synthetic_share'])})",
+    ]
+    for title, counts in (("by task type", row["counts"].get("by_task_type")), ("by split", row["counts"].get("by_split"))):
+        if counts:
+            lines.append(f"  {title + ':':<15} " + ", ".join(f"{key} {value}" for key, value in counts.items()))
+    metrics = release_metrics(row)
+    if metrics:
+        lines += ["", _indent(_table(["METRIC", "MEAN"], [[name, _cell(value)] for name, value in metrics.items()]))]
+    if row["gates"]:
+        gate_rows = [
+            [gate.get("name", "?"), "passed" if gate.get("passed") else "FAILED", ", ".join(gate.get("failed") or [])]
+            for gate in row["gates"]
+        ]
+        lines += ["", _indent(_table(["GATE", "RESULT", "FAILED EXPECTATIONS"], gate_rows))]
+    for promotion in row.get("promotions", []):
+        forced = f", forced by {promotion['forced_by']}: {promotion['reason']}" if promotion["forced_by"] else ""
+        lines.append(f"  promoted {promotion['promoted_at']} (previous: {promotion['previous_version'] or '-'}){forced}")
+    return "\n".join(lines)
+
+
+def _comparison_text(comparison: Comparison) -> str:
+    metric_rows = [
+        [
+            change.name,
+            _cell(change.old),
+            _cell(change.new),
+            _signed(change.delta),
+            _cell(change.tolerance),
+            "REGRESSION" if change.regressed else "improved" if change.improved else "",
+        ]
+        for change in comparison.metrics.values()
+    ]
+    count_rows = [
+        [task, _cell(change.old), _cell(change.new), _signed(change.delta)]
+        for task, change in comparison.counts_by_task_type.items()
+    ]
+    old_share, new_share = comparison.synthetic_share
+    count_rows.append(["synthetic share", _percent(old_share), _percent(new_share), ""])
+    parts = [comparison.summary()]
+    if metric_rows:
+        parts.append(_table(["METRIC", "OLD", "NEW", "DELTA", "TOLERANCE", ""], metric_rows))
+    parts.append(_table(["SAMPLES", "OLD", "NEW", "DELTA"], count_rows))
+    return "\n\n".join(parts)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
+    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)) for line in [header, *rows]]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def _signed(value: float | int | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:+.4f}" if isinstance(value, float) else f"{value:+d}"
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
 
 
 if __name__ == "__main__":
