@@ -1,9 +1,9 @@
 """The demo dataset: real photographs from scikit-image's wheel and vlforge's own Label Studio export of them.
 
 The export (``include/demo/label_studio_export.json``) was annotated for vlforge:
-captions, boxes, one OCR page, two annotation rounds on three images, one
-cancelled annotation, and one task whose image was removed from storage (it is
-quarantined, to show that nothing is lost).
+captions, boxes, one OCR page, two annotation rounds on four images (the rocket's rounds
+disagree, so it goes to review), one cancelled annotation, and one task whose image was
+removed from storage (it is quarantined, to show that nothing is lost).
 """
 
 from __future__ import annotations
