@@ -28,8 +28,8 @@ Where it saves time over ``bert_score.score``:
 - a pair whose two texts have identical token ids scores ``(1, 1, 1)`` without
   being embedded (each token's best match is itself, cosine 1): annotation
   rounds often agree verbatim;
-- texts are sorted by token count so batches carry (almost) no padding, and a
-  batch without padding runs without an attention mask; ``torch.inference_mode``;
+- texts are grouped by token count, so no batch carries padding or needs an
+  attention mask (bert-score pads each batch to its longest text); ``torch.inference_mode``;
 - matching runs per pair, once per distinct pair.
 
 One difference from bert-score, by design: a token's best cosine is floored at
@@ -55,6 +55,7 @@ Importing this module is cheap: torch and transformers are imported when a
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -134,7 +135,9 @@ def f1_score(precision: float, recall: float) -> float:
     return 0.0 if np.isnan(f1) else float(f1)
 
 
-def greedy_match(candidate: np.ndarray, reference: np.ndarray, candidate_weight: np.ndarray, reference_weight: np.ndarray) -> Scores:
+def greedy_match(
+    candidate: np.ndarray, reference: np.ndarray, candidate_weight: np.ndarray, reference_weight: np.ndarray
+) -> Scores:
     """BERTScore of one pair from L2-normalised token embeddings; each token's best cosine is floored at 0.
 
     Args:
@@ -212,8 +215,8 @@ class BertScorer:
     def embed(self, sequences: Sequence[Ids]) -> dict[Ids, np.ndarray]:
         """L2-normalised last-layer embeddings of each distinct token sequence.
 
-        Sequences are sorted by length and batched, so a batch has little or no
-        padding; a batch with none runs without an attention mask.
+        Sequences are grouped by length and each group is cut into batches of at
+        most ``batch_size``, so no batch has padding or needs an attention mask.
 
         Args:
             sequences: token id sequences (duplicates are embedded once).
@@ -225,25 +228,15 @@ class BertScorer:
 
         ordered = sorted(set(sequences), key=lambda ids: (len(ids), ids))
         embeddings: dict[Ids, np.ndarray] = {}
-        pad = self.tokenizer.pad_token_id
         with torch.inference_mode():
-            for start in range(0, len(ordered), self.batch_size):
-                batch = ordered[start : start + self.batch_size]
-                longest = len(batch[-1])
-                input_ids = torch.full((len(batch), longest), pad, dtype=torch.long)
-                mask = torch.zeros((len(batch), longest), dtype=torch.long)
-                for row, ids in enumerate(batch):
-                    input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
-                    mask[row, : len(ids)] = 1
-                padded = bool((mask == 0).any())
-                output = self.model(
-                    input_ids.to(self.device), attention_mask=mask.to(self.device) if padded else None
-                )
-                hidden: torch.Tensor = output[0]
-                hidden = hidden / hidden.norm(dim=-1, keepdim=True)
-                array = hidden.float().cpu().numpy()
-                for row, ids in enumerate(batch):
-                    embeddings[ids] = array[row, : len(ids)]
+            for _, same_length in itertools.groupby(ordered, key=len):
+                group = list(same_length)
+                for start in range(0, len(group), self.batch_size):
+                    batch = group[start : start + self.batch_size]
+                    hidden: torch.Tensor = self.model(torch.tensor(batch, dtype=torch.long, device=self.device))[0]
+                    hidden = hidden / hidden.norm(dim=-1, keepdim=True)
+                    for ids, array in zip(batch, hidden.float().cpu().numpy(), strict=True):
+                        embeddings[ids] = array
         return embeddings
 
     def score(self, candidates: list[str], references: list[str]) -> list[Scores]:

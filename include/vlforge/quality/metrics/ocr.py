@@ -83,15 +83,13 @@ def reading_order(lines: Sequence[OcrLine], indices: Sequence[int]) -> list[int]
     Returns:
         The same indices, ordered.
     """
-    if any(lines[i].box is None for i in indices):
-        return sorted(indices)
-
-    def key(i: int) -> tuple[int, float, float, int]:
+    keys = []
+    for i in indices:
         box = lines[i].box
-        assert box is not None
-        return (box.image_index, box.y1, box.x1, i)
-
-    return sorted(indices, key=key)
+        if box is None:
+            return sorted(indices)
+        keys.append((box.image_index, box.y1, box.x1, i))
+    return [key[-1] for key in sorted(keys)]
 
 
 def pair_lines(
@@ -108,17 +106,15 @@ def pair_lines(
         and the indices of the lines left over on each side (at most one side
         has any).
     """
-    ref_boxed = [i for i, line in enumerate(ref_lines) if line.box is not None]
-    hyp_boxed = [j for j, line in enumerate(hyp_lines) if line.box is not None]
+    ref_boxed = [(i, line.box) for i, line in enumerate(ref_lines) if line.box is not None]
+    hyp_boxed = [(j, line.box) for j, line in enumerate(hyp_lines) if line.box is not None]
     pairs: list[tuple[int, int]] = []
     if ref_boxed and hyp_boxed:
-        ref_boxes = [ref_lines[i].box for i in ref_boxed]
-        hyp_boxes = [hyp_lines[j].box for j in hyp_boxed]
-        overlap = iou_matrix(ref_boxes, hyp_boxes)  # type: ignore[arg-type]
-        same_image = np.array([[a.image_index == b.image_index for b in hyp_boxes] for a in ref_boxes])  # type: ignore[union-attr]
+        overlap = iou_matrix([box for _, box in ref_boxed], [box for _, box in hyp_boxed])
+        same_image = np.array([[a.image_index == b.image_index for _, b in hyp_boxed] for _, a in ref_boxed])
         overlap = np.where(same_image, overlap, 0.0)
         rows, cols = linear_sum_assignment(overlap, maximize=True)
-        pairs = [(ref_boxed[r], hyp_boxed[c]) for r, c in zip(rows, cols, strict=True) if overlap[r, c] > 0]
+        pairs = [(ref_boxed[r][0], hyp_boxed[c][0]) for r, c in zip(rows, cols, strict=True) if overlap[r, c] > 0]
     paired_ref = {i for i, _ in pairs}
     paired_hyp = {j for _, j in pairs}
     rest_ref = reading_order(ref_lines, [i for i in range(len(ref_lines)) if i not in paired_ref])

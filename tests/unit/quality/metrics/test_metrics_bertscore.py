@@ -85,7 +85,7 @@ def test_results_do_not_depend_on_batch_size(scorer: BertScorer) -> None:
     short = [i for i, text in enumerate(CANDIDATES) if text != LONG]  # keeps batch size 1 quick
     candidates, references = [CANDIDATES[i] for i in short], [REFERENCES[i] for i in short]
     expected = np.array(scorer.score(candidates, references))
-    for batch_size in (1, 3):  # 3: batches of mixed lengths, padded and masked
+    for batch_size in (1, 3):
         got = np.array(BertScorer(batch_size=batch_size).score(candidates, references))
         assert_allclose(got, expected, atol=1e-5)
 
