@@ -64,7 +64,8 @@ bench: setup
 	$(BIN)/python bench/bench_bertscore.py
 
 airflow: setup
-	AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT=8080 $(BIN)/airflow standalone
+	# standalone starts its components as `airflow ...` subprocesses: they must find the venv's.
+	PATH=$(BIN):$$PATH AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT=8080 $(BIN)/airflow standalone
 
 clean:
 	rm -rf $(AIRFLOW_HOME) $(VLFORGE_HOME)
