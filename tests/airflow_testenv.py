@@ -1,7 +1,10 @@
-"""Point Airflow at a throw-away home and metadata DB before anything imports airflow.
+"""Point Airflow at a throw-away home and metadata DB before anything imports airflow; fixtures for DAG tests.
 
-Airflow reads its configuration once, at ``import airflow``; pytest imports this
-file before the test modules of this folder, which is early enough.
+Airflow reads its configuration once, at ``import airflow``. Every test folder
+that runs DAGs imports this module from its ``conftest.py`` (``tests/`` is on
+``sys.path`` through ``tests/conftest.py``), which pytest loads before the test
+modules: early enough, and once per session, so all DAG tests share one Airflow
+home, one metadata DB and one ``VLFORGE_HOME``.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 _HOME = Path(tempfile.mkdtemp(prefix="vlforge_airflow_"))
 _VLFORGE_HOME = _HOME / "vlforge"
 
@@ -33,7 +36,7 @@ os.environ.update(
 assert "airflow" not in sys.modules, "airflow was imported before tests/dags/conftest.py set AIRFLOW_HOME"
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def airflow_db() -> Path:
     airflow = Path(sys.executable).with_name("airflow")
     subprocess.run([str(airflow), "db", "migrate"], check=True, capture_output=True)
@@ -46,7 +49,7 @@ def vlforge_home() -> Path:
 
 
 @pytest.fixture(scope="session")
-def dagbag():  # noqa: ANN201 - airflow is imported lazily, after the environment is set
+def dagbag(airflow_db: Path):  # noqa: ANN201 - airflow is imported lazily, after the environment is set
     from airflow.dag_processing.dagbag import DagBag
 
     return DagBag(dag_folder=str(REPO / "dags"))

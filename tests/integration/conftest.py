@@ -1,0 +1,3 @@
+"""Integration tests that run DAGs share the DAG tests' Airflow home (see ``tests/airflow_testenv.py``)."""
+
+from airflow_testenv import airflow_db, dagbag, vlforge_home  # noqa: F401 - fixtures
