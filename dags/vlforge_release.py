@@ -12,9 +12,21 @@ Builds a versioned, quality-gated training-set release from annotated data.
    accuracy, GUI action completeness, BERTScore); items below the per-sample thresholds go to
    `review/` as Label Studio tasks and are left out of the release.
 4. **gate_quality**: each task type's mean agreement must reach the recipe's thresholds.
-5. **release**: exports for every trainer format, Data Docs, report, `RELEASE.json`; the
-   folder `$VLFORGE_HOME/releases/<dataset>/<version>` appears atomically, and an asset event
-   `vlforge://<dataset>` carries the version and counts to downstream DAGs.
+5. **curate**: filters, visual-token budgets, dedup and train/val/test splits on the samples to release.
+6. **release**: exports for every trainer format, Data Docs, report, `RELEASE.json` (metric means,
+   counts per task type and split, synthetic share); the folder
+   `$VLFORGE_HOME/releases/<dataset>/<version>` appears atomically.
+7. **compare_and_promote**: the release is compared with the last released version of the dataset
+   and recorded in the release catalog. A metric that fell by more than the recipe's
+   `release.tolerance` holds it: `current` stays where it was and an alert goes out. Otherwise it
+   becomes `current` (catalog flag and the `releases/<dataset>/current` symlink), an improvement is
+   announced, and an asset event `vlforge://<dataset>` carries version, content hash and headline
+   metrics to downstream DAGs. `force_promote` with `promoted_by` promotes a held release; the
+   catalog records who.
+
+Alerts go through the Airflow connections `vlforge_slack` (Slack incoming webhook) and
+`vlforge_smtp` (email); a missing connection is logged and skipped. Every task's failure,
+gate failures included, alerts the same way (`on_failure_callback`).
 
 Trigger with Params, e.g.
 `airflow dags test vlforge_release -c '{"source": "/data/export.json", "source_format": "label_studio", "dataset": "shop_ocr"}'`.
@@ -27,6 +39,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from airflow.sdk import Asset, AssetAlias, Metadata, Param, dag, get_current_context, task
+from vlforge_notifiers import release_failure_alert
 
 VLFORGE_HOME = os.environ.get("VLFORGE_HOME", "data")
 RELEASE_ALIAS = AssetAlias("vlforge_release")
@@ -48,6 +61,13 @@ def _settings() -> dict[str, Any]:
     return params
 
 
+def _catalog_url(configured: str | None, home: Any) -> str:  # noqa: ANN401 - a Path
+    """The recipe's catalog URL, else ``$VLFORGE_CATALOG_URL``, else SQLite beside the releases."""
+    from vlforge.catalog import CATALOG_URL_ENV
+
+    return configured or os.environ.get(CATALOG_URL_ENV) or f"sqlite:///{home / 'catalog.sqlite'}"
+
+
 @dag(
     dag_id="vlforge_release",
     schedule=None,
@@ -55,7 +75,13 @@ def _settings() -> dict[str, Any]:
     catchup=False,
     doc_md=__doc__,
     tags=["vlforge", "release"],
-    default_args={"owner": "vlforge", "retries": 1, "retry_delay": timedelta(seconds=30)},
+    default_args={
+        "owner": "vlforge",
+        "retries": 1,
+        "retry_delay": timedelta(seconds=30),
+        # In the task's own process, with its exception: a gate's error lists every failure.
+        "on_failure_callback": release_failure_alert,
+    },
     params={
         "source": Param("", type="string", minLength=1, description="Export file or folder: a path or an fsspec URI."),
         "source_format": Param("label_studio", type="string", enum=SOURCE_FORMATS, description="Format of the source."),
@@ -63,6 +89,12 @@ def _settings() -> dict[str, Any]:
         "dataset": Param("demo", type="string", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", description="Dataset name."),
         "recipe": Param("default", type="string", description="Recipe name in include/recipes, or a YAML path."),
         "seed": Param(0, type="integer", minimum=0, description="Seed for every random choice of the run."),
+        "force_promote": Param(
+            False, type="boolean", description="Promote the release to current even if it regressed (recorded in the catalog)."
+        ),
+        "promoted_by": Param(
+            "", type="string", description="Who forces the promotion; defaults to the user who triggered the run."
+        ),
     },
 )
 def vlforge_release() -> None:
@@ -105,8 +137,19 @@ def vlforge_release() -> None:
 
         return run_quality_gate(Path(ingested["stage"]), load_recipe(_settings()["recipe"]))
 
-    @task(outlets=[RELEASE_ALIAS])
-    def release(ingested: dict[str, Any], gate: dict[str, Any]):  # noqa: ANN201 - a generator task
+    @task
+    def curate(ingested: dict[str, Any], gate: dict[str, Any]) -> dict[str, Any]:
+        from pathlib import Path
+
+        from vlforge.config import load_recipe
+        from vlforge.release import run_curate
+        from vlforge.store import ImageStore
+
+        settings = _settings()
+        return run_curate(Path(ingested["stage"]), ImageStore(settings["store"]), load_recipe(settings["recipe"]), settings["seed"])
+
+    @task
+    def release(ingested: dict[str, Any], curated: dict[str, Any]) -> dict[str, Any]:
         from pathlib import Path
 
         from vlforge.config import load_recipe
@@ -124,13 +167,36 @@ def vlforge_release() -> None:
             {key: settings[key] for key in ("source", "source_format", "images_root")},
         )
         print(f"release: {published['path']}\nreport:  {published['report']}")
-        extra = {"version": published["version"], "content_hash": published["content_hash"], "counts": published["counts"]}
-        yield Metadata(Asset(f"vlforge://{settings['dataset']}"), extra, alias=RELEASE_ALIAS)
         return {key: published[key] for key in ("version", "content_hash", "path", "report", "counts")}
+
+    @task(outlets=[RELEASE_ALIAS])
+    def compare_and_promote(published: dict[str, Any]):  # noqa: ANN201 - a generator task
+        from vlforge.catalog import open_catalog
+        from vlforge.config import load_recipe
+        from vlforge.promotion import decide
+        from vlforge.release import read_release
+        from vlforge_notifiers import send_alert
+
+        settings = _settings()
+        recipe = load_recipe(settings["recipe"])
+        context = get_current_context()
+        forced_by = settings["promoted_by"] or getattr(context["dag_run"], "triggering_user_name", None)
+        with open_catalog(_catalog_url(recipe.release.catalog_url, settings["home"])) as catalog:
+            decision = decide(
+                read_release(published["path"]), catalog, recipe.release.tolerance, settings["force_promote"], forced_by
+            )
+        message = decision.message()
+        if message:
+            print(message)
+            send_alert(message, context)
+        if decision.promoted_now:
+            yield Metadata(Asset(f"vlforge://{decision.dataset}"), decision.asset_extra(), alias=RELEASE_ALIAS)
+        return decision.to_dict()
 
     ingested = ingest()
     agreement = measure_agreement(ingested, gate_ingest(ingested))
-    release(ingested, gate_quality(ingested, agreement))
+    curated = curate(ingested, gate_quality(ingested, agreement))
+    compare_and_promote(release(ingested, curated))
 
 
 vlforge_release()

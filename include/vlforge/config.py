@@ -10,7 +10,7 @@ import hashlib
 import json
 import typing
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -20,7 +20,9 @@ from vlforge.preannotate.config import PreannotateConfig
 from vlforge.records import TaskType
 
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
-ExportFormat = Literal["qwen_vl_chatml", "qwen2_5_vl", "qwen3_vl", "llamafactory"]
+ExportFormat = Literal[
+    "qwen_vl_chatml", "qwen2_5_vl", "qwen3_vl", "llamafactory", "ms_swift", "coco", "csv", "parquet", "webdataset"
+]
 
 
 class _Section(BaseModel):
@@ -48,7 +50,7 @@ class SmartResizeConfig(_Section):
 
 
 class ExportConfig(_Section):
-    formats: tuple[ExportFormat, ...] = ("qwen_vl_chatml", "qwen2_5_vl", "qwen3_vl", "llamafactory")
+    formats: tuple[ExportFormat, ...] = typing.get_args(ExportFormat)
     qwen2_5_vl_resize: SmartResizeConfig = SmartResizeConfig()
 
 
@@ -85,6 +87,20 @@ class ReportConfig(_Section):
     samples_drawn: int = Field(6, ge=0)
 
 
+class ReleaseConfig(_Section):
+    """How a new release is compared with the previous one and promoted to ``current``.
+
+    ``tolerance`` says how far a metric may fall before the release is held, by full
+    metric name (``by_task_type.ocr.ocr_accuracy``), by metric name (``ocr_accuracy``)
+    or under ``"*"``. ``catalog_url`` is a SQLAlchemy URL without secrets; ``None``
+    takes ``$VLFORGE_CATALOG_URL``, else SQLite at ``$VLFORGE_HOME/catalog.sqlite``.
+    Neither changes a release's content, so neither is part of ``Recipe.content_hash``.
+    """
+
+    tolerance: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=lambda: {"*": 0.02})
+    catalog_url: str | None = None
+
+
 class Recipe(_Section):
     name: str
     ingest: IngestConfig = IngestConfig()
@@ -94,9 +110,11 @@ class Recipe(_Section):
     export: ExportConfig = ExportConfig()
     report: ReportConfig = ReportConfig()
     preannotate: PreannotateConfig = PreannotateConfig()
+    release: ReleaseConfig = ReleaseConfig()
 
     def content_hash(self) -> str:
-        return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+        content = self.model_dump(mode="json", exclude={"release"})
+        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
 class RecipeError(ValueError):

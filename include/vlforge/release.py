@@ -1,18 +1,29 @@
 """Publishing a release: a content-addressed, immutable folder built from a run's stage after its gates pass.
 
+Between the quality gate and publishing, ``run_curate`` filters, budgets,
+deduplicates and splits the samples to release (``vlforge.curate``) and stages
+them as ``curated.parquet`` (the manifest's columns plus ``split``), with
+``curate_stats.json`` and the dropped samples in ``curate_drops.jsonl``.
+
 The version is the first 12 hex characters of the content hash, which covers
-the samples (with their image hashes), the quarantine, the resolved recipe and
-the seed: the same inputs, recipe and seed give the same version, and a rerun
-returns the release that is already there. A release is assembled in a
+the curated samples (with their image hashes), the quarantine, the resolved
+recipe and the seed: the same inputs, recipe and seed give the same version, and
+a rerun returns the release that is already there. A release is assembled in a
 temporary folder beside its final place and renamed into place, so readers
 never see half a release and a failed run leaves the previous one untouched.
+``RELEASE.json`` carries the dataset's metric means (``metrics``) and its counts
+per task type and split and synthetic share, which ``vlforge.compare`` and the
+catalog read. Promotion to ``current`` is ``vlforge.promotion``'s job. No
+Airflow wiring lives here.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -22,19 +33,102 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from vlforge.config import Recipe
+from vlforge.curate import CurateResult, curate
 from vlforge.export import export_all
 from vlforge.layout import AGREEMENT, INGESTED, MANIFEST, releases_dir
-from vlforge.manifest import read_manifest
+from vlforge.manifest import SCHEMA, read_manifest, samples_to_table, table_to_samples
+from vlforge.quality.agreement import METRICS
 from vlforge.quality.gates import DATA_DOCS
 from vlforge.quality.stage import REVIEW_DIR
 from vlforge.records import Sample
 from vlforge.report import write_report
-from vlforge.store import ImageStore, atomic_write_text
+from vlforge.store import ImageStore, atomic_write_bytes, atomic_write_text
 
 log = logging.getLogger(__name__)
 LATEST = "LATEST"
+# The curate stage's files, in the run's stage; the release's manifest.parquet is CURATED.
+CURATED = "curated.parquet"
+CURATE_STATS = "curate_stats.json"
+CURATE_DROPS = "curate_drops.jsonl"
+SPLIT_COLUMN = "split"
+
+
+def run_curate(stage: Path, store: ImageStore, recipe: Recipe, seed: int) -> dict[str, Any]:
+    """Curate the samples the quality stage kept: filters, token budgets, dedup and splits.
+
+    Args:
+        stage: the run's stage folder; reads ``manifest.parquet``.
+        store: the image store the manifest refers to (dedup hashes the images).
+        recipe: the resolved recipe (its ``curate`` section).
+        seed: the run's seed (the splits).
+
+    Returns:
+        ``curate_stats.json``'s content: kept, dropped, dropped per reason, samples per split,
+        and the seed and curate settings' hash it was made with.
+    """
+    samples = read_manifest(stage / MANIFEST)
+    result = curate(samples, store, recipe.curate, seed)
+    write_curated(result, stage / CURATED)
+    drops = "".join(json.dumps(drop.to_json(), sort_keys=True, ensure_ascii=False) + "\n" for drop in result.dropped)
+    atomic_write_text(stage / CURATE_DROPS, drops)
+    stats = {"samples_in": len(samples), **result.to_json(), "seed": seed, "curate_hash": _curate_hash(recipe)}
+    atomic_write_text(stage / CURATE_STATS, json.dumps(stats, indent=2, sort_keys=True))
+    return stats
+
+
+def write_curated(result: CurateResult, path: Path) -> int:
+    """The kept samples as a manifest with a ``split`` column, atomically; returns the row count."""
+    table = samples_to_table(kept.sample for kept in result.kept)
+    table = table.append_column(SPLIT_COLUMN, pa.array([kept.split for kept in result.kept], type=pa.string()))
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd")
+    atomic_write_bytes(path, buffer.getvalue())
+    return table.num_rows
+
+
+def read_curated(path: Path) -> tuple[list[Sample], list[str]]:
+    """A curated manifest (``write_curated``): the samples and each one's split, in file order."""
+    table = pq.read_table(path)
+    splits = [str(split) for split in table.column(SPLIT_COLUMN).to_pylist()]
+    return table_to_samples(table.select(SCHEMA.names)), splits
+
+
+def metric_means(agreement: pd.DataFrame) -> dict[str, Any]:
+    """The dataset's mean of each agreement metric over the items that measured it, overall and per task type.
+
+    The same numbers as the quality gate's: every compared item of ``agreement.parquet`` counts,
+    released or in review. A metric no item measured is ``None``.
+
+    Args:
+        agreement: the agreement table (``AgreementResult.table()``).
+
+    Returns:
+        ``{metric: mean | None, ..., "by_task_type": {task_type: {metric: mean | None}}}``.
+    """
+
+    def means(rows: pd.DataFrame) -> dict[str, float | None]:
+        values = {name: float(rows[name].mean()) if len(rows) else math.nan for name in METRICS}
+        return {name: None if math.isnan(value) else value for name, value in values.items()}
+
+    by_task_type = {str(task_type): means(rows) for task_type, rows in agreement.groupby("task_type", sort=True)}
+    return {**means(agreement), "by_task_type": by_task_type}
+
+
+def _curate_hash(recipe: Recipe) -> str:
+    return hashlib.sha256(json.dumps(recipe.curate.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+
+
+def _curated(stage: Path, store: ImageStore, recipe: Recipe, seed: int) -> tuple[list[Sample], list[str]]:
+    """The stage's curated samples, curating first when the stage has none for this recipe and seed."""
+    stats_path = stage / CURATE_STATS
+    stats = json.loads(stats_path.read_text(encoding="utf-8")) if stats_path.is_file() else {}
+    if (stats.get("seed"), stats.get("curate_hash")) != (seed, _curate_hash(recipe)) or not (stage / CURATED).is_file():
+        run_curate(stage, store, recipe, seed)
+    return read_curated(stage / CURATED)
 
 
 def content_hash(samples: list[Sample], quarantine_text: str, recipe: Recipe, seed: int) -> str:
@@ -78,7 +172,7 @@ def publish_release(
     failed = [gate["name"] for gate in gates if not gate["passed"]]
     if failed or not gates:
         raise RuntimeError(f"release refused: gates not passed in {stage}: {failed or 'no gate results'}")
-    samples = read_manifest(stage / MANIFEST)
+    samples, splits = _curated(stage, store, recipe, seed)
     quarantine_text = (stage / "quarantine.jsonl").read_text(encoding="utf-8")
     digest = content_hash(samples, quarantine_text, recipe, seed)
     version = digest[:12]
@@ -90,7 +184,7 @@ def publish_release(
     parent_dir.mkdir(parents=True, exist_ok=True)
     building = Path(tempfile.mkdtemp(prefix=f".{version}.", dir=parent_dir))
     try:
-        release = _assemble(building, stage, samples, quarantine_text, gates, store, recipe, seed, dataset, source)
+        release = _assemble(building, stage, samples, splits, quarantine_text, gates, store, recipe, seed, dataset, source)
         release.update(version=version, content_hash=digest, parent_version=latest_version(home, dataset))
         write_report(
             building,
@@ -114,6 +208,11 @@ def publish_release(
     return _published(final)
 
 
+def read_release(folder: Path) -> dict[str, Any]:
+    """A published release's ``RELEASE.json`` plus ``path`` and ``report``."""
+    return _published(Path(folder))
+
+
 def _published(folder: Path) -> dict[str, Any]:
     release = json.loads((folder / "RELEASE.json").read_text(encoding="utf-8"))
     return {**release, "path": str(folder), "report": str(folder / "report.html")}
@@ -123,6 +222,7 @@ def _assemble(
     building: Path,
     stage: Path,
     samples: list[Sample],
+    splits: list[str],
     quarantine_text: str,
     gates: list[dict[str, Any]],
     store: ImageStore,
@@ -131,9 +231,10 @@ def _assemble(
     dataset: str,
     source: dict[str, Any],
 ) -> dict[str, Any]:
-    shutil.copyfile(stage / MANIFEST, building / MANIFEST)
+    shutil.copyfile(stage / CURATED, building / MANIFEST)
     shutil.copyfile(stage / AGREEMENT, building / AGREEMENT)
     atomic_write_text(building / "quarantine.jsonl", quarantine_text)
+    shutil.copyfile(stage / CURATE_DROPS, building / CURATE_DROPS)
     shutil.copytree(stage / REVIEW_DIR, building / REVIEW_DIR)
     # Every ingested round is released, superseded by a round of the same image, or in review:
     # the review tasks need their images too.
@@ -146,12 +247,19 @@ def _assemble(
     ingest_stats = json.loads((stage / "ingest_stats.json").read_text(encoding="utf-8"))
     counts = {key: ingest_stats[key] for key in ("rows_in", "rows_ok", "rows_quarantined", "quarantine_share")}
     counts |= json.loads((stage / "agreement_stats.json").read_text(encoding="utf-8"))
+    curate_stats = json.loads((stage / CURATE_STATS).read_text(encoding="utf-8"))
+    counts["curate"] = {key: curate_stats[key] for key in ("samples_in", "kept", "dropped", "dropped_by_reason")}
+    counts["samples"] = len(samples)
     counts["by_task_type"] = dict(sorted(Counter(sample.task_type for sample in samples).items()))
+    counts["by_split"] = {split: splits.count(split) for split in curate_stats["splits"]}
+    counts["synthetic"] = sum(sample.synthetic for sample in samples)
+    counts["synthetic_share"] = counts["synthetic"] / len(samples) if samples else 0.0
     counts["images"] = len({image.sha256 for sample in samples for image in sample.images})
     return {
         "dataset": dataset,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "counts": counts,
+        "metrics": metric_means(pd.read_parquet(stage / AGREEMENT)),
         "gates": gates,
         "recipe": recipe.model_dump(mode="json"),
         "recipe_hash": recipe.content_hash(),

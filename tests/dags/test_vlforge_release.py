@@ -26,13 +26,27 @@ def test_release_dag_is_documented_tagged_and_retried(dagbag) -> None:
         "gate_ingest",
         "measure_agreement",
         "gate_quality",
+        "curate",
         "release",
+        "compare_and_promote",
     ]
     assert dag.get_task("ingest").retries == 1
     # A gate is deterministic: retrying a failed gate only delays the failure.
     assert dag.get_task("gate_ingest").retries == 0
     assert dag.get_task("gate_quality").retries == 0
-    assert set(dag.params.keys()) == {"source", "source_format", "images_root", "dataset", "recipe", "seed"}
+    assert set(dag.params.keys()) == {
+        "source",
+        "source_format",
+        "images_root",
+        "dataset",
+        "recipe",
+        "seed",
+        "force_promote",
+        "promoted_by",
+    }
+    assert dag.params["force_promote"] is False
+    # Every task alerts on failure (gates included), in its own process with its exception.
+    assert all(task.has_on_failure_callback for task in dag.tasks)
 
 
 def _run(dagbag, conf: dict[str, object]):  # noqa: ANN202
@@ -61,10 +75,17 @@ def test_demo_release_end_to_end(dagbag, vlforge_home: Path, tmp_path: Path) -> 
     assert (counts["items_released"], counts["items_in_review"], counts["rounds_in_review"]) == (5, 1, 2)
     assert counts["rounds_superseded"] == 3 and counts["review_tasks"] == 1
     assert counts["by_task_type"] == {"caption": 1, "grounding": 3, "ocr": 1}
+    # Curation keeps all five demo samples (distinct photographs, sides and texts within limits).
+    assert counts["curate"] == {"samples_in": 5, "kept": 5, "dropped": 0, "dropped_by_reason": {}}
+    assert sum(counts["by_split"].values()) == 5 and counts["synthetic_share"] == 0.0
+    assert release["metrics"]["ocr_accuracy"] == 1.0 and release["metrics"]["action_completeness"] is None
+    assert release["metrics"]["by_task_type"]["grounding"]["iou_agreement"] > 0.85
     assert [gate["name"] for gate in release["gates"]] == ["ingest", "quality"]
     assert all(gate["passed"] for gate in release["gates"])
     assert release["recipe"]["name"] == "default" and release["parent_version"] is None
-    assert pq.read_table(folder / "manifest.parquet").num_rows == 5
+    manifest = pq.read_table(folder / "manifest.parquet")
+    assert manifest.num_rows == 5
+    assert sorted(set(manifest.column("split").to_pylist())) <= ["test", "train", "val"]
     agreement = pq.read_table(folder / "agreement.parquet").to_pandas()
     assert sorted(agreement["status"]) == ["released"] * 5 + ["review"]
     (review_task,) = json.loads((folder / "review" / "review_tasks.json").read_text())
@@ -85,8 +106,13 @@ def test_demo_release_end_to_end(dagbag, vlforge_home: Path, tmp_path: Path) -> 
     with create_session() as session:
         event = session.scalars(select(AssetEvent).where(AssetEvent.source_run_id == run.run_id)).one()
         assert event.asset.uri.startswith("vlforge://dagtest")
-    assert event.extra["version"] == version
-    assert event.extra["counts"]["rows_ok"] == 10
+    # The event comes from the promotion of the dataset's first release.
+    assert event.extra["version"] == version and event.extra["content_hash"] == release["content_hash"]
+    assert event.extra["outcome"] == "first" and event.extra["metrics"]["ocr_accuracy"] == 1.0
+    assert event.extra["counts"]["samples"] == 5
+    assert (releases / "current").resolve() == folder.resolve()
+    states = {instance.task_id: instance.state for instance in run.get_task_instances()}
+    assert states["curate"] == states["compare_and_promote"] == "success"
 
 
 def test_failed_gate_fails_the_run_and_leaves_the_previous_release(dagbag, vlforge_home: Path, tmp_path: Path) -> None:
@@ -109,7 +135,9 @@ def test_failed_gate_fails_the_run_and_leaves_the_previous_release(dagbag, vlfor
         "gate_ingest": "failed",
         "measure_agreement": "upstream_failed",
         "gate_quality": "upstream_failed",
+        "curate": "upstream_failed",
         "release": "upstream_failed",
+        "compare_and_promote": "upstream_failed",
     }
     assert sorted(path.name for path in releases.iterdir()) == before
 

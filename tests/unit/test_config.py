@@ -20,7 +20,9 @@ def test_default_recipe_loads_with_its_values() -> None:
     assert recipe.name == "default"
     assert recipe.ingest.max_quarantine_share == 0.2
     assert recipe.ingest.box_tolerance_px == 0.5
-    assert recipe.export.formats == ("qwen_vl_chatml", "qwen2_5_vl", "qwen3_vl", "llamafactory")
+    assert recipe.export.formats == (
+        "qwen_vl_chatml", "qwen2_5_vl", "qwen3_vl", "llamafactory", "ms_swift", "coco", "csv", "parquet", "webdataset"
+    )
     resize = recipe.export.qwen2_5_vl_resize
     assert (resize.factor, resize.min_pixels, resize.max_pixels) == (28, 4 * 28 * 28, 16384 * 28 * 28)  # 3136, 12845056
     assert recipe.quality.dataset == Thresholds(
@@ -49,7 +51,7 @@ def test_unknown_top_level_key_lists_allowed_keys_and_names_file(tmp_path: Path)
         load_recipe(str(path))
     message = str(raised.value)
     assert str(path) in message
-    assert "exprt: unknown key; allowed here: ['curate', 'export', 'ingest', 'name', 'preannotate', 'prompts', 'quality', 'report']" in message
+    assert "exprt: unknown key; allowed here: ['curate', 'export', 'ingest', 'name', 'preannotate', 'prompts', 'quality', 'release', 'report']" in message
 
 
 def test_unknown_nested_key_lists_the_keys_of_its_section(tmp_path: Path) -> None:
@@ -81,7 +83,7 @@ def test_wrong_value_names_key_and_value(tmp_path: Path) -> None:
     message = str(raised.value)
     assert str(path) in message
     assert "export.formats.0 = 'qwen4_vl'" in message
-    assert "'qwen_vl_chatml', 'qwen2_5_vl', 'qwen3_vl' or 'llamafactory'" in message
+    assert "'llamafactory', 'ms_swift', 'coco', 'csv', 'parquet' or 'webdataset'" in message
 
 
 def test_threshold_out_of_range_is_refused(tmp_path: Path) -> None:

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections import Counter
 from pathlib import Path
 
+import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from vlforge import release as release_module
 from vlforge.config import Recipe, load_recipe
 from vlforge.demo import prepare_demo
 from vlforge.ingest import run_ingest
+from vlforge.manifest import read_manifest
 from vlforge.quality.gates import run_ingest_gate, run_quality_gate
 from vlforge.quality.stage import run_agreement
 from vlforge.release import LATEST, latest_version, publish_release
@@ -49,6 +53,7 @@ def test_release_folder_holds_everything(staged: tuple[Path, Path], recipe: Reci
         "manifest.parquet",
         "agreement.parquet",
         "quarantine.jsonl",
+        "curate_drops.jsonl",
         "review",
         "exports",
         "gx",
@@ -117,3 +122,39 @@ def test_a_crash_while_building_leaves_the_previous_release_untouched(
         _publish(staged, tmp_path, recipe, seed=5)
     assert {path.name for path in (tmp_path / "releases" / "demo").iterdir()} == {LATEST, first["version"]}
     assert latest_version(tmp_path, "demo") == first["version"]
+
+
+def test_release_carries_metric_means_splits_and_synthetic_share(
+    staged: tuple[Path, Path], recipe: Recipe, tmp_path: Path
+) -> None:
+    published = _publish(staged, tmp_path, recipe)
+    folder = Path(str(published["path"]))
+    agreement = pd.read_parquet(folder / "agreement.parquet")
+    metrics = published["metrics"]
+    # The gate's numbers: every compared item, released or in review.
+    assert metrics["iou_agreement"] == pytest.approx(agreement["iou_agreement"].mean())
+    grounding = agreement[agreement["task_type"] == "grounding"]
+    assert metrics["by_task_type"]["grounding"]["bertscore_f1"] == pytest.approx(grounding["bertscore_f1"].mean())
+    assert metrics["by_task_type"]["ocr"]["ocr_accuracy"] == 1.0
+    assert metrics["action_completeness"] is None and metrics["by_task_type"]["caption"]["iou_agreement"] is None
+    counts = published["counts"]
+    manifest = pq.read_table(folder / "manifest.parquet")
+    assert manifest.num_rows == counts["samples"] == counts["curate"]["kept"] == 5
+    assert Counter(manifest.column("split").to_pylist()) == Counter({k: v for k, v in counts["by_split"].items() if v})
+    assert (counts["synthetic"], counts["synthetic_share"]) == (0, 0.0)
+    assert len(read_manifest(folder / "manifest.parquet")) == 5  # the split column does not disturb manifest readers
+
+
+def test_curation_drops_are_left_out_and_listed(staged: tuple[Path, Path], recipe: Recipe, tmp_path: Path) -> None:
+    filters = recipe.curate.filters.model_copy(update={"min_side": 400})
+    strict = recipe.model_copy(update={"curate": recipe.curate.model_copy(update={"filters": filters})})
+    published = _publish(staged, tmp_path, strict)
+    folder = Path(str(published["path"]))
+    curated = published["counts"]["curate"]
+    drops = [json.loads(line) for line in (folder / "curate_drops.jsonl").read_text().splitlines()]
+    assert curated["dropped"] == len(drops) >= 1 and curated["kept"] + curated["dropped"] == 5
+    assert {drop["reason"] for drop in drops} == {"min_side"} and all(drop["stage"] == "filter" for drop in drops)
+    kept_ids = {sample.sample_id for sample in read_manifest(folder / "manifest.parquet")}
+    assert len(kept_ids) == curated["kept"] and not kept_ids & {drop["sample_id"] for drop in drops}
+    assert sum(published["counts"]["by_task_type"].values()) == curated["kept"]
+    assert published["content_hash"] != _publish(staged, tmp_path / "default", recipe)["content_hash"]

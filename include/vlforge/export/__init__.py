@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from vlforge.config import Recipe
-from vlforge.export import llamafactory, qwen_finetune, qwen_vl_chatml
+from vlforge.export import coco, csv, llamafactory, ms_swift, parquet, qwen_finetune, qwen_vl_chatml, webdataset
 from vlforge.records import Sample
 
 Exporter = Callable[[list[Sample], Path, str, Recipe], list[Path]]
@@ -21,6 +21,11 @@ EXPORTERS: dict[str, Exporter] = {
     "qwen2_5_vl": qwen_finetune.export_qwen2_5_vl,
     "qwen3_vl": qwen_finetune.export_qwen3_vl,
     "llamafactory": llamafactory.export,
+    "ms_swift": ms_swift.export,
+    "coco": coco.export,
+    "csv": csv.export,
+    "parquet": parquet.export,
+    "webdataset": webdataset.export,
 }
 
 

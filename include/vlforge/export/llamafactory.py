@@ -2,7 +2,8 @@
 
 LLaMA-Factory does not convert boxes, so grounding answers use the Qwen3-VL
 ``bbox_2d`` convention (relative 0-1000), which Qwen2-VL and Qwen3-VL templates
-expect. Image paths are relative to this folder, LLaMA-Factory's ``dataset_dir``.
+expect, and GUI actions the Qwen3-VL ``mobile_use`` tool calls. Image paths
+are relative to this folder, LLaMA-Factory's ``dataset_dir``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import json
 from pathlib import Path
 
 from vlforge.config import Recipe
-from vlforge.export.qwen_finetune import answer_renderers, qwen3_vl_coordinates
+from vlforge.export.mobile_use import qwen3_vl_points
+from vlforge.export.qwen_finetune import answer_renderers, qwen3_vl_coordinates, with_actions
 from vlforge.export.render import check_alternating, check_image_tags, training_turns
 from vlforge.records import Sample
 from vlforge.store import atomic_write_text
@@ -21,6 +23,7 @@ TAGS = {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assis
 
 def record(sample: Sample, recipe: Recipe, image_prefix: str) -> dict[str, object]:
     boxes_answer, ocr_answer = answer_renderers(qwen3_vl_coordinates)
+    sample = with_actions(sample, qwen3_vl_points)
     turns = training_turns(sample, recipe, boxes_answer, ocr_answer)
     result: dict[str, object] = {
         "messages": [{"role": turn.role, "content": turn.content} for turn in turns if turn.role != "system"],

@@ -8,6 +8,9 @@ in the official ``tools/process_bbox.ipynb``:
 - Qwen2.5-VL: absolute pixels on the image as the processor resizes it
   (``smart_resize`` with the recipe's factor and pixel limits), ``round(v * (new / old))``
   clamped to ``[0, new - 1]``.
+
+GUI actions answer in the ``mobile_use`` tool-call form of the Qwen mobile-agent cookbooks
+(``export/mobile_use.py``): Qwen2.5-VL points on the smart-resized screen, Qwen3-VL relative ``0..999``.
 """
 
 from __future__ import annotations
@@ -17,7 +20,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from vlforge.config import Recipe, SmartResizeConfig
-from vlforge.export.render import check_alternating, check_image_tags, merge_system_prompt, training_turns
+from vlforge.export.mobile_use import PointCoordinates, actions_answer, qwen2_5_vl_points, qwen3_vl_points
+from vlforge.export.render import (
+    IMAGE_PREFIX,
+    ExportError,
+    check_alternating,
+    check_image_tags,
+    merge_system_prompt,
+    training_turns,
+    with_actions_answer,
+)
 from vlforge.geometry import smart_resize, xyxy_to_relative_1000, xyxy_to_resized_absolute
 from vlforge.records import Box, ImageRef, OcrLine, Sample
 from vlforge.store import atomic_write_text
@@ -54,8 +66,37 @@ def answer_renderers(coordinates: BoxCoordinates) -> tuple[Callable[..., str], C
     return boxes_answer, ocr_answer
 
 
-def record(sample: Sample, recipe: Recipe, coordinates: BoxCoordinates, image_prefix: str) -> dict[str, object]:
+def with_actions(sample: Sample, points: PointCoordinates | None) -> Sample:
+    """The sample with its GUI actions as ``mobile_use`` tool calls ending its conversation (if it has any)."""
+    if not sample.actions:
+        return sample
+    if points is None:
+        raise ExportError(f"sample {sample.sample_id}: has GUI actions, but no point convention was given")
+    return with_actions_answer(sample, actions_answer(sample, points))
+
+
+def chat_messages(sample: Sample, recipe: Recipe) -> list[dict[str, str]]:
+    """``role``/``content`` messages in the Qwen3-VL conventions (boxes 0-1000, GUI points 0-999), system kept.
+
+    Shared by the formats that carry a generic chat (Parquet, WebDataset).
+    """
+    boxes_answer, ocr_answer = answer_renderers(qwen3_vl_coordinates)
+    turns = training_turns(with_actions(sample, qwen3_vl_points), recipe, boxes_answer, ocr_answer)
+    roles = [turn.role for turn in turns]
+    check_alternating(sample, roles, "user", "assistant")
+    check_image_tags(sample, "".join(turn.content for turn in turns), "<image>", len(sample.images))
+    return [{"role": turn.role, "content": turn.content} for turn in turns]
+
+
+def record(
+    sample: Sample,
+    recipe: Recipe,
+    coordinates: BoxCoordinates,
+    image_prefix: str,
+    points: PointCoordinates | None = None,
+) -> dict[str, object]:
     boxes_answer, ocr_answer = answer_renderers(coordinates)
+    sample = with_actions(sample, points)
     training = merge_system_prompt(training_turns(sample, recipe, boxes_answer, ocr_answer))
     roles = {"user": "human", "assistant": "gpt"}
     turns = [{"from": roles[turn.role], "value": turn.content} for turn in training]
@@ -69,15 +110,18 @@ def record(sample: Sample, recipe: Recipe, coordinates: BoxCoordinates, image_pr
     return result
 
 
-def _export(samples: list[Sample], path: Path, recipe: Recipe, coordinates: BoxCoordinates) -> list[Path]:
-    records = [record(sample, recipe, coordinates, "../../images") for sample in samples]
+def _export(
+    samples: list[Sample], path: Path, recipe: Recipe, coordinates: BoxCoordinates, points: PointCoordinates
+) -> list[Path]:
+    records = [record(sample, recipe, coordinates, IMAGE_PREFIX, points) for sample in samples]
     atomic_write_text(path, json.dumps(records, ensure_ascii=False, indent=2))
     return [path]
 
 
 def export_qwen3_vl(samples: list[Sample], folder: Path, dataset: str, recipe: Recipe) -> list[Path]:
-    return _export(samples, folder / f"{dataset}.json", recipe, qwen3_vl_coordinates)
+    return _export(samples, folder / f"{dataset}.json", recipe, qwen3_vl_coordinates, qwen3_vl_points)
 
 
 def export_qwen2_5_vl(samples: list[Sample], folder: Path, dataset: str, recipe: Recipe) -> list[Path]:
-    return _export(samples, folder / f"{dataset}.json", recipe, qwen2_5_vl_coordinates(recipe.export.qwen2_5_vl_resize))
+    resize = recipe.export.qwen2_5_vl_resize
+    return _export(samples, folder / f"{dataset}.json", recipe, qwen2_5_vl_coordinates(resize), qwen2_5_vl_points(resize))

@@ -8,6 +8,7 @@ syntax, which each exporter passes in.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from vlforge.config import Recipe
 from vlforge.records import Box, ImageRef, OcrLine, Sample, Turn
@@ -15,6 +16,27 @@ from vlforge.records import Box, ImageRef, OcrLine, Sample, Turn
 
 class ExportError(ValueError):
     """A record that would break its consumer's rules; names the sample, the field and the value."""
+
+
+# Every export folder is ``<release>/exports/<format>/``; the release's images are in ``<release>/images/``.
+IMAGE_PREFIX = "../../images"
+
+
+def image_file(folder: Path, sample: Sample, image: ImageRef) -> Path:
+    """The release's copy of ``image`` for exporters that embed image bytes (Parquet, WebDataset).
+
+    Args:
+        folder: the format's export folder, ``<release>/exports/<format>``.
+        sample: the sample the image belongs to, named in the error.
+        image: the image.
+
+    Returns:
+        ``<release>/images/<sha256>.<ext>``.
+    """
+    path = folder.parent.parent / "images" / image.file_name
+    if not path.is_file():
+        raise ExportError(f"sample {sample.sample_id}: image {image.file_name} is missing from {path.parent}")
+    return path
 
 
 # Each box is measured against the image it lies on: ``images[box.image_index]``.
@@ -72,3 +94,20 @@ def check_image_tags(sample: Sample, text: str, tag: str, images: int) -> None:
     found = text.count(tag)
     if found != images:
         raise ExportError(f"sample {sample.sample_id}: {found} {tag} tags for {images} images")
+
+
+def with_actions_answer(sample: Sample, answer: str) -> Sample:
+    """A copy of a GUI sample whose conversation ends with its actions, rendered as ``answer``.
+
+    The conversation holds the instruction (and any prior steps); the actions answer the last
+    user turn, or follow the last assistant turn (a thought) on a new line, as in the Qwen
+    mobile-agent cookbooks' "Thought ... Action ... <tool_call>" replies.
+    """
+    turns = list(sample.conversations)
+    if not any(turn.role == "user" for turn in turns):
+        raise ExportError(f"sample {sample.sample_id}: {len(sample.actions)} GUI actions but no user instruction")
+    if turns[-1].role == "assistant":
+        turns[-1] = Turn(role="assistant", content=f"{turns[-1].content}\n{answer}")
+    else:
+        turns.append(Turn(role="assistant", content=answer))
+    return sample.model_copy(update={"conversations": tuple(turns)})

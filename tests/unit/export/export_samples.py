@@ -5,12 +5,19 @@ Plain functions (not fixtures) so that tests can build variants; imported as ``e
 
 from __future__ import annotations
 
-from vlforge.records import Box, ImageRef, OcrLine, Sample, Source, Turn
+from pathlib import Path
+
+from PIL import Image
+
+from vlforge.records import Box, GuiAction, ImageRef, OcrLine, Sample, Source, Turn
 
 # The official finetune demo's COCO photo is 640x428 (qwen3vl_finetune/demo/images).
 COCO = ImageRef(sha256="a" * 64, width=640, height=428, format="jpg")
 WIDE = ImageRef(sha256="b" * 64, width=1000, height=500, format="png")
 SMALL = ImageRef(sha256="c" * 64, width=200, height=100, format="png")
+# The Qwen2.5-VL cookbook's English phone screenshot is 1080x2400 (qwen25vl_cookbook_gui/assets).
+PHONE = ImageRef(sha256="d" * 64, width=1080, height=2400, format="png")
+GUI_INSTRUCTION = "Open the file manager app and view the au_uu_SzH3yR2.mp3 file in MUSIC Folder"
 PREFIX = "../../images"
 GROUNDING_PROMPT = "Locate every object in the image and output its label and bounding box."
 OCR_PROMPT = "Read all the text in the image, line by line, with the position of each line."
@@ -99,3 +106,32 @@ def text_only_sample() -> Sample:
 
 def with_images(sample: Sample, *images: ImageRef) -> Sample:
     return sample.model_copy(update={"images": images})
+
+
+def gui_sample(*actions: GuiAction) -> Sample:
+    """A phone screenshot, the cookbook's instruction, and by default one click on a box centred at (925, 405).
+
+    The cookbook's model answers ``click`` at ``[935, 406]`` on the 1092x2408 resized screen, which is
+    (925, 405) on the 1080x2400 screenshot: 925 * 1092 / 1080 = 935.3, 405 * 2408 / 2400 = 406.4.
+    """
+    return Sample(
+        sample_id="gui-1",
+        task_type="gui_action",
+        images=(PHONE,),
+        conversations=(Turn(role="user", content=GUI_INSTRUCTION),),
+        actions=actions or (GuiAction(type="click", box=Box(x1=880, y1=380, x2=970, y2=430), text="MUSIC"),),
+        source=Source(file="gui.json", record_id="1"),
+    )
+
+
+def write_images(release: Path, *images: ImageRef) -> Path:
+    """Real image files for ``images`` in ``release/images`` (what the release links before exporting).
+
+    Each image is filled with a colour taken from its sha256, so that tests can tell them apart.
+    """
+    folder = release / "images"
+    folder.mkdir(parents=True, exist_ok=True)
+    for image in images:
+        colour = tuple(int(image.sha256[index : index + 2], 16) for index in (0, 2, 4))
+        Image.new("RGB", (image.width, image.height), colour).save(folder / image.file_name)
+    return folder

@@ -10,11 +10,14 @@ import pytest
 from export_samples import (
     COCO,
     GROUNDING_PROMPT,
+    GUI_INSTRUCTION,
     OCR_PROMPT,
+    PHONE,
     SMALL,
     WIDE,
     caption_sample,
     grounding_sample,
+    gui_sample,
     multi_image_sample,
     ocr_sample,
     path_of,
@@ -22,8 +25,10 @@ from export_samples import (
     text_only_sample,
     with_images,
 )
+from PIL import Image
 
 from vlforge.config import Recipe
+from vlforge.export.mobile_use import qwen2_5_vl_points, qwen3_vl_points
 from vlforge.export.qwen_finetune import (
     export_qwen2_5_vl,
     export_qwen3_vl,
@@ -32,7 +37,8 @@ from vlforge.export.qwen_finetune import (
     record,
 )
 from vlforge.export.render import ExportError
-from vlforge.records import Turn
+from vlforge.geometry import smart_resize
+from vlforge.records import Box, GuiAction, Turn
 
 
 def qwen3(sample, recipe: Recipe) -> dict:  # type: ignore[no-untyped-def]
@@ -199,3 +205,151 @@ def test_box_on_a_missing_image_is_refused(recipe: Recipe, image_index: int) -> 
     sample = sample.model_copy(update={"boxes": (sample.boxes[0].model_copy(update={"image_index": image_index}),)})
     with pytest.raises(ExportError, match=f"'bowl of carrots' is on image_index {image_index}, but the sample has 1 images"):
         qwen3(sample, recipe)
+
+
+# --- GUI actions: the mobile_use tool calls of the Qwen mobile-agent cookbooks --------------------------------
+
+
+def tool_call(arguments: dict) -> str:  # type: ignore[type-arg]
+    return "<tool_call>\n" + json.dumps({"name": "mobile_use", "arguments": arguments}, ensure_ascii=False) + "\n</tool_call>"
+
+
+def parse_tool_call(value: str) -> dict:  # type: ignore[type-arg]
+    assert value.startswith("<tool_call>\n") and value.endswith("\n</tool_call>")
+    return json.loads(value.removeprefix("<tool_call>\n").removesuffix("\n</tool_call>"))
+
+
+def qwen2_5_gui(sample, recipe: Recipe) -> dict:  # type: ignore[no-untyped-def]
+    resize = recipe.export.qwen2_5_vl_resize
+    return record(sample, recipe, qwen2_5_vl_coordinates(resize), "../../images", qwen2_5_vl_points(resize))
+
+
+def qwen3_gui(sample, recipe: Recipe) -> dict:  # type: ignore[no-untyped-def]
+    return record(sample, recipe, qwen3_vl_coordinates, "../../images", qwen3_vl_points)
+
+
+def test_cookbook_screenshot_is_addressed_as_1092x2408(fixtures_dir: Path, recipe: Recipe) -> None:
+    screenshot = fixtures_dir / "qwen25vl_cookbook_gui/assets/agent_function_call/mobile_en_example.png"
+    with Image.open(screenshot) as image:
+        assert image.size == (PHONE.width, PHONE.height) == (1080, 2400)
+    resize = recipe.export.qwen2_5_vl_resize
+    # 2400 / 28 = 85.7 -> 86 * 28 = 2408; 1080 / 28 = 38.6 -> 39 * 28 = 1092, as the cookbook's tool declares
+    assert smart_resize(2400, 1080, resize.factor, resize.min_pixels, resize.max_pixels) == (2408, 1092)
+
+
+def test_gui_click_qwen2_5_vl_is_the_cookbook_answer(recipe: Recipe) -> None:
+    # box centre (925, 405) -> 925 * 1092 / 1080 = 935.3 -> 935, 405 * 2408 / 2400 = 406.4 -> 406
+    assert qwen2_5_gui(gui_sample(), recipe) == {
+        "id": "gui-1",
+        "image": path_of(PHONE),
+        "conversations": [
+            {"from": "human", "value": "<image>\n" + GUI_INSTRUCTION},
+            {
+                "from": "gpt",
+                "value": '<tool_call>\n{"name": "mobile_use", "arguments": {"action": "click", "coordinate": [935, 406]}}\n'
+                "</tool_call>",
+            },
+        ],
+    }
+
+
+def test_gui_click_qwen3_vl_is_relative_0_999(recipe: Recipe) -> None:
+    # Qwen3-VL cookbook: rescale_coordinates = round(v / 999 * size), so 925 / 1080 * 999 = 855.6 -> 856,
+    # 405 / 2400 * 999 = 168.6 -> 169
+    result = qwen3_gui(gui_sample(), recipe)
+    assert result["conversations"][1] == {"from": "gpt", "value": tool_call({"action": "click", "coordinate": [856, 169]})}
+
+
+@pytest.mark.parametrize(
+    ("action", "arguments"),
+    [
+        # 540 * 1092 / 1080 = 546, 1200 * 2408 / 2400 = 1204
+        (GuiAction(type="click", point=(540, 1200)), {"action": "click", "coordinate": [546, 1204]}),
+        (GuiAction(type="long_press", point=(540, 1200)), {"action": "long_press", "coordinate": [546, 1204], "time": 2}),
+        (GuiAction(type="long_press", point=(540, 1200), text="3"), {"action": "long_press", "coordinate": [546, 1204], "time": 3}),
+        # swipe up inside the list (0, 1000)-(1080, 1400) from (540, 1200) to (540, 1000): 1000 * 2408 / 2400 = 1003.3 -> 1003
+        (
+            GuiAction(type="swipe", point=(540, 1200), box=Box(x1=0, y1=1000, x2=1080, y2=1400), text="up"),
+            {"action": "swipe", "coordinate": [546, 1204], "coordinate2": [546, 1003]},
+        ),
+        # swipe right ends at x2 = 1080 -> 1092, clamped to the last pixel 1091
+        (
+            GuiAction(type="swipe", point=(540, 1200), box=Box(x1=0, y1=1000, x2=1080, y2=1400), text="Right"),
+            {"action": "swipe", "coordinate": [546, 1204], "coordinate2": [1091, 1204]},
+        ),
+        (GuiAction(type="type", text="hello, 世界"), {"action": "type", "text": "hello, 世界"}),
+        (GuiAction(type="key", text="volume_up"), {"action": "key", "text": "volume_up"}),
+        (GuiAction(type="key", text="Back"), {"action": "system_button", "button": "Back"}),
+        (GuiAction(type="key", text="home"), {"action": "system_button", "button": "Home"}),
+        (GuiAction(type="key", text="ENTER"), {"action": "system_button", "button": "Enter"}),
+        (GuiAction(type="open", text="File Manager"), {"action": "open", "text": "File Manager"}),
+        (GuiAction(type="wait"), {"action": "wait", "time": 2}),
+        (GuiAction(type="wait", text="1.5"), {"action": "wait", "time": 1.5}),
+        (GuiAction(type="terminate"), {"action": "terminate", "status": "success"}),
+        (GuiAction(type="terminate", text="failure"), {"action": "terminate", "status": "failure"}),
+    ],
+)
+def test_every_action_type_qwen2_5_vl(recipe: Recipe, action: GuiAction, arguments: dict) -> None:  # type: ignore[type-arg]
+    result = qwen2_5_gui(gui_sample(action), recipe)
+    assert result["conversations"][1] == {"from": "gpt", "value": tool_call(arguments)}
+    call = parse_tool_call(result["conversations"][1]["value"])
+    assert call["name"] == "mobile_use"
+    assert call["arguments"]["action"] in COOKBOOK_ACTIONS
+
+
+# The enum of the cookbook's mobile_use tool (cookbooks/mobile_agent.ipynb, MobileUse.parameters).
+COOKBOOK_ACTIONS = {"key", "click", "long_press", "swipe", "type", "system_button", "open", "wait", "terminate"}
+
+
+def test_points_are_clamped_to_the_screen(recipe: Recipe) -> None:
+    corner = gui_sample(GuiAction(type="click", point=(1080, 2400)))
+    # 1080 * 1092 / 1080 = 1092 -> the last pixel 1091, 2400 -> 2407; Qwen3-VL 1080 / 1080 * 999 = 999
+    assert parse_tool_call(qwen2_5_gui(corner, recipe)["conversations"][1]["value"])["arguments"]["coordinate"] == [1091, 2407]
+    assert parse_tool_call(qwen3_gui(corner, recipe)["conversations"][1]["value"])["arguments"]["coordinate"] == [999, 999]
+
+
+def test_several_actions_and_a_thought(recipe: Recipe) -> None:
+    sample = gui_sample(GuiAction(type="open", text="File Manager"), GuiAction(type="click", point=(540, 1200)))
+    sample = sample.model_copy(
+        update={"conversations": (*sample.conversations, Turn(role="assistant", content="Thought: open the app, then the list."))}
+    )
+    # Qwen3-VL: 540 / 1080 * 999 = 499.5 -> 500 (round half to even), 1200 / 2400 * 999 = 499.5 -> 500
+    assert qwen3_gui(sample, recipe)["conversations"][1]["value"] == (
+        "Thought: open the app, then the list.\n"
+        + tool_call({"action": "open", "text": "File Manager"})
+        + "\n"
+        + tool_call({"action": "click", "coordinate": [500, 500]})
+    )
+
+
+@pytest.mark.parametrize(
+    ("action", "message"),
+    [
+        (GuiAction(type="scroll", point=(540, 1200), text="down"), "action type 'scroll' has no mobile_use form"),
+        (GuiAction(type="swipe", point=(540, 1200), text="up"), "a swipe needs a direction"),
+        (GuiAction(type="swipe", point=(540, 1200), box=Box(x1=0, y1=0, x2=10, y2=10), text="away"), "a swipe needs"),
+        (GuiAction(type="click"), "click has neither a point nor a box"),
+        (GuiAction(type="type"), "type has no text"),
+        (GuiAction(type="wait", text="soon"), "wait text 'soon' is not a number of seconds"),
+        (GuiAction(type="terminate", text="done"), "terminate status 'done' is not success or failure"),
+    ],
+)
+def test_actions_without_a_mobile_use_form_are_refused(recipe: Recipe, action: GuiAction, message: str) -> None:
+    with pytest.raises(ExportError, match=f"gui-1: {message}"):
+        qwen2_5_gui(gui_sample(action), recipe)
+
+
+def test_gui_sample_without_instruction_or_points_is_refused(recipe: Recipe) -> None:
+    with pytest.raises(ExportError, match="gui-1: 1 GUI actions but no user instruction"):
+        qwen3_gui(gui_sample().model_copy(update={"conversations": ()}), recipe)
+    with pytest.raises(ExportError, match="gui-1: has GUI actions, but no point convention"):
+        qwen3(gui_sample(), recipe)
+
+
+@pytest.mark.parametrize(("export", "coordinate"), [(export_qwen2_5_vl, [935, 406]), (export_qwen3_vl, [856, 169])])
+def test_export_renders_gui_actions(
+    tmp_path: Path, recipe: Recipe, export: Callable[..., list[Path]], coordinate: list[int]
+) -> None:
+    (path,) = export([gui_sample()], tmp_path, "ds", recipe)
+    (written,) = json.loads(path.read_text(encoding="utf-8"))
+    assert written["conversations"][1]["value"] == tool_call({"action": "click", "coordinate": coordinate})

@@ -1,0 +1,96 @@
+"""CSV for spreadsheets: one row per sample, for reading and reviewing a release in Excel or LibreOffice.
+
+Columns (``COLUMNS``): ``sample_id``, ``task_type``, ``images`` (JSON list of paths relative to
+this folder), ``question`` and ``answer`` (the user and the assistant turns of the sample's own
+conversation, each joined by a blank line, ``<image>`` tags left out), ``boxes``, ``ocr_lines`` and
+``actions`` (JSON, vlforge's absolute pixel ``x1, y1, x2, y2``), ``annotator``, ``round``, ``gold``.
+
+The file is RFC 4180: ``\\r\\n`` line ends, and fields with commas, quotes or line breaks quoted
+(quotes doubled). It is UTF-8 *with* a byte-order mark: Excel opens a double-clicked CSV in the
+system's legacy code page unless the file starts with a BOM, which would garble CJK text; pandas
+(``encoding="utf-8-sig"``), Python's csv module and LibreOffice read the BOM as the encoding mark.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from vlforge.config import Recipe
+from vlforge.export.render import IMAGE_PREFIX
+from vlforge.records import Box, Sample
+from vlforge.store import atomic_write_bytes
+
+COLUMNS = (
+    "sample_id",
+    "task_type",
+    "images",
+    "question",
+    "answer",
+    "boxes",
+    "ocr_lines",
+    "actions",
+    "annotator",
+    "round",
+    "gold",
+)
+ENCODING = "utf-8-sig"
+
+
+def _box(box: Box) -> dict[str, object]:
+    return {"label": box.label, "x1": box.x1, "y1": box.y1, "x2": box.x2, "y2": box.y2, "image_index": box.image_index}
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def row(sample: Sample, image_prefix: str) -> dict[str, str]:
+    """One spreadsheet row; every value is text."""
+
+    def turns(role: str) -> str:
+        texts = [turn.content.replace("<image>", "").strip() for turn in sample.conversations if turn.role == role]
+        return "\n\n".join(texts)
+
+    return {
+        "sample_id": sample.sample_id,
+        "task_type": sample.task_type,
+        "images": _json([f"{image_prefix}/{image.file_name}" for image in sample.images]),
+        "question": turns("user"),
+        "answer": turns("assistant"),
+        "boxes": _json([_box(box) for box in sample.boxes]),
+        "ocr_lines": _json(
+            [{"text": line.text, "box": _box(line.box) if line.box else None} for line in sample.ocr_lines]
+        ),
+        "actions": _json(
+            [
+                {
+                    "type": action.type,
+                    "box": _box(action.box) if action.box else None,
+                    "point": list(action.point) if action.point else None,
+                    "text": action.text,
+                }
+                for action in sample.actions
+            ]
+        ),
+        "annotator": sample.annotator,
+        "round": str(sample.round),
+        "gold": "true" if sample.gold else "false",
+    }
+
+
+def to_text(samples: list[Sample], image_prefix: str) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writeheader()
+    for sample in samples:
+        writer.writerow(row(sample, image_prefix))
+    return buffer.getvalue()
+
+
+def export(samples: list[Sample], folder: Path, dataset: str, recipe: Recipe) -> list[Path]:
+    path = folder / f"{dataset}.csv"
+    atomic_write_bytes(path, to_text(samples, IMAGE_PREFIX).encode(ENCODING))
+    return [path]
