@@ -1,0 +1,25 @@
+"""The augmentation op registry: one op per file, registered under the file's name.
+
+``REGISTRY`` maps a name to its class, ``register`` adds one, ``build_op(name, params)`` makes one
+and lists the known names when asked for an unknown one. No Airflow wiring lives here.
+"""
+
+from __future__ import annotations
+
+from vlforge.augment.ops.base import REGISTRY, Op, OpParams, build_op, register
+from vlforge.augment.ops import (  # noqa: F401  (importing registers them)
+    color_jitter,
+    gaussian_blur,
+    gaussian_noise,
+    horizontal_flip,
+    jpeg,
+    low_light,
+    motion_blur,
+    ocr_degradation,
+    perspective,
+    random_erasing,
+    random_resized_crop,
+    rotate,
+)
+
+__all__ = ["REGISTRY", "Op", "OpParams", "build_op", "register"]

@@ -1,0 +1,244 @@
+"""Augment one sample into a new one with a replayable lineage, and replay that lineage.
+
+``augment_sample`` draws, from an RNG seeded by ``SeedSequence([seed, sample_id, copy_index])``,
+whether each op applies (its probability) and, if so, its concrete params; it moves every box,
+OCR line, GUI action and box written in the conversation with the pixels, swaps left/right words
+after a mirror and drops what a crop or an erasure lost (``on_lost_object``). The new sample's
+lineage is the parent's, then ``LineageOp("parent", {"sample_id", "image_sha256", "seed",
+"copy_index"})``, then one ``LineageOp(op, params_json, seed)`` per applied op, then a
+``LineageOp("dropped", ...)`` after an op that lost targets and a ``LineageOp("dropped_turns", ...)``
+when turns were dropped; those two are reports and ``replay`` skips them.
+
+Images are decoded with OpenCV (EXIF orientation applied, as the records' boxes assume), worked on
+in RGB, and encoded as PNG with a fixed compression level, so the same params give the same bytes.
+Only single-image samples are augmented. No Airflow wiring lives here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+
+from vlforge.augment.ops import Op, build_op
+from vlforge.augment.targets import Targets
+from vlforge.augment.text import Bbox2dUnits, drop_turns_about, find_text_boxes, swap_left_right, write_text_boxes
+from vlforge.records import ImageRef, LineageOp, Sample
+from vlforge.store import sha256_bytes
+
+OnLostObject = Literal["drop_turns", "drop_sample"]
+PNG_COMPRESSION = 6
+REPORT_OPS = frozenset({"parent", "dropped", "dropped_turns"})
+
+
+def decode_image(data: bytes, where: str) -> np.ndarray:
+    """Decode image bytes to an RGB uint8 array; ``where`` names the sample in errors."""
+    array = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if array is None:
+        raise ValueError(f"{where}: image bytes ({len(data)} bytes) cannot be decoded")
+    return cv2.cvtColor(array, cv2.COLOR_BGR2RGB)
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    """RGB array -> PNG bytes with a fixed compression level: the same array always gives the same bytes."""
+    bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    ok, buffer = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESSION])
+    if not ok:
+        raise ValueError(f"PNG encoding failed for an image of shape {image.shape}")
+    return buffer.tobytes()
+
+
+def sample_rng(seed: int, sample_id: str, copy_index: int) -> np.random.Generator:
+    """The per-sample generator: ``SeedSequence([seed, int(sha256(sample_id)[:16], 16), copy_index])``."""
+    id_key = int(hashlib.sha256(sample_id.encode()).hexdigest()[:16], 16)
+    return np.random.default_rng(np.random.SeedSequence([int(seed), id_key, int(copy_index)]))
+
+
+def ops_from_recipe(entries: Sequence[dict[str, dict[str, Any]]]) -> list[tuple[Op, float]]:
+    """A recipe list ``[{op_name: {"probability": p, **params}}, ...]`` -> ops with their probabilities."""
+    ops: list[tuple[Op, float]] = []
+    for position, entry in enumerate(entries):
+        if len(entry) != 1:
+            raise ValueError(f"augment recipe entry {position}: expected one op name, got {sorted(entry)}")
+        ((name, kwargs),) = entry.items()
+        kwargs = dict(kwargs or {})
+        probability = float(kwargs.pop("probability", 1.0))
+        if not 0.0 <= probability <= 1.0:
+            raise ValueError(f"augment recipe entry {position} ({name}): probability {probability} not in [0, 1]")
+        ops.append((build_op(name, kwargs), probability))
+    return ops
+
+
+def augment_sample(
+    sample: Sample,
+    image_bytes: bytes,
+    ops_with_probabilities: Sequence[tuple[Op, float]],
+    rng_seed: int,
+    copy_index: int,
+    *,
+    on_lost_object: OnLostObject = "drop_turns",
+    bbox_2d_units: Bbox2dUnits = "pixels",
+) -> tuple[Sample, bytes] | None:
+    """One augmented copy of ``sample``.
+
+    Args:
+        sample: the parent (one image).
+        image_bytes: the parent's image file.
+        ops_with_probabilities: ops in order, each applied with its probability.
+        rng_seed: the recipe's seed.
+        copy_index: which copy of this sample (0, 1, ...): different copies draw differently.
+        on_lost_object: ``drop_turns`` drops the question/answer pairs about an object the ops
+            lost; ``drop_sample`` returns ``None`` instead.
+        bbox_2d_units: whether ``"bbox_2d"`` lists in the text are pixels or 0-1000.
+
+    Returns:
+        The new sample and its PNG bytes, or ``None`` when the sample is dropped (a lost object
+        under ``drop_sample``, or no assistant answer left).
+    """
+    rng = sample_rng(rng_seed, sample.sample_id, copy_index)
+    drawn: list[tuple[Op, dict[str, Any], int]] = []
+    for op, probability in ops_with_probabilities:
+        op_seed = int(rng.integers(0, 2**31 - 1))
+        applies = bool(rng.random() < probability)
+        if applies:
+            drawn.append((op, op.sample(np.random.default_rng(op_seed)), op_seed))
+    parent = LineageOp(
+        op="parent",
+        params_json=json.dumps(
+            {
+                "sample_id": sample.sample_id,
+                "image_sha256": sample.images[0].sha256 if sample.images else "",
+                "seed": int(rng_seed),
+                "copy_index": int(copy_index),
+            },
+            sort_keys=True,
+        ),
+        seed=int(rng_seed),
+    )
+    return _run(sample, image_bytes, drawn, parent, on_lost_object, bbox_2d_units)
+
+
+def replay(parent_sample: Sample, parent_image_bytes: bytes, lineage: Sequence[LineageOp]) -> bytes:
+    """The augmented image again, byte for byte, from the parent and the augmented sample's lineage."""
+    result = replay_sample(parent_sample, parent_image_bytes, lineage)
+    if result is None:
+        raise ValueError(f"sample {parent_sample.sample_id}: replaying its lineage drops the sample")
+    return result[1]
+
+
+def replay_sample(
+    parent_sample: Sample, parent_image_bytes: bytes, lineage: Sequence[LineageOp]
+) -> tuple[Sample, bytes] | None:
+    """The augmented sample and image again from the lineage after its last ``parent`` entry.
+
+    The ``parent`` entry's settings (``on_lost_object``, ``bbox_2d_units``) are read back from it.
+    """
+    starts = [i for i, entry in enumerate(lineage) if entry.op == "parent"]
+    if not starts:
+        raise ValueError(f"sample {parent_sample.sample_id}: lineage has no 'parent' entry to replay from")
+    parent = lineage[starts[-1]]
+    parent_info = json.loads(parent.params_json)
+    if parent_info.get("sample_id") != parent_sample.sample_id:
+        raise ValueError(
+            f"lineage parent sample_id {parent_info.get('sample_id')!r} is not the given parent "
+            f"{parent_sample.sample_id!r}"
+        )
+    drawn = [
+        (build_op(entry.op, json.loads(entry.params_json).get("recipe", {})), _params_of(entry), entry.seed or 0)
+        for entry in lineage[starts[-1] + 1 :]
+        if entry.op not in REPORT_OPS
+    ]
+    return _run(
+        parent_sample,
+        parent_image_bytes,
+        drawn,
+        parent,
+        parent_info.get("on_lost_object", "drop_turns"),
+        parent_info.get("bbox_2d_units", "pixels"),
+    )
+
+
+def _params_of(entry: LineageOp) -> dict[str, Any]:
+    params = json.loads(entry.params_json)
+    params.pop("recipe", None)
+    return params
+
+
+def _run(
+    sample: Sample,
+    image_bytes: bytes,
+    drawn: list[tuple[Op, dict[str, Any], int]],
+    parent: LineageOp,
+    on_lost_object: OnLostObject,
+    bbox_2d_units: Bbox2dUnits,
+) -> tuple[Sample, bytes] | None:
+    where = f"sample {sample.sample_id} ({sample.source.file}, record {sample.source.record_id})"
+    if len(sample.images) != 1:
+        raise ValueError(f"{where}: augmentation needs exactly one image, the sample has {len(sample.images)}")
+    if on_lost_object not in ("drop_turns", "drop_sample"):
+        raise ValueError(f"{where}: on_lost_object {on_lost_object!r}; allowed: drop_turns, drop_sample")
+    image = decode_image(image_bytes, where)
+    ref = sample.images[0]
+    if (image.shape[1], image.shape[0]) != (ref.width, ref.height):
+        raise ValueError(
+            f"{where}: image decodes to {image.shape[1]}x{image.shape[0]} but images[0] says {ref.width}x{ref.height}"
+        )
+    text_boxes = find_text_boxes(sample.conversations, ref.width, ref.height, bbox_2d_units)
+    targets = Targets(
+        width=ref.width,
+        height=ref.height,
+        boxes=sample.boxes,
+        ocr_lines=sample.ocr_lines,
+        actions=sample.actions,
+        text_boxes=tuple(t.box for t in text_boxes),
+    )
+    turns = sample.conversations
+    parent_info = json.loads(parent.params_json)
+    parent_info.update({"on_lost_object": on_lost_object, "bbox_2d_units": bbox_2d_units})
+    lineage = list(sample.lineage) + [parent.model_copy(update={"params_json": json.dumps(parent_info, sort_keys=True)})]
+    for op, params, op_seed in drawn:
+        before = len(targets.lost)
+        image, targets = op.apply(image, targets, params)
+        if op.mirrors(params):
+            turns = tuple(
+                t if t.role == "system" else t.model_copy(update={"content": swap_left_right(t.content)}) for t in turns
+            )
+        recorded = dict(params)
+        recorded["recipe"] = op.params.model_dump(mode="json")
+        lineage.append(LineageOp(op=op.name, params_json=json.dumps(recorded, sort_keys=True), seed=op_seed))
+        if len(targets.lost) > before:
+            lineage.append(
+                LineageOp(op="dropped", params_json=json.dumps({"op": op.name, "targets": list(targets.lost[before:])}))
+            )
+    if targets.lost and on_lost_object == "drop_sample":
+        return None
+    turns = write_text_boxes(turns, list(targets.text_boxes), targets.width, targets.height, bbox_2d_units)
+    lost_turns = {t.turn for t, new in zip(text_boxes, targets.text_boxes) if new is None}
+    lost_labels = {b.label for b, new in zip(sample.boxes, targets.boxes) if new is None and b.label}
+    lost_labels |= {o.text for o, new in zip(sample.ocr_lines, targets.ocr_lines) if new is None and o.text}
+    kept_labels = {b.label for b in targets.boxes if b is not None and b.label}
+    turns, dropped_turns = drop_turns_about(turns, lost_turns, lost_labels, kept_labels)
+    if dropped_turns:
+        lineage.append(LineageOp(op="dropped_turns", params_json=json.dumps({"turns": dropped_turns})))
+    if sample.conversations and not any(t.role == "assistant" for t in turns):
+        return None
+    data = encode_png(image)
+    height, width = image.shape[:2]
+    new_ref = ImageRef(sha256=sha256_bytes(data), width=width, height=height, format="png")
+    lineage_key = json.dumps([sample.sample_id, [(e.op, e.params_json, e.seed) for e in lineage]])
+    new_sample = sample.model_copy(
+        update={
+            "sample_id": hashlib.sha256(lineage_key.encode()).hexdigest()[:16],
+            "images": (new_ref,),
+            "conversations": turns,
+            "boxes": tuple(b for b in targets.boxes if b is not None),
+            "ocr_lines": tuple(o for o in targets.ocr_lines if o is not None),
+            "actions": tuple(a for a in targets.actions if a is not None),
+            "lineage": tuple(lineage),
+        }
+    )
+    return new_sample, data
