@@ -61,11 +61,25 @@ def _settings() -> dict[str, Any]:
     return params
 
 
+CATALOG_CONNECTION = "vlforge_catalog"
+
+
 def _catalog_url(configured: str | None, home: Any) -> str:  # noqa: ANN401 - a Path
-    """The recipe's catalog URL, else ``$VLFORGE_CATALOG_URL``, else SQLite beside the releases."""
+    """The recipe's catalog URL, else the Airflow connection ``vlforge_catalog``, else ``$VLFORGE_CATALOG_URL``,
+    else SQLite beside the releases."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
     from vlforge.catalog import CATALOG_URL_ENV
 
-    return configured or os.environ.get(CATALOG_URL_ENV) or f"sqlite:///{home / 'catalog.sqlite'}"
+    if configured:
+        return configured
+    try:
+        uri = BaseHook.get_connection(CATALOG_CONNECTION).get_uri()
+    except AirflowNotFoundException:
+        return os.environ.get(CATALOG_URL_ENV) or f"sqlite:///{home / 'catalog.sqlite'}"
+    # Airflow writes PostgreSQL connections as postgres://, a scheme SQLAlchemy no longer accepts.
+    return "postgresql+psycopg2://" + uri.split("://", 1)[1] if uri.startswith(("postgres://", "postgresql://")) else uri
 
 
 @dag(
