@@ -40,6 +40,22 @@ SCHEMA = pa.schema(
                 )
             ),
         ),
+        (
+            "videos",
+            pa.list_(
+                pa.struct(
+                    [
+                        ("sha256", pa.string()),
+                        ("width", pa.int32()),
+                        ("height", pa.int32()),
+                        ("format", pa.string()),
+                        ("duration_s", pa.float64()),
+                        ("fps", pa.float64()),
+                        ("frames", pa.int32()),
+                    ]
+                )
+            ),
+        ),
         ("conversations", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
         ("boxes", pa.list_(_BOX)),
         ("ocr_lines", pa.list_(pa.struct([("text", pa.string()), ("box", _BOX), ("language", pa.string())]))),

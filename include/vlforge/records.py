@@ -36,6 +36,27 @@ class ImageRef(_Record):
         return f"{self.sha256}.{self.format}"
 
 
+class VideoRef(_Record):
+    """A video in the content-addressed store (the same store as images, ``<sha256>.<ext>``).
+
+    ``frames`` and ``fps`` are what the container declares (OpenCV's ``CAP_PROP_FRAME_COUNT`` and
+    ``CAP_PROP_FPS``); ``duration_s`` is ``frames / fps``: frame ``i`` is shown during
+    ``[i / fps, (i + 1) / fps)``.
+    """
+
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    width: int = Field(gt=0)
+    height: int = Field(gt=0)
+    format: str = Field(description="File extension in the store, e.g. 'mp4' or 'avi'.")
+    duration_s: float = Field(gt=0)
+    fps: float = Field(gt=0)
+    frames: int = Field(gt=0)
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.sha256}.{self.format}"
+
+
 class Box(_Record):
     """An axis-aligned box in absolute pixels of the displayed image."""
 
@@ -67,7 +88,7 @@ class VideoEvent(_Record):
 
 
 class Turn(_Record):
-    """One conversation message; ``<image>`` marks where an image goes."""
+    """One conversation message; ``<image>`` marks where an image goes, ``<video>`` where a video goes."""
 
     role: Literal["system", "user", "assistant"]
     content: str
@@ -113,6 +134,7 @@ class Sample(_Record):
     sample_id: str
     task_type: TaskType
     images: tuple[ImageRef, ...] = ()
+    videos: tuple[VideoRef, ...] = ()
     conversations: tuple[Turn, ...] = ()
     boxes: tuple[Box, ...] = ()
     ocr_lines: tuple[OcrLine, ...] = ()

@@ -13,7 +13,10 @@ temporary folder beside its final place and renamed into place, so readers
 never see half a release and a failed run leaves the previous one untouched.
 ``RELEASE.json`` carries the dataset's metric means (``metrics``) and its counts
 per task type and split and synthetic share, which ``vlforge.compare`` and the
-catalog read. Promotion to ``current`` is ``vlforge.promotion``'s job. No
+catalog read; ``exports`` lists each format's files (one set per split, see
+``vlforge.export``) and ``counts.exports`` the samples each format wrote per split
+and left out per reason (video samples in formats that cannot hold video). The
+release's images are linked into ``images/`` and its videos into ``videos/``. Promotion to ``current`` is ``vlforge.promotion``'s job. No
 Airflow wiring lives here.
 """
 
@@ -238,9 +241,12 @@ def _assemble(
     shutil.copytree(stage / REVIEW_DIR, building / REVIEW_DIR)
     # Every ingested round is released, superseded by a round of the same image, or in review:
     # the review tasks need their images too.
-    for image in {image for sample in read_manifest(stage / INGESTED) for image in sample.images}:
+    ingested = read_manifest(stage / INGESTED)
+    for image in {image for sample in ingested for image in sample.images}:
         store.link_into(image.sha256, image.format, building / "images")
-    exports = export_all(samples, building / "exports", dataset, recipe)
+    for video in {video for sample in ingested for video in sample.videos}:
+        store.link_into(video.sha256, video.format, building / "videos")
+    exports = export_all(samples, splits, building / "exports", dataset, recipe)
     docs = stage / DATA_DOCS
     if docs.is_dir():
         shutil.copytree(docs, building / "gx")
@@ -255,6 +261,8 @@ def _assemble(
     counts["synthetic"] = sum(sample.synthetic for sample in samples)
     counts["synthetic_share"] = counts["synthetic"] / len(samples) if samples else 0.0
     counts["images"] = len({image.sha256 for sample in samples for image in sample.images})
+    counts["videos"] = len({video.sha256 for sample in samples for video in sample.videos})
+    counts["exports"] = {name: result.counts() for name, result in exports.items()}
     return {
         "dataset": dataset,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -265,5 +273,5 @@ def _assemble(
         "recipe_hash": recipe.content_hash(),
         "seed": seed,
         "source": source,
-        "exports": exports,
+        "exports": {name: list(result.files) for name, result in exports.items()},
     }

@@ -26,9 +26,9 @@ _COLOURS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#
 
 
 def pick_samples(samples: list[Sample], count: int, seed: int) -> list[Sample]:
-    """A seeded choice that favours samples with something to draw."""
-    drawable = sorted((s for s in samples if s.boxes or s.ocr_lines), key=lambda s: s.sample_id)
-    rest = sorted((s for s in samples if not (s.boxes or s.ocr_lines)), key=lambda s: s.sample_id)
+    """A seeded choice that favours samples with something to draw; samples without an image (video only) are not drawn."""
+    drawable = sorted((s for s in samples if s.images and (s.boxes or s.ocr_lines)), key=lambda s: s.sample_id)
+    rest = sorted((s for s in samples if s.images and not (s.boxes or s.ocr_lines)), key=lambda s: s.sample_id)
     rng = random.Random(seed)
     chosen = rng.sample(drawable, min(count, len(drawable)))
     return chosen + rng.sample(rest, min(count - len(chosen), len(rest)))

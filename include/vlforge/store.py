@@ -1,7 +1,7 @@
 """Atomic file writes and the content-addressed image store.
 
-Images are stored once, under their sha256, however many samples or sources
-refer to them; shards on several workers can share one store because every
+Images and videos are stored once, under their sha256, however many samples or
+sources refer to them (the store keeps any bytes by hash and extension); shards on several workers can share one store because every
 write goes to a temporary file first and is renamed into place.
 """
 
@@ -37,7 +37,10 @@ def sha256_bytes(data: bytes) -> str:
 
 
 class ImageStore:
-    """Files named ``<sha256>.<ext>`` in two-character fan-out folders under ``root``."""
+    """Files named ``<sha256>.<ext>`` in two-character fan-out folders under ``root``.
+
+    Videos live here beside the images (``<sha256>.mp4``); nothing in the store depends on the media kind.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -61,7 +64,7 @@ class ImageStore:
         return self.path_for(sha256, extension).is_file()
 
     def link_into(self, sha256: str, extension: str, folder: Path) -> Path:
-        """Hard-link a stored image into ``folder`` (copy across file systems) and return its path."""
+        """Hard-link a stored file (image or video) into ``folder`` (copy across file systems) and return its path."""
         source = self.path_for(sha256, extension)
         target = folder / f"{sha256}.{extension}"
         if target.exists():

@@ -98,9 +98,16 @@ def test_demo_release_end_to_end(dagbag, vlforge_home: Path, tmp_path: Path) -> 
     assert "report_assets/" in report and "ingest" in report and "iou_agreement" in report
     for files in release["exports"].values():
         assert all((folder / "exports" / name).is_file() for name in files)
-    sharegpt = json.loads((folder / "exports" / "llamafactory" / "dagtest.json").read_text())
-    assert len(sharegpt) == 5
-    first_image = folder / "exports" / "llamafactory" / sharegpt[0]["images"][0]
+    # One LLaMA-Factory file per split, all registered in one dataset_info.json.
+    info = json.loads((folder / "exports" / "llamafactory" / "dataset_info.json").read_text())
+    splits = [split for split in ("train", "val", "test") if counts["by_split"][split]]
+    assert list(info) == [f"dagtest_{split}" for split in splits]
+    sharegpt = {
+        split: json.loads((folder / "exports" / "llamafactory" / f"dagtest_{split}.json").read_text()) for split in splits
+    }
+    assert {split: len(records) for split, records in sharegpt.items()} == {split: counts["by_split"][split] for split in splits}
+    assert sum(len(records) for records in sharegpt.values()) == 5
+    first_image = folder / "exports" / "llamafactory" / sharegpt[splits[0]][0]["images"][0]
     assert first_image.resolve().is_file()
 
     with create_session() as session:

@@ -21,10 +21,14 @@ from vlforge.records import (
     Source,
     Turn,
     VideoEvent,
+    VideoRef,
 )
 
 PHONE = ImageRef(sha256="d" * 64, width=1080, height=2400, format="png")
 POSTER = ImageRef(sha256="e" * 64, width=1080, height=1349, format="jpg")
+# LLaMA-Factory's demo videos: 2.avi is 320x240, 270 frames at 29.9167 fps; 4.mp4 224x224, 150 frames at 30 fps.
+AVI = VideoRef(sha256="1" * 64, width=320, height=240, format="avi", duration_s=270 / (359 / 12), fps=359 / 12, frames=270)
+CLIP = VideoRef(sha256="2" * 64, width=224, height=224, format="mp4", duration_s=5.0, fps=30.0, frames=150)
 
 
 def every_field_sample() -> Sample:
@@ -33,9 +37,10 @@ def every_field_sample() -> Sample:
         sample_id="0123456789abcdef",
         task_type="gui_action",
         images=(PHONE, POSTER),
+        videos=(AVI, CLIP),
         conversations=(
             Turn(role="system", content="You operate a phone."),
-            Turn(role="user", content="<image><image>Open the settings, 设置."),
+            Turn(role="user", content="<image><image><video><video>Open the settings, 设置."),
             Turn(role="assistant", content="click(546, 1204)"),
         ),
         boxes=(
@@ -116,6 +121,7 @@ def test_schema_declares_every_record_field_in_order() -> None:
         return [field_type.field(index).name for index in range(field_type.num_fields)]
 
     assert struct_names("images") == list(ImageRef.model_fields)
+    assert struct_names("videos") == list(VideoRef.model_fields)
     assert struct_names("conversations") == list(Turn.model_fields)
     assert struct_names("boxes") == list(Box.model_fields)
     assert struct_names("ocr_lines") == list(OcrLine.model_fields)
@@ -131,6 +137,14 @@ def test_schema_types_of_numbers() -> None:
     assert SCHEMA.field("boxes").type.value_type.field("x1").type == pa.float64()
     assert SCHEMA.field("lineage").type.value_type.field("seed").type == pa.int64()
     assert SCHEMA.field("metrics").type.field("rounds_compared").type == pa.int32()
+    video = SCHEMA.field("videos").type.value_type
+    assert [video.field(name).type for name in ("width", "height", "duration_s", "fps", "frames")] == [
+        pa.int32(),
+        pa.int32(),
+        pa.float64(),
+        pa.float64(),
+        pa.int32(),
+    ]
 
 
 def test_same_samples_give_the_same_bytes(tmp_path: Path) -> None:
@@ -151,6 +165,24 @@ def test_table_columns_hold_the_values() -> None:
     }
     assert table.column("metrics").to_pylist()[0]["iou_agreement"] == 0.875
     assert table.column("video_events").to_pylist()[0][1] == {"start_s": 1.5, "end_s": 9.7, "description": "settings open"}
+    assert table.column("videos").to_pylist()[0][1] == {
+        "sha256": "2" * 64,
+        "width": 224,
+        "height": 224,
+        "format": "mp4",
+        "duration_s": 5.0,
+        "fps": 30.0,
+        "frames": 150,
+    }
+
+
+def test_round_trip_keeps_video_rates_exactly(tmp_path: Path) -> None:
+    path = tmp_path / "manifest.parquet"
+    write_manifest([every_field_sample(), minimal_sample()], path)
+    first, minimal = read_manifest(path)
+    assert first.videos == (AVI, CLIP) and first.videos[0].fps == 359 / 12  # float64, not rounded
+    assert [video.file_name for video in first.videos] == ["1" * 64 + ".avi", "2" * 64 + ".mp4"]
+    assert minimal.videos == ()
 
 
 def test_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,6 +14,7 @@ import pytest
 from vlforge import release as release_module
 from vlforge.config import Recipe, load_recipe
 from vlforge.demo import prepare_demo
+from vlforge.export import VIDEO_FORMATS, VIDEO_NOT_SUPPORTED
 from vlforge.ingest import run_ingest
 from vlforge.manifest import read_manifest
 from vlforge.quality.gates import run_ingest_gate, run_quality_gate
@@ -68,6 +69,80 @@ def test_release_folder_holds_everything(staged: tuple[Path, Path], recipe: Reci
     assert release["counts"]["images"] == 5 and len(list((folder / "images").iterdir())) == 6
     assert latest_version(tmp_path, "demo") == published["version"]
     assert not [path for path in folder.parent.iterdir() if path.name.startswith(".")]
+
+
+def test_release_exports_each_split_apart(staged: tuple[Path, Path], recipe: Recipe, tmp_path: Path) -> None:
+    published = _publish(staged, tmp_path, recipe)
+    folder = Path(str(published["path"]))
+    by_split = {split: published["counts"]["by_split"][split] for split in ("train", "val", "test")}
+    by_split = {split: count for split, count in by_split.items() if count}  # in export order
+    exports = published["exports"]
+    assert set(exports) == set(recipe.export.formats)
+    listed = sorted(name for files in exports.values() for name in files)
+    assert listed == sorted(str(path.relative_to(folder / "exports")) for path in (folder / "exports").rglob("*") if path.is_file())
+    assert exports["llamafactory"] == [f"llamafactory/demo_{split}.json" for split in by_split] + ["llamafactory/dataset_info.json"]
+    assert exports["parquet"] == [f"parquet/demo_{split}.parquet" for split in by_split]
+    assert exports["coco"] == [f"coco/{kind}_demo_{split}.json" for split in by_split for kind in ("instances", "captions")]
+    info = json.loads((folder / "exports/llamafactory/dataset_info.json").read_text())
+    assert list(info) == [f"demo_{split}" for split in by_split]
+    manifest = pq.read_table(folder / "manifest.parquet")
+    split_of = dict(zip(manifest.column("sample_id").to_pylist(), manifest.column("split").to_pylist(), strict=True))
+    for split, count in by_split.items():
+        records = json.loads((folder / f"exports/qwen3_vl/demo_{split}.json").read_text())
+        assert len(records) == count and {split_of[record["id"]] for record in records} == {split}
+    # Every format wrote every sample (the demo has no video): counts per split, nothing skipped.
+    assert published["counts"]["exports"] == {
+        name: {"written": 5, "written_by_split": by_split, "skipped": 0, "skipped_by_reason": {}} for name in recipe.export.formats
+    }
+
+
+@pytest.fixture(scope="module")
+def video_staged(tmp_path_factory: pytest.TempPathFactory, fixtures_dir: Path) -> tuple[Path, Path]:
+    """LLaMA-Factory's mllm_video_demo.json ingested, measured and gated."""
+    recipe, root = load_recipe("default"), tmp_path_factory.mktemp("video")
+    stage, store = root / "runs" / "clips" / "run1", root / "store"
+    run_ingest(str(fixtures_dir / "llamafactory/data/mllm_video_demo.json"), "llamafactory", recipe, store, stage)
+    run_ingest_gate(stage, store, recipe)
+    run_agreement(stage, recipe)
+    run_quality_gate(stage, recipe)
+    return stage, store
+
+
+def test_a_video_release_links_its_videos_and_skips_them_where_a_format_cannot_hold_video(
+    video_staged: tuple[Path, Path], recipe: Recipe, tmp_path: Path, fixtures_dir: Path
+) -> None:
+    published = _publish(video_staged, tmp_path, recipe)
+    folder = Path(str(published["path"]))
+    demo = fixtures_dir / "llamafactory/data/mllm_demo_data"
+    linked = sorted(path.read_bytes() for path in (folder / "videos").iterdir())
+    assert linked == sorted((demo / name).read_bytes() for name in ("1.mp4", "2.avi", "3.mp4"))
+    assert not (folder / "images").exists()
+    counts = published["counts"]
+    assert (counts["samples"], counts["videos"], counts["images"]) == (3, 3, 0)
+    by_split = {split: counts["by_split"][split] for split in ("train", "val", "test") if counts["by_split"][split]}
+    for name in recipe.export.formats:
+        if name in VIDEO_FORMATS:
+            assert counts["exports"][name] == {"written": 3, "written_by_split": by_split, "skipped": 0, "skipped_by_reason": {}}
+        else:
+            assert counts["exports"][name] == {
+                "written": 0,
+                "written_by_split": {},
+                "skipped": 3,
+                "skipped_by_reason": {VIDEO_NOT_SUPPORTED: 3},
+            }
+            assert published["exports"][name] == []
+    sharegpt = [
+        record
+        for split in by_split
+        for record in json.loads((folder / f"exports/llamafactory/demo_{split}.json").read_text())
+    ]
+    assert len(sharegpt) == 3
+    for record in sharegpt:
+        (video,) = record["videos"]
+        assert (folder / "exports/llamafactory" / video).resolve().is_file()
+        assert record["messages"][0]["content"].startswith("<video>")
+    assert {entry["columns"]["videos"] for entry in json.loads((folder / "exports/llamafactory/dataset_info.json").read_text()).values()} == {"videos"}
+    assert len(read_manifest(folder / "manifest.parquet")[0].videos) == 1
 
 
 def test_rerun_returns_the_same_release(staged: tuple[Path, Path], recipe: Recipe, tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 Three relations link pairs of samples:
 
-* ``exact``: the same image files (sha256, in order), the same normalised
+* ``exact``: the same image and video files (sha256, in order), the same normalised
   conversation (``vlforge.curate.text.normalize_text``: casefolded, punctuation
   deleted, whitespace collapsed, media tags removed, per role) and the same
   structured annotations (boxes, OCR lines, actions, video events, choices), so
@@ -115,9 +115,14 @@ def keep_order(samples: Iterable[Sample]) -> list[Sample]:
 
 
 def exact_key(sample: Sample) -> str:
-    """sha256 of the sample's image hashes, normalised turns and structured annotations."""
+    """sha256 of the sample's image and video hashes, normalised turns and structured annotations."""
     annotations = sample.model_dump(mode="json", include={"boxes", "ocr_lines", "actions", "video_events", "choices"})
-    payload = [[image.sha256 for image in sample.images], normalized_turns(sample), annotations]
+    payload = [
+        [image.sha256 for image in sample.images],
+        [video.sha256 for video in sample.videos],
+        normalized_turns(sample),
+        annotations,
+    ]
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 

@@ -1,42 +1,154 @@
-"""Exports: a release's samples written in each trainer's own format, one module per format.
+"""Exports: a release's samples written in each trainer's own format, one module per format, one set of files per split.
 
 Every exporter validates each record against its consumer's rules before
 writing (an invalid record is a bug upstream and raises ``ExportError``), and
-writes image paths relative to its own folder, so that pointing the trainer's
-dataset folder at it is enough.
+writes image and video paths relative to its own folder, so that pointing the
+trainer's dataset folder at it is enough.
+
+Splits are kept apart, so that a trainer pointed at the train files never sees a
+val or test sample. ``export_all`` writes each format once per split that has
+samples for it, in the order train, val, test, under ``exports/<format>/``:
+
+=================  ===============================================================================
+format             files (``<d>`` = dataset, ``<s>`` = split)
+=================  ===============================================================================
+qwen_vl_chatml     ``<d>_<s>.jsonl``
+qwen2_5_vl         ``<d>_<s>.json`` (register each in ``qwenvl/data/__init__.py``)
+qwen3_vl           ``<d>_<s>.json``
+llamafactory       ``<d>_<s>.json`` and ONE ``dataset_info.json`` registering each as ``<d>_<s>``
+                   (``dataset: <d>_train``, ``eval_dataset: <d>_val``)
+ms_swift           ``<d>_<s>.jsonl`` (``--dataset <d>_train.jsonl --val_dataset <d>_val.jsonl``)
+coco               ``instances_<d>_<s>.json`` and ``captions_<d>_<s>.json`` (as ``instances_train2017.json``)
+csv                ``<d>_<s>.csv``
+parquet            ``<d>_<s>.parquet``: ``datasets.load_dataset("parquet", data_files={"train": ...,
+                   "validation": ..., "test": ...})``, or ``load_dataset(<folder>)``, which finds the
+                   splits by these names (``val`` is its ``validation``)
+webdataset         ``<d>_<s>-000000.tar``, ``<d>_<s>-000001.tar``, ...
+=================  ===============================================================================
+
+Videos: the LLaMA-Factory, Qwen2.5-VL/Qwen3-VL finetune, ms-swift and CSV exports hold them
+(``VIDEO_FORMATS``). The other formats cannot: their exporters refuse a video sample, and
+``export_all`` leaves such samples out of that format only, counting them per reason in the
+format's ``FormatExport.skipped``, rather than failing the whole release.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from vlforge.config import Recipe
+from vlforge.curate.result import SPLITS
 from vlforge.export import coco, csv, llamafactory, ms_swift, parquet, qwen_finetune, qwen_vl_chatml, webdataset
 from vlforge.records import Sample
 
+# One split's samples -> the files written for it, named after the name passed in.
 Exporter = Callable[[list[Sample], Path, str, Recipe], list[Path]]
-EXPORTERS: dict[str, Exporter] = {
-    "qwen_vl_chatml": qwen_vl_chatml.export,
-    "qwen2_5_vl": qwen_finetune.export_qwen2_5_vl,
-    "qwen3_vl": qwen_finetune.export_qwen3_vl,
-    "llamafactory": llamafactory.export,
-    "ms_swift": ms_swift.export,
-    "coco": coco.export,
-    "csv": csv.export,
-    "parquet": parquet.export,
-    "webdataset": webdataset.export,
+# Every split's samples (split -> samples, in split order) -> all files of the format.
+SplitExporter = Callable[[dict[str, list[Sample]], Path, str, Recipe], list[Path]]
+
+
+def per_split(export: Exporter) -> SplitExporter:
+    """A format whose splits are independent files: ``export`` once per split, named ``<dataset>_<split>``."""
+
+    def export_splits(splits: dict[str, list[Sample]], folder: Path, dataset: str, recipe: Recipe) -> list[Path]:
+        return [path for split, samples in splits.items() for path in export(samples, folder, f"{dataset}_{split}", recipe)]
+
+    return export_splits
+
+
+EXPORTERS: dict[str, SplitExporter] = {
+    "qwen_vl_chatml": per_split(qwen_vl_chatml.export),
+    "qwen2_5_vl": per_split(qwen_finetune.export_qwen2_5_vl),
+    "qwen3_vl": per_split(qwen_finetune.export_qwen3_vl),
+    "llamafactory": llamafactory.export_splits,
+    "ms_swift": per_split(ms_swift.export),
+    "coco": per_split(coco.export),
+    "csv": per_split(csv.export),
+    "parquet": per_split(parquet.export),
+    "webdataset": per_split(webdataset.export),
 }
+# The formats whose consumers read videos; the others get no video samples.
+VIDEO_FORMATS: frozenset[str] = frozenset({"qwen2_5_vl", "qwen3_vl", "llamafactory", "ms_swift", "csv"})
+VIDEO_NOT_SUPPORTED = "video_not_supported"
 
 
-def export_all(samples: list[Sample], exports_dir: Path, dataset: str, recipe: Recipe) -> dict[str, list[str]]:
-    """Write every format the recipe asks for into ``exports_dir/<format>/``.
+@dataclass(frozen=True)
+class Skipped:
+    """A sample left out of one format, with a stable reason code to count by."""
+
+    sample_id: str
+    split: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class FormatExport:
+    """What one format wrote: its files (relative to the exports folder), samples per split, samples left out."""
+
+    files: tuple[str, ...]
+    written: dict[str, int]
+    skipped: tuple[Skipped, ...] = ()
+
+    def counts(self) -> dict[str, object]:
+        """``RELEASE.json``'s ``counts.exports[<format>]``: written (total and per split), skipped (total and per reason)."""
+        return {
+            "written": sum(self.written.values()),
+            "written_by_split": dict(self.written),
+            "skipped": len(self.skipped),
+            "skipped_by_reason": dict(sorted(Counter(skip.reason for skip in self.skipped).items())),
+        }
+
+
+def skip_reason(sample: Sample, format_name: str) -> str | None:
+    """Why ``format_name`` cannot hold ``sample`` (a reason code), or None when it can."""
+    if sample.videos and format_name not in VIDEO_FORMATS:
+        return VIDEO_NOT_SUPPORTED
+    return None
+
+
+def export_all(
+    samples: list[Sample], splits: list[str], exports_dir: Path, dataset: str, recipe: Recipe
+) -> dict[str, FormatExport]:
+    """Write every format the recipe asks for into ``exports_dir/<format>/``, one set of files per split.
+
+    Args:
+        samples: the release's samples, in order.
+        splits: each sample's split (``train``, ``val`` or ``test``), in the same order.
+        exports_dir: ``<release>/exports``; images are read from ``<release>/images``.
+        dataset: the dataset name the files are named after.
+        recipe: the formats to write and the prompts of the grounding and OCR turns.
 
     Returns:
-        The files written per format, relative to ``exports_dir``.
+        Per format, the files written (relative to ``exports_dir``), the samples written per split,
+        and the samples the format cannot hold, which it left out.
+
+    Raises:
+        ValueError: when ``splits`` does not give one known split per sample.
+        ExportError: for a sample that breaks a consumer's rules (a bug upstream).
     """
-    written = {}
+    if len(splits) != len(samples):
+        raise ValueError(f"{len(splits)} splits for {len(samples)} samples: export_all needs one split per sample")
+    unknown = sorted(set(splits) - set(SPLITS))
+    if unknown:
+        raise ValueError(f"unknown splits {unknown}; known splits: {list(SPLITS)}")
+    results = {}
     for name in recipe.export.formats:
-        files = EXPORTERS[name](samples, exports_dir / name, dataset, recipe)
-        written[name] = [path.relative_to(exports_dir).as_posix() for path in files]
-    return written
+        by_split: dict[str, list[Sample]] = {split: [] for split in SPLITS}
+        skipped = []
+        for sample, split in zip(samples, splits, strict=True):
+            reason = skip_reason(sample, name)
+            if reason is None:
+                by_split[split].append(sample)
+            else:
+                skipped.append(Skipped(sample.sample_id, split, reason))
+        by_split = {split: kept for split, kept in by_split.items() if kept}
+        files = EXPORTERS[name](by_split, exports_dir / name, dataset, recipe) if by_split else []
+        results[name] = FormatExport(
+            files=tuple(path.relative_to(exports_dir).as_posix() for path in files),
+            written={split: len(kept) for split, kept in by_split.items()},
+            skipped=tuple(skipped),
+        )
+    return results

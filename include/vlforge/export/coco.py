@@ -14,6 +14,7 @@ own ``instances_train2017.json`` and ``captions_train2017.json`` do.
   ``category_id`` 0 as in Datumaro's captions.
 
 Ids are a function of the samples' order, so the same release gives the same ids.
+COCO has no videos: a video sample is refused (``export_all`` skips it).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import json
 from pathlib import Path
 
 from vlforge.config import Recipe
-from vlforge.export.render import IMAGE_PREFIX, ExportError
+from vlforge.export.render import IMAGE_PREFIX, ExportError, refuse_videos
 from vlforge.records import Box, ImageRef, Sample
 from vlforge.store import atomic_write_text
 
@@ -135,6 +136,8 @@ def captions(samples: list[Sample], dataset: str) -> dict[str, object]:
 
 
 def export(samples: list[Sample], folder: Path, dataset: str, recipe: Recipe) -> list[Path]:
+    for sample in samples:
+        refuse_videos(sample, "COCO")
     instances_path = folder / f"instances_{dataset}.json"
     captions_path = folder / f"captions_{dataset}.json"
     atomic_write_text(instances_path, json.dumps(instances(samples, dataset), ensure_ascii=False, indent=2))

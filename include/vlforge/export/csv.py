@@ -1,8 +1,8 @@
 """CSV for spreadsheets: one row per sample, for reading and reviewing a release in Excel or LibreOffice.
 
-Columns (``COLUMNS``): ``sample_id``, ``task_type``, ``images`` (JSON list of paths relative to
-this folder), ``question`` and ``answer`` (the user and the assistant turns of the sample's own
-conversation, each joined by a blank line, ``<image>`` tags left out), ``boxes``, ``ocr_lines`` and
+Columns (``COLUMNS``): ``sample_id``, ``task_type``, ``images`` and ``videos`` (JSON lists of paths
+relative to this folder), ``question`` and ``answer`` (the user and the assistant turns of the sample's own
+conversation, each joined by a blank line, ``<image>`` and ``<video>`` tags left out), ``boxes``, ``ocr_lines`` and
 ``actions`` (JSON, vlforge's absolute pixel ``x1, y1, x2, y2``), ``annotator``, ``round``, ``gold``.
 
 The file is RFC 4180: ``\\r\\n`` line ends, and fields with commas, quotes or line breaks quoted
@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 
 from vlforge.config import Recipe
-from vlforge.export.render import IMAGE_PREFIX
+from vlforge.export.render import IMAGE_PREFIX, VIDEO_PREFIX
 from vlforge.records import Box, Sample
 from vlforge.store import atomic_write_bytes
 
@@ -27,6 +27,7 @@ COLUMNS = (
     "sample_id",
     "task_type",
     "images",
+    "videos",
     "question",
     "answer",
     "boxes",
@@ -47,17 +48,22 @@ def _json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def row(sample: Sample, image_prefix: str) -> dict[str, str]:
+def row(sample: Sample, image_prefix: str, video_prefix: str = VIDEO_PREFIX) -> dict[str, str]:
     """One spreadsheet row; every value is text."""
 
     def turns(role: str) -> str:
-        texts = [turn.content.replace("<image>", "").strip() for turn in sample.conversations if turn.role == role]
+        texts = [
+            turn.content.replace("<image>", "").replace("<video>", "").strip()
+            for turn in sample.conversations
+            if turn.role == role
+        ]
         return "\n\n".join(texts)
 
     return {
         "sample_id": sample.sample_id,
         "task_type": sample.task_type,
         "images": _json([f"{image_prefix}/{image.file_name}" for image in sample.images]),
+        "videos": _json([f"{video_prefix}/{video.file_name}" for video in sample.videos]),
         "question": turns("user"),
         "answer": turns("assistant"),
         "boxes": _json([_box(box) for box in sample.boxes]),

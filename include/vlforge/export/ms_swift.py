@@ -19,7 +19,8 @@ OCR lines with a box become ``<ref-object><bbox>`` with the line's text as the r
 a box stay plain text. GUI actions are ``mobile_use`` tool calls in the assistant's text with
 Qwen3-VL points (relative 0-999), as in the LLaMA-Factory export: ms-swift's ``<bbox>`` would be
 replaced by each template's box tokens, which are not valid inside the tool call's JSON.
-Image paths are relative to this folder.
+Videos go to ``videos`` with one ``<video>`` tag each, as that document's multimodal examples write them.
+Image and video paths are relative to this folder.
 """
 
 from __future__ import annotations
@@ -32,9 +33,11 @@ from vlforge.export.mobile_use import qwen3_vl_points
 from vlforge.export.qwen_finetune import with_actions
 from vlforge.export.render import (
     IMAGE_PREFIX,
+    VIDEO_PREFIX,
     ExportError,
     check_alternating,
     check_image_tags,
+    check_video_tags,
     training_turns,
 )
 from vlforge.records import Box, ImageRef, OcrLine, Sample
@@ -66,16 +69,17 @@ class _Objects:
         return "\n".join(self.add(line.text, line.box) if line.box else line.text for line in lines)
 
 
-def record(sample: Sample, recipe: Recipe, image_prefix: str) -> dict[str, object]:
+def record(sample: Sample, recipe: Recipe, image_prefix: str, video_prefix: str = VIDEO_PREFIX) -> dict[str, object]:
     """One ms-swift record.
 
     Args:
         sample: the sample.
         recipe: prompts for the grounding and OCR turns.
         image_prefix: the images' folder relative to this export's folder.
+        video_prefix: the videos' folder relative to this export's folder.
 
     Returns:
-        ``{"messages", "images"}`` and, when the sample has boxes, ``"objects"``.
+        ``{"messages", "images"}``, ``"videos"`` when the sample has videos and ``"objects"`` when it has boxes.
     """
     objects = _Objects()
     sample = with_actions(sample, qwen3_vl_points)
@@ -84,6 +88,8 @@ def record(sample: Sample, recipe: Recipe, image_prefix: str) -> dict[str, objec
         "messages": [{"role": turn.role, "content": turn.content} for turn in turns],
         "images": [f"{image_prefix}/{image.file_name}" for image in sample.images],
     }
+    if sample.videos:
+        result["videos"] = [f"{video_prefix}/{video.file_name}" for video in sample.videos]
     if objects.bbox:
         found: dict[str, object] = {"ref": objects.ref, "bbox": objects.bbox, "bbox_type": BBOX_TYPE}
         if len(sample.images) > 1:
@@ -101,6 +107,7 @@ def validate(sample: Sample, result: dict[str, object]) -> None:
     check_alternating(sample, [message["role"] for message in messages], "user", "assistant")
     text = "".join(message["content"] for message in messages)
     check_image_tags(sample, text, "<image>", len(sample.images))
+    check_video_tags(sample, text)
     objects = result.get("objects", {"ref": [], "bbox": []})
     assert isinstance(objects, dict)
     for tag, key in ((REF, "ref"), (BBOX, "bbox")):

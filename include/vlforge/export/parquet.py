@@ -11,6 +11,8 @@ One file ``<dataset>.parquet``, one row per sample:
 The schema carries ``datasets``' own metadata (``huggingface`` key: ``{"info": {"features": ...}}``),
 so ``datasets.load_dataset("parquet", data_files=...)`` types ``images`` as a list of ``Image()``
 (decoded to PIL images) rather than as plain dicts. ``datasets`` itself is not imported here.
+Video samples are refused (``export_all`` skips them): ``datasets``' ``Video`` feature needs a video
+decoder at load time, which a training-set file should not require.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import pyarrow.parquet as pq
 
 from vlforge.config import Recipe
 from vlforge.export.qwen_finetune import chat_messages
-from vlforge.export.render import image_file
+from vlforge.export.render import image_file, refuse_videos
 from vlforge.records import Sample
 
 _STRING = {"dtype": "string", "_type": "Value"}
@@ -52,6 +54,7 @@ def table(samples: list[Sample], folder: Path, recipe: Recipe) -> pa.Table:
     """The rows of ``samples``, images read from the release's ``images`` folder beside ``folder``'s parent."""
     rows = {name: [] for name in SCHEMA.names}  # type: dict[str, list[object]]
     for sample in samples:
+        refuse_videos(sample, "the Parquet export")
         rows["sample_id"].append(sample.sample_id)
         rows["task_type"].append(sample.task_type)
         rows["messages"].append(chat_messages(sample, recipe))

@@ -1,4 +1,8 @@
-"""The Qwen2.5-VL and Qwen3-VL finetune JSON (``qwen-vl-finetune``): ``image`` and ``conversations``.
+"""The Qwen2.5-VL and Qwen3-VL finetune JSON (``qwen-vl-finetune``): ``image``, ``video`` and ``conversations``.
+
+``image`` and ``video`` are one path, or a list for several, as in the official ``demo/single_images.json``
+and ``demo/video.json``; ``qwenvl/data/data_processor.py`` consumes one ``<image>`` / ``<video>``
+tag of the human turns per path, in order.
 
 Grounding answers are JSON lists of ``{"bbox_2d": [x1, y1, x2, y2], "label": ...}``
 (OCR: ``"text_content"``). The two generations differ only in coordinates, as
@@ -23,9 +27,11 @@ from vlforge.config import Recipe, SmartResizeConfig
 from vlforge.export.mobile_use import PointCoordinates, actions_answer, qwen2_5_vl_points, qwen3_vl_points
 from vlforge.export.render import (
     IMAGE_PREFIX,
+    VIDEO_PREFIX,
     ExportError,
     check_alternating,
     check_image_tags,
+    check_video_tags,
     merge_system_prompt,
     training_turns,
     with_actions_answer,
@@ -85,6 +91,7 @@ def chat_messages(sample: Sample, recipe: Recipe) -> list[dict[str, str]]:
     roles = [turn.role for turn in turns]
     check_alternating(sample, roles, "user", "assistant")
     check_image_tags(sample, "".join(turn.content for turn in turns), "<image>", len(sample.images))
+    check_video_tags(sample, "".join(turn.content for turn in turns))
     return [{"role": turn.role, "content": turn.content} for turn in turns]
 
 
@@ -94,7 +101,9 @@ def record(
     coordinates: BoxCoordinates,
     image_prefix: str,
     points: PointCoordinates | None = None,
+    video_prefix: str = VIDEO_PREFIX,
 ) -> dict[str, object]:
+    """One finetune record: ``id``, ``image`` and ``video`` (when the sample has them), ``conversations``."""
     boxes_answer, ocr_answer = answer_renderers(coordinates)
     sample = with_actions(sample, points)
     training = merge_system_prompt(training_turns(sample, recipe, boxes_answer, ocr_answer))
@@ -104,9 +113,13 @@ def record(
     result: dict[str, object] = {"id": sample.sample_id}
     if paths:
         result["image"] = paths[0] if len(paths) == 1 else paths
+    videos = [f"{video_prefix}/{video.file_name}" for video in sample.videos]
+    if videos:
+        result["video"] = videos[0] if len(videos) == 1 else videos
     result["conversations"] = turns
     check_alternating(sample, [turn["from"] for turn in turns], "human", "gpt")
     check_image_tags(sample, "".join(turn["value"] for turn in turns), "<image>", len(paths))
+    check_video_tags(sample, "".join(turn["value"] for turn in turns))
     return result
 
 

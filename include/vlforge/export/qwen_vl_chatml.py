@@ -3,6 +3,7 @@
 Images are written inline as ``Picture N: <img>path</img>``; a box is
 ``<ref>label</ref><box>(x1,y1),(x2,y2)</box>`` with coordinates normalised to
 integers in ``[0, 1000)``. Roles are ``user``/``assistant`` under ``from``/``value``.
+Qwen-VL (first generation) has no video input: a video sample is refused (``export_all`` skips it).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from vlforge.export.render import (
     check_alternating,
     check_image_tags,
     merge_system_prompt,
+    refuse_videos,
     training_turns,
 )
 from vlforge.geometry import xyxy_to_qwen_vl_1000
@@ -39,6 +41,7 @@ def ocr_answer(lines: list[OcrLine], images: tuple[ImageRef, ...]) -> str:
 
 
 def record(sample: Sample, recipe: Recipe, image_prefix: str) -> dict[str, object]:
+    refuse_videos(sample, "Qwen-VL (first generation)")
     turns = merge_system_prompt(training_turns(sample, recipe, boxes_answer, ocr_answer))
     check_image_tags(sample, "".join(turn.content for turn in turns), "<image>", len(sample.images))
     pictures = iter(range(1, len(sample.images) + 1))

@@ -2,7 +2,8 @@
 
 A sample's own conversation is kept as it is; boxes and OCR lines become one
 more user/assistant pair whose answer is written in the target format's box
-syntax, which each exporter passes in.
+syntax, which each exporter passes in. Images and videos are marked in the text
+with ``<image>`` and ``<video>`` tags, one per image and per video.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ class ExportError(ValueError):
     """A record that would break its consumer's rules; names the sample, the field and the value."""
 
 
-# Every export folder is ``<release>/exports/<format>/``; the release's images are in ``<release>/images/``.
+# Every export folder is ``<release>/exports/<format>/``; the release's images are in ``<release>/images/``
+# and its videos in ``<release>/videos/``.
 IMAGE_PREFIX = "../../images"
+VIDEO_PREFIX = "../../videos"
 
 
 def image_file(folder: Path, sample: Sample, image: ImageRef) -> Path:
@@ -45,7 +48,10 @@ OcrAnswer = Callable[[list[OcrLine], tuple[ImageRef, ...]], str]
 
 
 def training_turns(sample: Sample, recipe: Recipe, boxes_answer: BoxAnswer, ocr_answer: OcrAnswer) -> list[Turn]:
-    """The full conversation to train on, with ``<image>`` tags for every image."""
+    """The full conversation to train on, with ``<image>`` tags for every image and ``<video>`` tags for every video.
+
+    A conversation without any tag of a kind gets them at the start of its first user turn, images first.
+    """
     turns = list(sample.conversations)
     for box in [*sample.boxes, *(line.box for line in sample.ocr_lines if line.box)]:
         if not 0 <= box.image_index < len(sample.images):
@@ -57,11 +63,12 @@ def training_turns(sample: Sample, recipe: Recipe, boxes_answer: BoxAnswer, ocr_
         turns += _pair(recipe.prompts.ocr, ocr_answer(list(sample.ocr_lines), sample.images))
     if sample.boxes:
         turns += _pair(recipe.prompts.grounding, boxes_answer(list(sample.boxes), sample.images))
-    tags = sum(turn.content.count("<image>") for turn in turns)
-    if tags == 0 and turns and sample.images:
+    text = "".join(turn.content for turn in turns)
+    prefix = "<image>" * len(sample.images) if "<image>" not in text else ""
+    prefix += "<video>" * len(sample.videos) if "<video>" not in text else ""
+    if prefix and turns:
         first_user = next(index for index, turn in enumerate(turns) if turn.role == "user")
-        prefix = "<image>" * len(sample.images) + "\n"
-        turns[first_user] = Turn(role="user", content=prefix + turns[first_user].content)
+        turns[first_user] = Turn(role="user", content=prefix + "\n" + turns[first_user].content)
     return turns
 
 
@@ -94,6 +101,24 @@ def check_image_tags(sample: Sample, text: str, tag: str, images: int) -> None:
     found = text.count(tag)
     if found != images:
         raise ExportError(f"sample {sample.sample_id}: {found} {tag} tags for {images} images")
+
+
+def check_video_tags(sample: Sample, text: str, tag: str = "<video>") -> None:
+    """One ``tag`` per video of the sample, as every trainer that reads videos requires."""
+    found = text.count(tag)
+    if found != len(sample.videos):
+        raise ExportError(f"sample {sample.sample_id}: {found} {tag} tags for {len(sample.videos)} videos")
+
+
+def refuse_videos(sample: Sample, format_name: str) -> None:
+    """For formats that cannot hold a video: a video sample reaching them is a bug (``export_all`` skips them).
+
+    Raises:
+        ExportError: naming the sample, its videos and the format.
+    """
+    if sample.videos:
+        names = ", ".join(video.file_name for video in sample.videos)
+        raise ExportError(f"sample {sample.sample_id}: has {len(sample.videos)} videos ({names}); {format_name} cannot hold video")
 
 
 def with_actions_answer(sample: Sample, answer: str) -> Sample:

@@ -11,6 +11,7 @@ files that share its key (the sample id; WebDataset splits a member name at its 
 
 Members are written in a fixed order with fixed metadata (mtime 0, mode 0644, no owner), so the
 same samples give byte-identical shards. The ``webdataset`` package is not needed to write them.
+Video samples are refused (``export_all`` skips them).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from vlforge.config import Recipe
 from vlforge.export.qwen_finetune import chat_messages
-from vlforge.export.render import ExportError, image_file
+from vlforge.export.render import ExportError, image_file, refuse_videos
 from vlforge.records import Sample
 
 SAMPLES_PER_SHARD = 1000
@@ -85,6 +86,8 @@ def export(
     """
     if samples_per_shard < 1:
         raise ValueError(f"samples_per_shard must be at least 1, got {samples_per_shard}")
+    for sample in samples:
+        refuse_videos(sample, "the WebDataset export")
     keys = [sample.sample_id for sample in samples]
     for key in keys:
         if not key or "." in key or "/" in key:

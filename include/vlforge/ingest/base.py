@@ -1,33 +1,37 @@
-"""What every ingest adapter shares: rejections, image resolution and loading, record checks.
+"""What every ingest adapter shares: rejections, image and video resolution and loading, record checks.
 
 An adapter turns one source file into ``Sample`` or ``Rejection`` objects; it
-never drops a record silently. Images are resolved (Label Studio upload and
-local-files URLs, paths relative to the export, ``images_root``, http(s) URLs),
-decoded, EXIF-oriented and put into the content-addressed store here, once per
-distinct reference.
+never drops a record silently. Images and videos are resolved (Label Studio upload and
+local-files URLs, paths relative to the export, ``images_root``, http(s) URLs)
+and put into the content-addressed store here, once per distinct reference:
+images decoded and EXIF-oriented, videos probed with OpenCV for size, frame rate and frame count.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import posixpath
 import re
+import tempfile
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import fsspec
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from vlforge.records import Box, ImageRef, Sample, Source, Turn
+from vlforge.records import Box, ImageRef, Sample, Source, Turn, VideoRef
 from vlforge.store import ImageStore
 
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 _EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp", "TIFF": "tiff", "MPO": "jpg"}
 _EXIF_ORIENTATION = 0x0112
+MediaKind = Literal["image", "video"]  # as quarantine reasons name it
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,7 @@ class IngestContext:
     store: ImageStore
     box_tolerance_px: float = 0.5
     download_timeout_s: float = 10.0
-    _loaded: dict[str, ImageRef | RecordError] = field(default_factory=dict)
+    _loaded: dict[tuple[MediaKind, str], ImageRef | VideoRef | RecordError] = field(default_factory=dict)
 
     def source(self, record_id: object) -> Source:
         return Source(file=self.source_file, record_id=str(record_id))
@@ -94,42 +98,56 @@ class IngestContext:
         Raises:
             RecordError: when the image cannot be found, escapes the source root, or does not decode.
         """
+        outcome = self._cached("image", reference, field_name)
+        assert isinstance(outcome, ImageRef)
+        return outcome
+
+    def load_video(self, reference: str, field_name: str = "videos") -> VideoRef:
+        """Resolve, probe and store the video that ``reference`` names (found the same way as images).
+
+        Raises:
+            RecordError: when the video cannot be found, escapes the source root, or OpenCV cannot read it.
+        """
+        outcome = self._cached("video", reference, field_name)
+        assert isinstance(outcome, VideoRef)
+        return outcome
+
+    def _cached(self, kind: MediaKind, reference: str, field_name: str) -> ImageRef | VideoRef:
         if not isinstance(reference, str) or not reference.strip():
-            raise RecordError("image reference is missing or empty", field_name, reference)
-        if reference not in self._loaded:
+            raise RecordError(f"{kind} reference is missing or empty", field_name, reference)
+        key = (kind, reference)
+        if key not in self._loaded:
             try:
-                self._loaded[reference] = self._load(reference, field_name)
+                data = self._read(reference, field_name, kind)
+                store = store_image if kind == "image" else store_video
+                self._loaded[key] = store(data, self.store, reference, field_name)
             except RecordError as error:
-                self._loaded[reference] = error
-        outcome = self._loaded[reference]
+                self._loaded[key] = error
+        outcome = self._loaded[key]
         if isinstance(outcome, RecordError):
             raise outcome
         return outcome
 
-    def _load(self, reference: str, field_name: str) -> ImageRef:
-        data = self._read(reference, field_name)
-        return store_image(data, self.store, reference, field_name)
-
-    def _read(self, reference: str, field_name: str) -> bytes:
+    def _read(self, reference: str, field_name: str, kind: MediaKind = "image") -> bytes:
         tried: list[str] = []
-        for candidate in self._candidates(reference, field_name):
+        for candidate in self._candidates(reference, field_name, kind):
             tried.append(self._shown(candidate))
             data = _read_if_exists(candidate)
             if data is not None:
                 return data
         if reference.startswith(("http://", "https://")):
-            return self._download(reference, field_name, tried)
-        raise RecordError(f"image file not found (looked at: {', '.join(tried)})", field_name, reference)
+            return self._download(reference, field_name, tried, kind)
+        raise RecordError(f"{kind} file not found (looked at: {', '.join(tried)})", field_name, reference)
 
-    def _download(self, url: str, field_name: str, tried: list[str]) -> bytes:
+    def _download(self, url: str, field_name: str, tried: list[str], kind: MediaKind) -> bytes:
         try:
             with urllib.request.urlopen(url, timeout=self.download_timeout_s) as response:  # noqa: S310
                 return response.read()
         except (OSError, ValueError) as error:
             looked = f" and not found at: {', '.join(tried)}" if tried else ""
-            raise RecordError(f"image URL could not be downloaded ({error}){looked}", field_name, url) from None
+            raise RecordError(f"{kind} URL could not be downloaded ({error}){looked}", field_name, url) from None
 
-    def _candidates(self, reference: str, field_name: str) -> Iterator[str]:
+    def _candidates(self, reference: str, field_name: str, kind: MediaKind = "image") -> Iterator[str]:
         roots = [self.source_root] + ([self.images_root] if self.images_root else [])
         relative = _relative_part(reference)
         if relative is None:
@@ -142,7 +160,7 @@ class IngestContext:
         inside = [_join(root, relative) for root in roots]
         inside = [candidate for candidate in inside if self._allowed(candidate, relative)]
         if not inside:
-            raise RecordError("image path leads outside the export's folder and images_root", field_name, reference)
+            raise RecordError(f"{kind} path leads outside the export's folder and images_root", field_name, reference)
         yield from inside
         if reference.startswith("/data/upload/"):
             # Label Studio prefixes uploaded file names with a hash: "<8 hex>-<name>".
@@ -255,6 +273,72 @@ def store_image(data: bytes, store: ImageStore, reference: str, field_name: str 
     return ImageRef(sha256=digest, width=width, height=height, format=extension)
 
 
+def video_format(data: bytes) -> str | None:
+    """The container of ``data`` from its first bytes, as a store extension, or None when unknown.
+
+    ISO base media (``ftyp`` box at offset 4): ``mov`` for the QuickTime brand ``qt``, else ``mp4``;
+    RIFF with form type ``AVI``: ``avi``; Matroska EBML header: ``webm`` when its doctype says so, else ``mkv``.
+    """
+    if data[4:8] == b"ftyp":
+        return "mov" if data[8:12] == b"qt  " else "mp4"
+    if data[:4] == b"RIFF" and data[8:12] == b"AVI ":
+        return "avi"
+    if data[:4] == b"\x1a\x45\xdf\xa3":
+        return "webm" if b"webm" in data[:64] else "mkv"
+    return None
+
+
+def store_video(data: bytes, store: ImageStore, reference: str, field_name: str = "videos") -> VideoRef:
+    """Probe ``data`` with OpenCV and put it, unchanged, in the store.
+
+    The container is recognised from the bytes (``video_format``), the file is opened with
+    ``cv2.VideoCapture`` from a temporary copy, and its first frame must decode. Width, height,
+    frame rate and frame count are what the container declares; ``duration_s = frames / fps``.
+
+    Raises:
+        RecordError: when the bytes are not a known container, or OpenCV cannot open or decode them,
+            or they declare no frames or no frame rate. The reason never names the temporary file.
+    """
+    import cv2  # only ingest of videos needs OpenCV
+
+    extension = video_format(data)
+    if extension is None:
+        raise RecordError("video cannot be read (not an mp4, mov, avi, mkv or webm container)", field_name, reference)
+    descriptor, temp_name = tempfile.mkstemp(suffix=f".{extension}")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+        capture = cv2.VideoCapture(temp_name)
+        try:
+            if not capture.isOpened():
+                raise RecordError(
+                    f"video cannot be decoded (OpenCV cannot open this {extension} file: truncated, or a codec it lacks)",
+                    field_name,
+                    reference,
+                )
+            frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+            fps = float(capture.get(cv2.CAP_PROP_FPS))
+            width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
+            height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+            decoded, _ = capture.read()
+        finally:
+            capture.release()
+    finally:
+        Path(temp_name).unlink(missing_ok=True)
+    if not decoded:
+        raise RecordError(f"video cannot be decoded (the first frame of the {extension} file does not decode)", field_name, reference)
+    if frames <= 0 or fps <= 0 or width <= 0 or height <= 0:
+        raise RecordError(
+            f"video declares {frames} frames at {fps:g} fps and size {width}x{height}; all must be positive",
+            field_name,
+            reference,
+        )
+    digest = store.put(data, extension)
+    return VideoRef(
+        sha256=digest, width=width, height=height, format=extension, duration_s=frames / fps, fps=fps, frames=frames
+    )
+
+
 def detect_language(text: str) -> str:
     """'zh' when the text has CJK characters, else 'en' (enough to choose a tokenizer or OCR model)."""
     return "zh" if _CJK.search(text) else "en"
@@ -293,8 +377,8 @@ def checked_sample(sample: Sample, tolerance_px: float) -> Sample:
     Raises:
         RecordError: for the first rule the sample breaks.
     """
-    if not sample.images:
-        raise RecordError("record has no image", "images")
+    if not sample.images and not sample.videos:
+        raise RecordError("record has no image or video", "images")
 
     def check(box: Box, field_name: str) -> Box:
         if not 0 <= box.image_index < len(sample.images):
@@ -311,6 +395,11 @@ def checked_sample(sample: Sample, tolerance_px: float) -> Sample:
     if sample.conversations and image_tags != len(sample.images):
         raise RecordError(
             f"conversation has {image_tags} <image> tags for {len(sample.images)} images", "conversations", image_tags
+        )
+    video_tags = sum(turn.content.count("<video>") for turn in sample.conversations)
+    if sample.conversations and video_tags != len(sample.videos):
+        raise RecordError(
+            f"conversation has {video_tags} <video> tags for {len(sample.videos)} videos", "conversations", video_tags
         )
     return sample.model_copy(update={"boxes": boxes, "ocr_lines": tuple(lines)})
 

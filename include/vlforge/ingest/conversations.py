@@ -1,7 +1,13 @@
 """Trainer-format conversation files read back as samples: LLaMA-Factory sharegpt and the Qwen-VL finetune JSON.
 
-Both keep a list of turns with ``<image>`` tags and a list of image paths; they
-differ in key names, which each adapter passes in.
+Both keep a list of turns with ``<image>``/``<video>`` tags and lists of image and video paths;
+they differ in key names, which each adapter passes in. The ingest checks (``checked_sample``)
+then require one ``<image>`` tag per image and one ``<video>`` tag per video.
+
+Every record becomes a ``vqa`` sample, with or without videos: a conversation record is a
+question-and-answer exchange whatever its media, and vlforge's ``video_event`` task type is for
+samples that carry timed ``VideoEvent`` annotations, which these formats do not have. A caption
+cannot be told from an answer in these files, so no record is guessed to be a ``caption``.
 """
 
 from __future__ import annotations
@@ -17,9 +23,25 @@ ROLE_NAMES = {"user": "user", "human": "user", "assistant": "assistant", "gpt": 
 
 
 def read_conversations(
-    location: str, context: IngestContext, turns_key: str, role_key: str, content_key: str, images_key: str
+    location: str,
+    context: IngestContext,
+    turns_key: str,
+    role_key: str,
+    content_key: str,
+    images_key: str,
+    videos_key: str,
 ) -> Iterator[Sample | Rejection]:
-    """Yield one VQA sample per record of a conversation file."""
+    """Yield one VQA sample per record of a conversation file.
+
+    Args:
+        location: the file.
+        context: where media are resolved and stored.
+        turns_key, role_key, content_key: the format's names for the turn list, a turn's role and its text.
+        images_key, videos_key: the format's names for the image and video paths (a list, or one path).
+
+    Returns:
+        Samples, and rejections naming the record, the field and the value.
+    """
     for record_id, record in load_json_records(location, context):
         if isinstance(record, Rejection):
             yield record
@@ -28,17 +50,33 @@ def read_conversations(
         try:
             if not isinstance(record, dict):
                 raise RecordError("record is not a JSON object", "record", record)
-            if "video" in record or "videos" in record:
-                raise RecordError("video records are not supported by this version", "videos", record.get("videos", record.get("video")))
             turns = _turns(record, turns_key, role_key, content_key)
-            paths = record.get(images_key, [])
-            paths = [paths] if isinstance(paths, str) else paths
-            if not isinstance(paths, list):
-                raise RecordError(f"'{images_key}' is not a list of paths", images_key, paths)
-            images = tuple(context.load_image(str(path), f"{images_key}[{index}]") for index, path in enumerate(paths))
-            yield Sample(sample_id=make_sample_id(source, 1), task_type="vqa", images=images, conversations=turns, source=source)
+            images = tuple(
+                context.load_image(str(path), f"{images_key}[{index}]")
+                for index, path in enumerate(_paths(record, images_key))
+            )
+            videos = tuple(
+                context.load_video(str(path), f"{videos_key}[{index}]")
+                for index, path in enumerate(_paths(record, videos_key))
+            )
+            yield Sample(
+                sample_id=make_sample_id(source, 1),
+                task_type="vqa",
+                images=images,
+                videos=videos,
+                conversations=turns,
+                source=source,
+            )
         except RecordError as error:
             yield Rejection(source, error.reason, error.field, error.value)
+
+
+def _paths(record: dict[str, Any], key: str) -> list[object]:
+    paths = record.get(key) or []
+    paths = [paths] if isinstance(paths, str) else paths
+    if not isinstance(paths, list):
+        raise RecordError(f"'{key}' is not a list of paths", key, paths)
+    return paths
 
 
 def _turns(record: dict[str, Any], turns_key: str, role_key: str, content_key: str) -> tuple[Turn, ...]:

@@ -1,6 +1,8 @@
-"""LLaMA-Factory sharegpt files (``messages`` with ``role``/``content``, ``images``), JSON or JSON Lines.
+"""LLaMA-Factory sharegpt files (``messages`` with ``role``/``content``, ``images``, ``videos``), JSON or JSON Lines.
 
-Image paths are relative to the dataset folder (LLaMA-Factory's ``media_dir``),
+As in LLaMA-Factory's ``mllm_video_demo.json``, ``videos`` lists video paths and each one has a
+``<video>`` tag in the messages; a record whose tags and videos differ in number is quarantined.
+Image and video paths are relative to the dataset folder (LLaMA-Factory's ``media_dir``),
 which is the file's folder unless ``images_root`` says otherwise.
 """
 
@@ -15,4 +17,4 @@ from vlforge.records import Sample
 
 
 def read(location: str, context: IngestContext, recipe: Recipe) -> Iterator[Sample | Rejection]:
-    return read_conversations(location, context, "messages", "role", "content", "images")
+    return read_conversations(location, context, "messages", "role", "content", "images", "videos")

@@ -1,6 +1,6 @@
-"""The Qwen-VL finetune JSON (``qwen-vl-finetune``): ``image`` (one path or a list) and ``conversations`` with ``from``/``value``.
+"""The Qwen-VL finetune JSON (``qwen-vl-finetune``): ``image`` / ``video`` (one path or a list) and ``conversations`` with ``from``/``value``.
 
-Image paths are relative to the dataset's ``data_path``: pass it as ``images_root``.
+Image and video paths are relative to the dataset's ``data_path``: pass it as ``images_root``.
 """
 
 from __future__ import annotations
@@ -14,4 +14,4 @@ from vlforge.records import Sample
 
 
 def read(location: str, context: IngestContext, recipe: Recipe) -> Iterator[Sample | Rejection]:
-    return read_conversations(location, context, "conversations", "from", "value", "image")
+    return read_conversations(location, context, "conversations", "from", "value", "image", "video")

@@ -129,10 +129,18 @@ def below_thresholds(
 
 
 def _metrics(first: Sample, second: Sample | None, text_score: tuple[float, float, float] | None) -> Metrics:
-    image = first.images[0]
     screen_texts = [line.text for line in first.ocr_lines]
-    completeness = action_completeness(
-        list(first.actions), image.width, image.height, screen_texts, list(second.actions) if second else None
+    # Actions are measured on the screenshot (the first image); a sample without actions (a video-only one too) has none to measure.
+    completeness = (
+        action_completeness(
+            list(first.actions),
+            first.images[0].width,
+            first.images[0].height,
+            screen_texts,
+            list(second.actions) if second else None,
+        )
+        if first.actions
+        else None
     )
     if second is None:
         return Metrics(action_completeness=completeness, rounds_compared=1)

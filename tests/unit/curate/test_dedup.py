@@ -145,6 +145,18 @@ def test_boxes_only_samples_with_different_boxes_are_not_exact_duplicates(put: P
     assert exact_only.groups == (("r1", "r2", "r3"),)  # one shared image: grouped for the splits all the same
 
 
+def test_video_samples_with_the_same_question_but_different_videos_are_not_exact_duplicates() -> None:
+    from vlforge.records import Sample, Source, Turn, VideoRef
+
+    def video_sample(sample_id: str, sha: str) -> Sample:
+        video = VideoRef(sha256=sha * 64, width=224, height=224, format="mp4", duration_s=5.0, fps=30.0, frames=150)
+        turns = (Turn(role="user", content="<video>What happens?"), Turn(role="assistant", content="A ball rolls."))
+        return Sample(sample_id=sample_id, task_type="vqa", videos=(video,), conversations=turns, source=Source(file="v.json", record_id=sample_id))
+
+    assert dedup.exact_key(video_sample("a", "1")) != dedup.exact_key(video_sample("b", "2"))
+    assert dedup.exact_key(video_sample("a", "1")) == dedup.exact_key(video_sample("c", "1"))
+
+
 CAPTION = "A red double-decker bus parked at Heathrow Terminal 5, with the driver visible behind the windscreen."
 REWORDED = "A red double decker bus parked at Heathrow Terminal 5 with the driver visible behind the windscreen!!"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from vlforge.records import Box, GuiAction, ImageRef, OcrLine, Sample, Source, Turn
+from vlforge.records import Box, GuiAction, ImageRef, OcrLine, Sample, Source, Turn, VideoRef
 
 # The official finetune demo's COCO photo is 640x428 (qwen3vl_finetune/demo/images).
 COCO = ImageRef(sha256="a" * 64, width=640, height=428, format="jpg")
@@ -19,12 +19,33 @@ SMALL = ImageRef(sha256="c" * 64, width=200, height=100, format="png")
 PHONE = ImageRef(sha256="d" * 64, width=1080, height=2400, format="png")
 GUI_INSTRUCTION = "Open the file manager app and view the au_uu_SzH3yR2.mp3 file in MUSIC Folder"
 PREFIX = "../../images"
+VIDEO_PREFIX = "../../videos"
+# LLaMA-Factory's demo video 4.mp4: 224x224, 150 frames at 30 fps, 5.0 s.
+CLIP = VideoRef(sha256="f" * 64, width=224, height=224, format="mp4", duration_s=5.0, fps=30.0, frames=150)
 GROUNDING_PROMPT = "Locate every object in the image and output its label and bounding box."
 OCR_PROMPT = "Read all the text in the image, line by line, with the position of each line."
 
 
 def path_of(image: ImageRef) -> str:
     return f"{PREFIX}/{image.sha256}.{image.format}"
+
+
+def video_path_of(video: VideoRef) -> str:
+    return f"{VIDEO_PREFIX}/{video.sha256}.{video.format}"
+
+
+def video_sample() -> Sample:
+    """A record of LLaMA-Factory's mllm_video_demo.json: one ``<video>`` tag, one video."""
+    return Sample(
+        sample_id="video-1",
+        task_type="vqa",
+        videos=(CLIP,),
+        conversations=(
+            Turn(role="user", content="<video>What's in the video?"),
+            Turn(role="assistant", content="A baby is playing in the living room."),
+        ),
+        source=Source(file="mllm_video_demo.json", record_id="2"),
+    )
 
 
 def grounding_sample() -> Sample:

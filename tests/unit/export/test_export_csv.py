@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
-from export_samples import COCO, caption_sample, gui_sample, multi_image_sample, path_of
+from export_samples import COCO, caption_sample, gui_sample, multi_image_sample, path_of, video_path_of, video_sample
 
 from vlforge.config import Recipe
 from vlforge.export.csv import COLUMNS, export, row
@@ -28,6 +28,7 @@ def test_row_values() -> None:
         "sample_id": "multi-1",
         "task_type": "vqa",
         "images": json.dumps(["../../images/" + "b" * 64 + ".png", "../../images/" + "c" * 64 + ".png"]),
+        "videos": "[]",
         "question": "What changed between the two screens?",
         "answer": "The dialog closed.",
         "boxes": '[{"label": "dialog", "x1": 50.0, "y1": 25.0, "x2": 150.0, "y2": 75.0, "image_index": 1}]',
@@ -37,6 +38,12 @@ def test_row_values() -> None:
         "round": "1",
         "gold": "false",
     }
+
+
+def test_video_sample_lists_its_videos_and_drops_the_tags() -> None:
+    values = row(video_sample(), "../../images")
+    assert (values["images"], values["videos"]) == ("[]", json.dumps([video_path_of(video_sample().videos[0])]))
+    assert (values["question"], values["answer"]) == ("What's in the video?", "A baby is playing in the living room.")
 
 
 def test_gui_actions_column() -> None:
@@ -49,7 +56,7 @@ def test_file_is_excel_friendly_and_reads_back(tmp_path: Path, recipe: Recipe) -
     (path,) = export([tricky_sample(), multi_image_sample()], tmp_path / "csv", "ds", recipe)
     assert path == tmp_path / "csv/ds.csv"
     data = path.read_bytes()
-    assert data.startswith(b"\xef\xbb\xbf" + b"sample_id,task_type,images,question,answer,")  # BOM, then the header
+    assert data.startswith(b"\xef\xbb\xbf" + b"sample_id,task_type,images,videos,question,answer,")  # BOM, then the header
     assert data.count(b"\r\n") == 3  # header + 2 records; the line break inside the quoted answer stays "\n"
     assert data.count(b"\n") == 4
     with path.open(encoding="utf-8-sig", newline="") as handle:
@@ -69,4 +76,5 @@ def test_quoting_follows_rfc_4180(tmp_path: Path, recipe: Recipe) -> None:
     (path,) = export([tricky_sample()], tmp_path, "ds", recipe)
     text = path.read_bytes().decode("utf-8-sig")
     assert '"He said ""hi, there"",\nthen left. 胡萝卜，中文逗号"' in text
-    assert list(csv.reader(io.StringIO(text, newline="")))[1][4] == TRICKY
+    assert list(csv.reader(io.StringIO(text, newline="")))[1][COLUMNS.index("answer")] == TRICKY
+    assert COLUMNS.index("answer") == 5

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from export_samples import (
+    CLIP,
     COCO,
     GROUNDING_PROMPT,
     OCR_PROMPT,
@@ -19,12 +20,16 @@ from export_samples import (
     path_of,
     system_sample,
     text_only_sample,
+    video_path_of,
+    video_sample,
 )
 
 from vlforge.config import Recipe
-from vlforge.export.llamafactory import dataset_info_entry, export, record
+from vlforge.export.llamafactory import dataset_info_entry, export, export_splits, record
+from vlforge.ingest import ingest_source
 from vlforge.export.render import ExportError
 from vlforge.records import Turn
+from vlforge.store import ImageStore
 
 
 def test_grounding_record(recipe: Recipe) -> None:
@@ -143,3 +148,86 @@ def test_export_without_system_registers_no_system_column(tmp_path: Path, recipe
     files = export([caption_sample()], tmp_path, "ds", recipe)
     info = json.loads(files[1].read_text(encoding="utf-8"))
     assert info["ds"]["columns"] == {"messages": "messages", "images": "images"}
+
+
+def test_video_record(recipe: Recipe) -> None:
+    assert record(video_sample(), recipe, "../../images") == {
+        "messages": [
+            {"role": "user", "content": "<video>What's in the video?"},
+            {"role": "assistant", "content": "A baby is playing in the living room."},
+        ],
+        "images": [],
+        "videos": [video_path_of(CLIP)],
+    }
+
+
+def test_video_without_a_tag_gets_one_before_the_first_question(recipe: Recipe) -> None:
+    untagged = video_sample().model_copy(
+        update={"conversations": (Turn(role="user", content="What's in the video?"), Turn(role="assistant", content="A baby."))}
+    )
+    assert record(untagged, recipe, "../../images")["messages"][0] == {"role": "user", "content": "<video>\nWhat's in the video?"}
+
+
+def test_more_video_tags_than_videos_is_refused(recipe: Recipe) -> None:
+    doubled = video_sample().model_copy(
+        update={"conversations": (Turn(role="user", content="<video><video>Compare."), Turn(role="assistant", content="Same."))}
+    )
+    with pytest.raises(ExportError, match="video-1: 2 <video> tags for 1 videos"):
+        record(doubled, recipe, "../../images")
+
+
+def test_video_export_has_the_shape_of_mllm_video_demo(fixtures_dir: Path, tmp_path: Path, recipe: Recipe) -> None:
+    data_dir = fixtures_dir / "llamafactory/data"
+    reference = json.loads((data_dir / "dataset_info.json").read_text(encoding="utf-8"))["mllm_video_demo"]
+    demo = json.loads((data_dir / "mllm_video_demo.json").read_text(encoding="utf-8"))
+    data_path, info_path = export([video_sample()], tmp_path, "clips", recipe)
+    info = json.loads(info_path.read_text(encoding="utf-8"))
+    assert info == {"clips": reference | {"file_name": "clips.json"}}
+    assert dataset_info_entry("x.json", with_system=False, with_images=False, with_videos=True) == reference | {"file_name": "x.json"}
+    records = json.loads(data_path.read_text(encoding="utf-8"))
+    assert {key for entry in records for key in entry} == {key for entry in demo for key in entry} == {"messages", "videos"}
+    assert {key for entry in records for message in entry["messages"] for key in message} == {
+        key for entry in demo for message in entry["messages"] for key in message
+    }
+    for entry in [*demo, *records]:  # the consumer's rule, which the demo itself keeps
+        assert sum(message["content"].count("<video>") for message in entry["messages"]) == len(entry["videos"])
+
+
+def test_ingested_video_demo_exports_back_to_its_messages_and_videos(
+    fixtures_dir: Path, tmp_path: Path, recipe: Recipe
+) -> None:
+    """mllm_video_demo.json -> ingest -> release videos/ -> LLaMA-Factory export -> the same messages, the same video bytes."""
+    data_dir = fixtures_dir / "llamafactory/data"
+    demo = json.loads((data_dir / "mllm_video_demo.json").read_text(encoding="utf-8"))
+    store = ImageStore(tmp_path / "store")
+    result = ingest_source(str(data_dir / "mllm_video_demo.json"), "llamafactory", store, recipe)
+    assert result.rejections == [] and len(result.samples) == 3
+    release = tmp_path / "release"
+    for video in {video for sample in result.samples for video in sample.videos}:
+        store.link_into(video.sha256, video.format, release / "videos")
+    folder = release / "exports" / "llamafactory"
+    data_path, info_path = export(result.samples, folder, "demo", recipe)
+    exported = json.loads(data_path.read_text(encoding="utf-8"))
+    assert [entry["messages"] for entry in exported] == [entry["messages"] for entry in demo]
+    for entry, original in zip(exported, demo, strict=True):
+        assert [(folder / path).read_bytes() for path in entry["videos"]] == [
+            (data_dir / path).read_bytes() for path in original["videos"]
+        ]
+    assert json.loads(info_path.read_text(encoding="utf-8"))["demo"]["columns"] == {"messages": "messages", "videos": "videos"}
+    # Read back by vlforge itself, with the release as the root the paths resolve in: the same samples.
+    again = ingest_source(str(data_path), "llamafactory", ImageStore(tmp_path / "store2"), recipe, images_root=str(release))
+    assert again.rejections == []
+    assert [(sample.videos, sample.conversations) for sample in again.samples] == [
+        (sample.videos, sample.conversations) for sample in result.samples
+    ]
+
+
+def test_export_splits_writes_one_dataset_info_for_all_splits(tmp_path: Path, recipe: Recipe) -> None:
+    files = export_splits({"train": [grounding_sample(), video_sample()], "test": [system_sample()]}, tmp_path, "ds", recipe)
+    assert files == [tmp_path / "ds_train.json", tmp_path / "ds_test.json", tmp_path / "dataset_info.json"]
+    info = json.loads(files[2].read_text(encoding="utf-8"))
+    assert info == {
+        "ds_train": dataset_info_entry("ds_train.json", with_system=False, with_images=True, with_videos=True),
+        "ds_test": dataset_info_entry("ds_test.json", with_system=True),
+    }
+    assert [len(json.loads(path.read_text(encoding="utf-8"))) for path in files[:2]] == [2, 1]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from export_samples import (
+    CLIP,
     COCO,
     GROUNDING_PROMPT,
     GUI_INSTRUCTION,
@@ -21,6 +22,8 @@ from export_samples import (
     ocr_sample,
     path_of,
     system_sample,
+    video_path_of,
+    video_sample,
 )
 
 from vlforge.config import Recipe
@@ -141,3 +144,22 @@ def test_export_writes_json_lines(tmp_path: Path, recipe: Recipe) -> None:
     ]
     assert "胡萝卜" in lines[1]
     assert [path.name for path in folder.iterdir()] == ["ds.jsonl"]
+
+
+def test_video_record_uses_the_videos_key(recipe: Recipe) -> None:
+    assert record(video_sample(), recipe, "../../images") == {
+        "messages": [
+            {"role": "user", "content": "<video>What's in the video?"},
+            {"role": "assistant", "content": "A baby is playing in the living room."},
+        ],
+        "images": [],
+        "videos": [video_path_of(CLIP)],
+    }
+
+
+def test_video_tags_must_match_the_videos(recipe: Recipe) -> None:
+    doubled = video_sample().model_copy(
+        update={"conversations": (Turn(role="user", content="<video><video>Compare."), Turn(role="assistant", content="Same."))}
+    )
+    with pytest.raises(ExportError, match="video-1: 2 <video> tags for 1 videos"):
+        record(doubled, recipe, "../../images")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from export_samples import (
+    CLIP,
     COCO,
     GROUNDING_PROMPT,
     GUI_INSTRUCTION,
@@ -23,6 +24,8 @@ from export_samples import (
     path_of,
     system_sample,
     text_only_sample,
+    video_path_of,
+    video_sample,
     with_images,
 )
 from PIL import Image
@@ -353,3 +356,50 @@ def test_export_renders_gui_actions(
     (path,) = export([gui_sample()], tmp_path, "ds", recipe)
     (written,) = json.loads(path.read_text(encoding="utf-8"))
     assert written["conversations"][1]["value"] == tool_call({"action": "click", "coordinate": coordinate})
+
+
+def test_video_record_has_the_structure_of_the_official_video_demo(fixtures_dir: Path, recipe: Recipe) -> None:
+    demo = json.loads((fixtures_dir / "qwen3vl_finetune/demo/video.json").read_text(encoding="utf-8"))
+    demo_keys = {key for entry in demo for key in entry}
+    assert demo_keys == {"video", "conversations"}
+    for entry in demo:  # one path as a string, one <video> tag in the human turn
+        assert isinstance(entry["video"], str)
+        assert [turn["value"].count("<video>") for turn in entry["conversations"]] == [1, 0]
+    for make in (qwen3, qwen2_5):
+        result = make(video_sample(), recipe)
+        assert result == {
+            "id": "video-1",
+            "video": video_path_of(CLIP),
+            "conversations": [
+                {"from": "human", "value": "<video>What's in the video?"},
+                {"from": "gpt", "value": "A baby is playing in the living room."},
+            ],
+        }
+        assert set(result) - demo_keys == {"id"}
+        assert [set(turn) for turn in result["conversations"]] == [set(turn) for turn in demo[0]["conversations"]]
+
+
+def test_several_videos_and_an_image_are_lists_and_tags_in_order(recipe: Recipe) -> None:
+    second = CLIP.model_copy(update={"sha256": "9" * 64, "format": "avi"})
+    sample = video_sample().model_copy(
+        update={
+            "images": (COCO,),
+            "videos": (CLIP, second),
+            "conversations": (
+                Turn(role="user", content="<image>Here is the room. <video><video>What happens?"),
+                Turn(role="assistant", content="A baby plays."),
+            ),
+        }
+    )
+    result = qwen3(sample, recipe)
+    assert (result["image"], result["video"]) == (path_of(COCO), [video_path_of(CLIP), video_path_of(second)])
+    assert list(result) == ["id", "image", "video", "conversations"]
+
+
+def test_video_tags_must_match_the_videos(recipe: Recipe) -> None:
+    untagged_turns = (Turn(role="user", content="What happens?"), Turn(role="assistant", content="A baby plays."))
+    added = qwen3(video_sample().model_copy(update={"conversations": untagged_turns}), recipe)
+    assert added["conversations"][0]["value"] == "<video>\nWhat happens?"
+    doubled = (Turn(role="user", content="<video>What happens? <video>"), Turn(role="assistant", content="A baby plays."))
+    with pytest.raises(ExportError, match="video-1: 2 <video> tags for 1 videos"):
+        qwen3(video_sample().model_copy(update={"conversations": doubled}), recipe)
