@@ -62,6 +62,7 @@ test: setup
 # Speed goals, measured as ratios side by side in one run (never as timed assertions in tests).
 bench: setup
 	$(BIN)/python bench/bench_bertscore.py
+	$(BIN)/python bench/bench_augment.py
 
 airflow: setup
 	# standalone starts its components as `airflow ...` subprocesses: they must find the venv's.

@@ -5,8 +5,12 @@
     python -m vlforge.cli releases list [--dataset D]    the release catalog as a table
     python -m vlforge.cli releases show D V              one release: counts, metrics, gates, promotions
     python -m vlforge.cli releases diff D A B            release B against release A: metrics, counts, regressions
+    python -m vlforge.cli replay ID --from DIR           replay an augmented sample from its parent; OK when the bytes match
 
-The ``releases`` commands read the catalog at ``--catalog URL`` (default
+``replay`` looks the sample and its parent up in a release folder or a run's
+stage (``--from``), reads images from its ``images/`` folder or the image store
+(``--store``, default ``$VLFORGE_HOME/store/images``), prints ``OK`` or
+``MISMATCH`` and exits 0 or 1. The ``releases`` commands read the catalog at ``--catalog URL`` (default
 ``$VLFORGE_CATALOG_URL``, else ``$VLFORGE_HOME/catalog.sqlite``) and print JSON
 with ``--json``.
 """
@@ -21,7 +25,7 @@ from typing import Any
 
 from vlforge.compare import Comparison, compare_releases, release_metrics
 from vlforge.demo import prepare_demo
-from vlforge.layout import releases_dir, vlforge_home
+from vlforge.layout import releases_dir, store_root, vlforge_home
 from vlforge.release import latest_version
 
 _METRIC_HEADERS = {
@@ -40,12 +44,20 @@ def main(argv: list[str] | None = None) -> int:
     latest = commands.add_parser("latest", help="show the newest release of a dataset")
     latest.add_argument("dataset")
     _add_releases_parser(commands)
+    replay = commands.add_parser("replay", help="replay an augmented sample from its parent and compare the image bytes")
+    replay.add_argument("sample_id")
+    replay.add_argument(
+        "--from", dest="folder", type=Path, required=True, metavar="DIR", help="a release folder, a run's stage or a manifest"
+    )
+    replay.add_argument("--store", type=Path, metavar="DIR", help="the image store (default: $VLFORGE_HOME/store/images)")
     arguments = parser.parse_args(argv)
     if arguments.command == "prepare-demo":
         print(prepare_demo(arguments.folder))
         return 0
     if arguments.command == "releases":
         return _releases(arguments)
+    if arguments.command == "replay":
+        return _replay(arguments)
     version = latest_version(vlforge_home(), arguments.dataset)
     if version is None:
         print(f"no release of {arguments.dataset!r} under {vlforge_home()}", file=sys.stderr)
@@ -108,6 +120,19 @@ def _releases(arguments: argparse.Namespace) -> int:
     comparison = compare_releases(rows[0], rows[1], tolerance)
     print(json.dumps(comparison.to_dict(), indent=2) if arguments.json else _comparison_text(comparison))
     return 0
+
+
+def _replay(arguments: argparse.Namespace) -> int:
+    from vlforge.augment.stage import check_replay  # albumentations and OpenCV: only for this command
+
+    try:
+        check = check_replay(arguments.folder, arguments.sample_id, arguments.store or store_root(vlforge_home()))
+    except (LookupError, ValueError) as error:
+        print(error, file=sys.stderr)
+        return 1
+    ops = ", ".join(check.ops) or "no ops"
+    print(f"{'OK' if check.ok else 'MISMATCH'} {check.sample_id} (parent {check.parent_id}; {ops}): {check.detail}")
+    return 0 if check.ok else 1
 
 
 def _tolerances(items: list[str]) -> dict[str, float]:

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from vlforge.augment.config import AugmentConfig
 from vlforge.curate.config import CurateConfig
 from vlforge.preannotate.config import PreannotateConfig
 from vlforge.records import TaskType
@@ -107,6 +108,7 @@ class Recipe(_Section):
     prompts: Prompts = Prompts()
     quality: QualityConfig = QualityConfig()
     curate: CurateConfig = CurateConfig()
+    augment: AugmentConfig = AugmentConfig()
     export: ExportConfig = ExportConfig()
     report: ReportConfig = ReportConfig()
     preannotate: PreannotateConfig = PreannotateConfig()

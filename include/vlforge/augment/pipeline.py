@@ -7,7 +7,8 @@ after a mirror and drops what a crop or an erasure lost (``on_lost_object``). Th
 lineage is the parent's, then ``LineageOp("parent", {"sample_id", "image_sha256", "seed",
 "copy_index"})``, then one ``LineageOp(op, params_json, seed)`` per applied op, then a
 ``LineageOp("dropped", ...)`` after an op that lost targets and a ``LineageOp("dropped_turns", ...)``
-when turns were dropped; those two are reports and ``replay`` skips them.
+when turns were dropped; those two are reports and ``replay`` skips them, as it skips the text-only
+``LineageOp("paraphrase", ...)`` that the augment stage (``stage.py``) appends.
 
 Images are decoded with OpenCV (EXIF orientation applied, as the records' boxes assume), worked on
 in RGB, and encoded as PNG with a fixed compression level, so the same params give the same bytes.
@@ -32,7 +33,7 @@ from vlforge.store import sha256_bytes
 
 OnLostObject = Literal["drop_turns", "drop_sample"]
 PNG_COMPRESSION = 6
-REPORT_OPS = frozenset({"parent", "dropped", "dropped_turns"})
+REPORT_OPS = frozenset({"parent", "dropped", "dropped_turns", "paraphrase"})
 
 
 def decode_image(data: bytes, where: str) -> np.ndarray:

@@ -77,6 +77,15 @@ def swap_left_right(text: str) -> str:
     return _ZH_WORD.sub(lambda m: ZH_PAIRS[m.group(0)], _EN_WORD.sub(lambda m: _swap_en(m, text), text))
 
 
+def side_words(text: str) -> list[str]:
+    """Every left/right word ``swap_left_right`` may swap, in order: English (lowercased), then Chinese compounds.
+
+    Bare words outside a spatial context are listed too, so two texts compare equal only when they
+    agree on every occurrence.
+    """
+    return [m.group(0).lower() for m in _EN_WORD.finditer(text)] + [m.group(0) for m in _ZH_WORD.finditer(text)]
+
+
 def _swap_en(match: re.Match[str], text: str) -> str:
     word, suffix = match.group(1), match.group(2) or ""
     if not suffix and not _spatial_context(text, match.start(), match.end()):

@@ -65,3 +65,19 @@ class ExpectActionCompletenessAtLeast(gxe.ExpectColumnMeanToBeBetween):
 
 class ExpectBertscoreF1AtLeast(gxe.ExpectColumnMeanToBeBetween):
     """The mean BERTScore F1 between rounds' captions and answers reaches the threshold."""
+
+
+class ExpectNoEmptyConversation(gxe.ExpectColumnValuesToBeNull):
+    """No augmented copy lost every answer its parent had or holds a blank turn (the column names the copy)."""
+
+
+class ExpectSideWordsMatchFlips(gxe.ExpectColumnValuesToBeNull):
+    """A copy's left/right words are its parent's, swapped once per odd number of mirrors (the column says why not)."""
+
+
+class ExpectOpAppliedShareNearProbability(gxe.ExpectColumnValuesToBeBetween):
+    """The share of eligible copies an augment op was applied to lies within the tolerance of its probability."""
+
+
+class ExpectParaphraseBertscoreAtLeast(gxe.ExpectColumnValuesToBeBetween):
+    """Every kept paraphrase's BERTScore F1 against its original reaches the recipe's threshold."""

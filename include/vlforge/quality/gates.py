@@ -166,3 +166,26 @@ def run_quality_gate(stage: Path, recipe: Recipe) -> dict[str, Any]:
     tables = quality_tables(pd.read_parquet(stage / AGREEMENT))
     suites = quality_suites(recipe, tables)
     return asdict(run_gate("quality", {name: tables[name] for name in suites}, suites, stage))
+
+
+def run_augment_gate(stage: Path, recipe: Recipe) -> dict[str, Any]:
+    """The gate after augmentation, over ``augmented.parquet`` and its parents in ``curated.parquet``.
+
+    Checks every copy's boxes (inside the image, positive area), that no copy lost its answers,
+    that left/right words agree with the copy's flips, each op's applied share (from 1000 eligible
+    copies on) and every kept paraphrase's BERTScore (``vlforge.quality.suites.augment_suites``).
+
+    Raises:
+        GateFailed: naming each failed expectation.
+    """
+    from vlforge.augment.stage import AUGMENT_STATS, AUGMENTED, read_augmented
+    from vlforge.quality.suites import augment_suites, augment_tables
+    from vlforge.release import CURATED, read_curated
+
+    stats = json.loads((stage / AUGMENT_STATS).read_text(encoding="utf-8"))
+    copies = read_augmented(stage / AUGMENTED)
+    parents = {sample.sample_id: sample for sample in read_curated(stage / CURATED)[0]}
+    specs = recipe.augment.phase_specs(stats["phase"]) if stats["phase"] else []
+    tables = augment_tables(copies, parents, specs)
+    suites = augment_suites(recipe, tables, specs)
+    return asdict(run_gate("augment", {name: tables[name] for name in suites}, suites, stage))

@@ -5,9 +5,27 @@ from __future__ import annotations
 import great_expectations as gx
 import pandas as pd
 
+from vlforge.augment.config import OpSpec
 from vlforge.config import Recipe
 from vlforge.quality import expectations as ex
-from vlforge.records import TASK_TYPES
+from vlforge.quality import frames
+from vlforge.records import TASK_TYPES, Sample
+
+
+def box_expectations() -> list[gx.expectations.Expectation]:
+    """Every box lies inside its image and has a positive area (a ``frames.boxes_frame`` table)."""
+    return [
+        ex.ExpectBoxLeftTopInsideImage(column="x1", min_value=0, description="Boxes start inside the image (x1 >= 0)."),
+        ex.ExpectBoxLeftTopInsideImage(column="y1", min_value=0, description="Boxes start inside the image (y1 >= 0)."),
+        ex.ExpectBoxRightEdgeInsideImage(
+            column_A="image_width", column_B="x2", or_equal=True, description="Boxes end inside the image (x2 <= width)."
+        ),
+        ex.ExpectBoxBottomEdgeInsideImage(
+            column_A="image_height", column_B="y2", or_equal=True, description="Boxes end inside the image (y2 <= height)."
+        ),
+        ex.ExpectPositiveBoxWidth(column_A="x2", column_B="x1", or_equal=False, description="Boxes have x2 > x1."),
+        ex.ExpectPositiveBoxHeight(column_A="y2", column_B="y1", or_equal=False, description="Boxes have y2 > y1."),
+    ]
 
 
 def ingest_suites(recipe: Recipe) -> dict[str, gx.ExpectationSuite]:
@@ -30,21 +48,7 @@ def ingest_suites(recipe: Recipe) -> dict[str, gx.ExpectationSuite]:
                 ),
             ],
         ),
-        "boxes": gx.ExpectationSuite(
-            name="ingest.boxes",
-            expectations=[
-                ex.ExpectBoxLeftTopInsideImage(column="x1", min_value=0, description="Boxes start inside the image (x1 >= 0)."),
-                ex.ExpectBoxLeftTopInsideImage(column="y1", min_value=0, description="Boxes start inside the image (y1 >= 0)."),
-                ex.ExpectBoxRightEdgeInsideImage(
-                    column_A="image_width", column_B="x2", or_equal=True, description="Boxes end inside the image (x2 <= width)."
-                ),
-                ex.ExpectBoxBottomEdgeInsideImage(
-                    column_A="image_height", column_B="y2", or_equal=True, description="Boxes end inside the image (y2 <= height)."
-                ),
-                ex.ExpectPositiveBoxWidth(column_A="x2", column_B="x1", or_equal=False, description="Boxes have x2 > x1."),
-                ex.ExpectPositiveBoxHeight(column_A="y2", column_B="y1", or_equal=False, description="Boxes have y2 > y1."),
-            ],
-        ),
+        "boxes": gx.ExpectationSuite(name="ingest.boxes", expectations=box_expectations()),
         "ocr_lines": gx.ExpectationSuite(
             name="ingest.ocr_lines",
             expectations=[ex.ExpectNonEmptyOcrText(column="text", min_value=1, description="OCR lines are not empty.")],
@@ -96,4 +100,96 @@ def quality_suites(recipe: Recipe, tables: dict[str, pd.DataFrame]) -> dict[str,
         ]
         if expectations:
             suites[name] = gx.ExpectationSuite(name=f"quality.{task_type}", expectations=expectations)
+    return suites
+
+
+# The augment gate checks each op's applied share only over at least this many eligible copies
+# (the issue: "when the run has >= 1000 augmented samples"); below that, chance alone would often
+# move a share by more than SHARE_TOLERANCE (the standard error at p = 0.5 and n = 1000 is 1.6 points).
+MIN_COPIES_FOR_SHARES = 1000
+SHARE_TOLERANCE = 0.05
+
+
+def augment_tables(
+    copies: list[Sample], parents: dict[str, Sample], specs: list[OpSpec]
+) -> dict[str, pd.DataFrame]:
+    """The augment gate's tables: ``boxes``, ``copies`` (one row per copy), ``op_shares`` (one row), ``paraphrases``.
+
+    Args:
+        copies: the augmented samples (``augmented.parquet``).
+        parents: the curated samples by id (their parents).
+        specs: the ops of the phase the copies were made in.
+    """
+    from vlforge.augment.stage import empty_conversation, op_counts, paraphrase_scores, parent_id, side_words_mismatch
+
+    rows = []
+    for copy in copies:
+        parent = parents.get(parent_id(copy) or "")
+        rows.append((copy.sample_id, empty_conversation(copy, parent), side_words_mismatch(copy, parent)))
+    counts = op_counts(copies, specs)
+    shares = {f"share_{name}": [entry["applied"] / entry["eligible"] if entry["eligible"] else None] for name, entry in counts.items()}
+    eligible = {f"eligible_{name}": [entry["eligible"]] for name, entry in counts.items()}
+    return {
+        "boxes": frames.boxes_frame(copies),
+        "copies": pd.DataFrame(rows, columns=["sample_id", "empty_conversation", "side_words_mismatch"]).astype(object),
+        "op_shares": pd.DataFrame({"copies": [len(copies)], **shares, **eligible}),
+        "paraphrases": pd.DataFrame(paraphrase_scores(copies), columns=["sample_id", "turn", "f1"]),
+    }
+
+
+def augment_suites(recipe: Recipe, tables: dict[str, pd.DataFrame], specs: list[OpSpec]) -> dict[str, gx.ExpectationSuite]:
+    """The augment gate: boxes inside their images, answers kept, left/right true to the flips, op shares, paraphrases.
+
+    An op's share expectation is added only when at least ``MIN_COPIES_FOR_SHARES`` copies were
+    eligible for it (its task types); the ``paraphrases`` suite only when a paraphrase was scored.
+    """
+    suites = {
+        "boxes": gx.ExpectationSuite(name="augment.boxes", expectations=box_expectations()),
+        "copies": gx.ExpectationSuite(
+            name="augment.copies",
+            expectations=[
+                ex.ExpectUniqueSampleIds(column="sample_id", description="Augmented sample ids are unique."),
+                ex.ExpectNoEmptyConversation(
+                    column="empty_conversation",
+                    description="No copy lost every answer its parent had, and no turn is blank.",
+                ),
+                ex.ExpectSideWordsMatchFlips(
+                    column="side_words_mismatch",
+                    description="Each turn's left/right words equal the parent's, swapped when the copy was mirrored an "
+                    "odd number of times (dropped turns left out).",
+                ),
+            ],
+        ),
+    }
+    shares = tables["op_shares"]
+    share_expectations = []
+    for spec in specs:
+        eligible = int(shares[f"eligible_{spec.name}"].iloc[0])
+        if eligible < MIN_COPIES_FOR_SHARES:
+            continue
+        low, high = max(0.0, spec.probability - SHARE_TOLERANCE), min(1.0, spec.probability + SHARE_TOLERANCE)
+        share_expectations.append(
+            ex.ExpectOpAppliedShareNearProbability(
+                column=f"share_{spec.name}",
+                min_value=round(low, 6),
+                max_value=round(high, 6),
+                description=f"{spec.name} was applied to {spec.probability:.0%} +- {SHARE_TOLERANCE:.0%} of the "
+                f"{eligible} copies it could apply to (checked only from {MIN_COPIES_FOR_SHARES} copies on).",
+            )
+        )
+    if share_expectations:
+        suites["op_shares"] = gx.ExpectationSuite(name="augment.op_shares", expectations=share_expectations)
+    if len(tables["paraphrases"]):
+        threshold = recipe.augment.paraphrase.bertscore_threshold
+        suites["paraphrases"] = gx.ExpectationSuite(
+            name="augment.paraphrases",
+            expectations=[
+                ex.ExpectParaphraseBertscoreAtLeast(
+                    column="f1",
+                    min_value=threshold,
+                    description=f"Every kept paraphrase scored by BERTScore has F1 >= {threshold} against its original "
+                    "(lexicon-rule paraphrases of text MiniLM cannot judge carry no F1).",
+                )
+            ],
+        )
     return suites

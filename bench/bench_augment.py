@@ -1,0 +1,203 @@
+"""Benchmark: vlforge's augment stage against a plain albumentations loop and the decode/encode floor, same images.
+
+The images are the four colour photos shipped in scikit-image's wheel (astronaut 512x512, coffee
+400x600, chelsea 300x451, rocket 427x640), stored as JPEG (quality 95) in a temporary image store
+and cycled into ``--samples`` grounding samples (one box and a question/answer pair each, split
+``train``). Three ways, each reading the parent JPEG, writing one PNG per copy (compression 6):
+
+- ``vlforge augment_shard``: the default recipe's ``main`` phase in process, one shard, paraphrasing
+  off (the plain loop has no text to paraphrase); it also moves boxes and text, records the
+  lineage and writes the shard's Parquet and counts;
+- ``plain albumentations``: one ``A.Compose`` per image size with the same ops and probabilities
+  (OCR degradation left out: no sample is an OCR one) and the box moved along;
+- ``floor``: decode and re-encode the image alone.
+
+Each is timed ``--repeat`` times in turn on a fresh output store, best kept (the machine is
+shared: other work only ever slows a run). Prints images/s and the ratios; the aim is vlforge
+within 1.3x of the plain loop.
+
+Run::
+
+    PYTHONPATH=include NO_ALBUMENTATIONS_UPDATE=1 .venv/bin/python bench/bench_augment.py --samples 96
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+
+PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
+
+
+def stage_samples(root: Path, samples: int) -> tuple[Path, Path]:
+    """Write the photos into a store under ``root`` and a curated manifest of ``samples`` train samples.
+
+    Returns:
+        The stage folder and the store folder.
+    """
+    import cv2
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import skimage.data
+
+    from vlforge.manifest import samples_to_table
+    from vlforge.records import Box, ImageRef, Sample, Source, Turn
+    from vlforge.release import CURATED, SPLIT_COLUMN
+    from vlforge.store import ImageStore
+
+    store = ImageStore(root / "store")
+    refs = []
+    for name in PHOTOS:
+        rgb = getattr(skimage.data, name)()
+        ok, buffer = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
+        assert ok
+        refs.append(ImageRef(sha256=store.put(buffer.tobytes(), "jpg"), width=rgb.shape[1], height=rgb.shape[0], format="jpg"))
+    rows = []
+    for index in range(samples):
+        ref = refs[index % len(refs)]
+        w, h = ref.width, ref.height
+        rows.append(
+            Sample(
+                sample_id=f"bench{index:011d}",
+                task_type="grounding",
+                images=(ref,),
+                conversations=(
+                    Turn(role="user", content="<image>\nWhere is the main subject?"),
+                    Turn(role="assistant", content="The main subject is in the middle, a little to the left."),
+                ),
+                boxes=(Box(x1=w * 0.25, y1=h * 0.2, x2=w * 0.75, y2=h * 0.8, label="subject"),),
+                source=Source(file="bench.json", record_id=str(index)),
+            )
+        )
+    table = samples_to_table(rows).append_column(SPLIT_COLUMN, pa.array(["train"] * samples, type=pa.string()))
+    stage = root / "stage"
+    stage.mkdir(parents=True)
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    (stage / CURATED).write_bytes(buffer.getvalue())
+    return stage, store.root
+
+
+def fresh_store(parents: Path, target: Path) -> Path:
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(parents, target)
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--samples", type=int, default=96, help="samples (copies) per run (default 96)")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs of each, best kept (default 3)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    import albumentations as A
+    import cv2
+    import numpy as np
+
+    from vlforge.augment.pipeline import PNG_COMPRESSION
+    from vlforge.augment.stage import augment_shard, plan_shards
+    from vlforge.config import load_recipe
+    from vlforge.release import read_curated
+
+    cv2.setNumThreads(1)  # the same for all three; albumentations and our ops both call OpenCV
+    recipe = load_recipe("default")
+    recipe = recipe.model_copy(
+        update={
+            "augment": recipe.augment.model_copy(
+                update={"paraphrase": recipe.augment.paraphrase.model_copy(update={"enabled": False}), "copies_per_sample": 1}
+            )
+        }
+    )
+    with tempfile.TemporaryDirectory(prefix="bench_augment.") as temp:
+        root = Path(temp)
+        stage, parents = stage_samples(root, args.samples)
+        samples = read_curated(stage / "curated.parquet")[0]
+        (shard,) = plan_shards(stage, args.samples)
+
+        def run_vlforge() -> None:
+            augment_shard(stage, shard, recipe, "main", args.seed, fresh_store(parents, root / "out"))
+
+        composes: dict[tuple[int, int], A.Compose] = {}
+
+        def plain_compose(width: int, height: int) -> A.Compose:
+            if (width, height) not in composes:
+                composes[(width, height)] = A.Compose(
+                    [
+                        A.RandomResizedCrop(size=(height, width), scale=(0.6, 1.0), p=0.7),
+                        A.HorizontalFlip(p=0.5),
+                        A.Rotate(limit=10, border_mode=cv2.BORDER_CONSTANT, fill=0, rotate_method="largest_box", p=0.2),
+                        A.ColorJitter(brightness=(0.8, 1.2), contrast=(0.8, 1.2), saturation=(0.8, 1.2), hue=(-0.05, 0.05), p=0.5),
+                        A.Sequential(
+                            [
+                                A.RandomBrightnessContrast(brightness_limit=(-0.4, -0.1), contrast_limit=(-0.3, 0.0), p=1.0),
+                                A.RandomGamma(gamma_limit=(120, 200), p=1.0),
+                            ],
+                            p=0.2,
+                        ),
+                        A.GaussianBlur(blur_limit=(0, 0), sigma_limit=(0.5, 2.0), p=0.2),
+                        A.GaussNoise(std_range=(0.02, 0.08), per_channel=True, p=0.3),
+                        A.CoarseDropout(num_holes_range=(1, 3), hole_height_range=(0.05, 0.2), hole_width_range=(0.05, 0.2), fill=0, p=0.6),
+                        A.ImageCompression(compression_type="jpeg", quality_range=(30, 90), p=0.3),
+                    ],
+                    bbox_params=A.BboxParams(format="pascal_voc", label_fields=["labels"], clip=True, min_visibility=0.3),
+                    seed=args.seed,
+                )
+            return composes[(width, height)]
+
+        def decode(path: Path) -> np.ndarray:
+            bgr = cv2.imdecode(np.frombuffer(path.read_bytes(), dtype=np.uint8), cv2.IMREAD_COLOR)
+            return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+        def write_png(image: np.ndarray, folder: Path, index: int) -> None:
+            ok, buffer = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESSION])
+            assert ok
+            (folder / f"{index}.png").write_bytes(buffer.tobytes())
+
+        def run_plain() -> None:
+            out = fresh_store(parents, root / "out")
+            for index, sample in enumerate(samples):
+                ref, box = sample.images[0], sample.boxes[0]
+                image = decode(out / ref.sha256[:2] / ref.file_name)
+                result = plain_compose(ref.width, ref.height)(image=image, bboxes=[(box.x1, box.y1, box.x2, box.y2)], labels=[box.label])
+                write_png(result["image"], out, index)
+
+        def run_floor() -> None:
+            out = fresh_store(parents, root / "out")
+            for index, sample in enumerate(samples):
+                ref = sample.images[0]
+                write_png(decode(out / ref.sha256[:2] / ref.file_name), out, index)
+
+        runs = {"floor (decode + PNG encode)": run_floor, "plain albumentations loop": run_plain, "vlforge augment_shard": run_vlforge}
+        for run in runs.values():  # warm-up: imports, OpenCV and albumentations one-off set-up
+            run()
+        best = {name: float("inf") for name in runs}
+        for _ in range(args.repeat):
+            for name, run in runs.items():
+                start = time.perf_counter()
+                run()
+                best[name] = min(best[name], time.perf_counter() - start)
+
+    n = args.samples
+    sizes = ", ".join(PHOTOS)
+    print(f"{n} images ({sizes} from skimage.data, cycled), 1 copy each, best of {args.repeat}, OpenCV threads 1")
+    print(f"{'way':<32}{'seconds':>10}{'images/s':>12}")
+    for name, seconds in best.items():
+        print(f"{name:<32}{seconds:>10.3f}{n / seconds:>12.1f}")
+    ratio = best["vlforge augment_shard"] / best["plain albumentations loop"]
+    print(f"{'vlforge / plain loop':<32}{'':>10}{ratio:>11.2f}x   (aim: within 1.30x)")
+    print(f"{'plain loop / floor':<32}{'':>10}{best['plain albumentations loop'] / best['floor (decode + PNG encode)']:>11.2f}x")
+    print(f"{'vlforge / floor':<32}{'':>10}{best['vlforge augment_shard'] / best['floor (decode + PNG encode)']:>11.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
