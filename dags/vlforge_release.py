@@ -13,10 +13,16 @@ Builds a versioned, quality-gated training-set release from annotated data.
    `review/` as Label Studio tasks and are left out of the release.
 4. **gate_quality**: each task type's mean agreement must reach the recipe's thresholds.
 5. **curate**: filters, visual-token budgets, dedup and train/val/test splits on the samples to release.
-6. **release**: exports for every trainer format, Data Docs, report, `RELEASE.json` (metric means,
+6. **plan_augment** / **augment** (one mapped task per shard) / **merge_augment**: the train split
+   is augmented as the recipe's `augment` section says for the training `phase` (`warmup`: resize
+   and crop only, `main`: every op, `finetune`: no copies); every copy records its parent, ops,
+   drawn parameters and seed, so `vlforge replay <sample_id>` recreates it byte for byte.
+7. **gate_augment**: boxes inside their images, no emptied conversations, left/right words that
+   agree with the flips, each op's applied share near its probability, paraphrase BERTScore.
+8. **release**: exports for every trainer format, Data Docs, report, `RELEASE.json` (metric means,
    counts per task type and split, synthetic share); the folder
    `$VLFORGE_HOME/releases/<dataset>/<version>` appears atomically.
-7. **compare_and_promote**: the release is compared with the last released version of the dataset
+9. **compare_and_promote**: the release is compared with the last released version of the dataset
    and recorded in the release catalog. A metric that fell by more than the recipe's
    `release.tolerance` holds it: `current` stays where it was and an alert goes out. Otherwise it
    becomes `current` (catalog flag and the `releases/<dataset>/current` symlink), an improvement is
@@ -103,6 +109,9 @@ def _catalog_url(configured: str | None, home: Any) -> str:  # noqa: ANN401 - a 
         "dataset": Param("demo", type="string", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", description="Dataset name."),
         "recipe": Param("default", type="string", description="Recipe name in include/recipes, or a YAML path."),
         "seed": Param(0, type="integer", minimum=0, description="Seed for every random choice of the run."),
+        "phase": Param(
+            "main", type="string", enum=["warmup", "main", "finetune"], description="Training phase: how hard to augment."
+        ),
         "force_promote": Param(
             False, type="boolean", description="Promote the release to current even if it regressed (recorded in the catalog)."
         ),
@@ -163,7 +172,45 @@ def vlforge_release() -> None:
         return run_curate(Path(ingested["stage"]), ImageStore(settings["store"]), load_recipe(settings["recipe"]), settings["seed"])
 
     @task
-    def release(ingested: dict[str, Any], curated: dict[str, Any]) -> dict[str, Any]:
+    def plan_augment(ingested: dict[str, Any], curated: dict[str, Any]) -> list[dict[str, Any]]:
+        from pathlib import Path
+
+        from vlforge.augment.stage import plan_shards
+        from vlforge.config import load_recipe
+
+        return plan_shards(Path(ingested["stage"]), load_recipe(_settings()["recipe"]).augment.shard_size)
+
+    @task
+    def augment(shard: dict[str, Any], ingested: dict[str, Any]) -> dict[str, Any]:
+        from pathlib import Path
+
+        from vlforge.augment.stage import augment_shard
+        from vlforge.config import load_recipe
+
+        settings = _settings()
+        recipe = load_recipe(settings["recipe"])
+        return augment_shard(Path(ingested["stage"]), shard, recipe, settings["phase"], settings["seed"], settings["store"])
+
+    # A train split too small for one shard maps to no task instances: merging nothing is still a success.
+    @task(trigger_rule="none_failed")
+    def merge_augment(ingested: dict[str, Any], shards: list[dict[str, Any]]) -> dict[str, Any]:
+        from pathlib import Path
+
+        from vlforge.augment.stage import merge_augmented
+
+        return merge_augmented(Path(ingested["stage"]))
+
+    @task(retries=0)
+    def gate_augment(ingested: dict[str, Any], merged: dict[str, Any]) -> dict[str, Any]:
+        from pathlib import Path
+
+        from vlforge.config import load_recipe
+        from vlforge.quality.gates import run_augment_gate
+
+        return run_augment_gate(Path(ingested["stage"]), load_recipe(_settings()["recipe"]))
+
+    @task
+    def release(ingested: dict[str, Any], gate: dict[str, Any]) -> dict[str, Any]:
         from pathlib import Path
 
         from vlforge.config import load_recipe
@@ -210,7 +257,9 @@ def vlforge_release() -> None:
     ingested = ingest()
     agreement = measure_agreement(ingested, gate_ingest(ingested))
     curated = curate(ingested, gate_quality(ingested, agreement))
-    compare_and_promote(release(ingested, curated))
+    copies = augment.partial(ingested=ingested).expand(shard=plan_augment(ingested, curated))
+    augmented = gate_augment(ingested, merge_augment(ingested, copies))
+    compare_and_promote(release(ingested, augmented))
 
 
 vlforge_release()

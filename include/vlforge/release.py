@@ -5,8 +5,11 @@ deduplicates and splits the samples to release (``vlforge.curate``) and stages
 them as ``curated.parquet`` (the manifest's columns plus ``split``), with
 ``curate_stats.json`` and the dropped samples in ``curate_drops.jsonl``.
 
+When the run augmented its train split (``vlforge.augment.stage``), the copies in
+``augmented.parquet`` join the release as ``train`` samples with their lineage.
+
 The version is the first 12 hex characters of the content hash, which covers
-the curated samples (with their image hashes), the quarantine, the resolved
+the curated samples and augmented copies (with their image hashes), the quarantine, the resolved
 recipe and the seed: the same inputs, recipe and seed give the same version, and
 a rerun returns the release that is already there. A release is assembled in a
 temporary folder beside its final place and renamed into place, so readers
@@ -39,6 +42,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from vlforge.augment.stage import AUGMENT_STATS, AUGMENTED, AUGMENTED_SPLIT, read_augmented
 from vlforge.config import Recipe
 from vlforge.curate import CurateResult, curate
 from vlforge.export import export_all
@@ -85,8 +89,13 @@ def run_curate(stage: Path, store: ImageStore, recipe: Recipe, seed: int) -> dic
 
 def write_curated(result: CurateResult, path: Path) -> int:
     """The kept samples as a manifest with a ``split`` column, atomically; returns the row count."""
-    table = samples_to_table(kept.sample for kept in result.kept)
-    table = table.append_column(SPLIT_COLUMN, pa.array([kept.split for kept in result.kept], type=pa.string()))
+    return write_split_manifest([kept.sample for kept in result.kept], [kept.split for kept in result.kept], path)
+
+
+def write_split_manifest(samples: list[Sample], splits: list[str], path: Path) -> int:
+    """Samples as a manifest with a ``split`` column, atomically; returns the row count."""
+    table = samples_to_table(samples)
+    table = table.append_column(SPLIT_COLUMN, pa.array(splits, type=pa.string()))
     buffer = io.BytesIO()
     pq.write_table(table, buffer, compression="zstd")
     atomic_write_bytes(path, buffer.getvalue())
@@ -176,6 +185,8 @@ def publish_release(
     if failed or not gates:
         raise RuntimeError(f"release refused: gates not passed in {stage}: {failed or 'no gate results'}")
     samples, splits = _curated(stage, store, recipe, seed)
+    copies = read_augmented(stage / AUGMENTED) if (stage / AUGMENTED).is_file() else []
+    samples, splits = samples + copies, splits + [AUGMENTED_SPLIT] * len(copies)
     quarantine_text = (stage / "quarantine.jsonl").read_text(encoding="utf-8")
     digest = content_hash(samples, quarantine_text, recipe, seed)
     version = digest[:12]
@@ -234,7 +245,7 @@ def _assemble(
     dataset: str,
     source: dict[str, Any],
 ) -> dict[str, Any]:
-    shutil.copyfile(stage / CURATED, building / MANIFEST)
+    write_split_manifest(samples, splits, building / MANIFEST)
     shutil.copyfile(stage / AGREEMENT, building / AGREEMENT)
     atomic_write_text(building / "quarantine.jsonl", quarantine_text)
     shutil.copyfile(stage / CURATE_DROPS, building / CURATE_DROPS)
@@ -242,7 +253,7 @@ def _assemble(
     # Every ingested round is released, superseded by a round of the same image, or in review:
     # the review tasks need their images too.
     ingested = read_manifest(stage / INGESTED)
-    for image in {image for sample in ingested for image in sample.images}:
+    for image in {image for sample in [*ingested, *samples] for image in sample.images}:
         store.link_into(image.sha256, image.format, building / "images")
     for video in {video for sample in ingested for video in sample.videos}:
         store.link_into(video.sha256, video.format, building / "videos")
@@ -258,6 +269,9 @@ def _assemble(
     counts["samples"] = len(samples)
     counts["by_task_type"] = dict(sorted(Counter(sample.task_type for sample in samples).items()))
     counts["by_split"] = {split: splits.count(split) for split in curate_stats["splits"]}
+    if (stage / AUGMENT_STATS).is_file():
+        augment_stats = json.loads((stage / AUGMENT_STATS).read_text(encoding="utf-8"))
+        counts["augment"] = {key: augment_stats[key] for key in ("phase", "augmented", "dropped", "ops", "paraphrase")}
     counts["synthetic"] = sum(sample.synthetic for sample in samples)
     counts["synthetic_share"] = counts["synthetic"] / len(samples) if samples else 0.0
     counts["images"] = len({image.sha256 for sample in samples for image in sample.images})

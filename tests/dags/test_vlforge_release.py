@@ -9,6 +9,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from vlforge.augment.stage import check_replay
 from vlforge.demo import prepare_demo
 
 
@@ -27,13 +28,19 @@ def test_release_dag_is_documented_tagged_and_retried(dagbag) -> None:
         "measure_agreement",
         "gate_quality",
         "curate",
+        "plan_augment",
+        "augment",
+        "merge_augment",
+        "gate_augment",
         "release",
         "compare_and_promote",
     ]
+    assert type(dag.get_task("augment")).__name__.endswith("MappedOperator")  # one task instance per shard
     assert dag.get_task("ingest").retries == 1
     # A gate is deterministic: retrying a failed gate only delays the failure.
     assert dag.get_task("gate_ingest").retries == 0
     assert dag.get_task("gate_quality").retries == 0
+    assert dag.get_task("gate_augment").retries == 0
     assert set(dag.params.keys()) == {
         "source",
         "source_format",
@@ -41,6 +48,7 @@ def test_release_dag_is_documented_tagged_and_retried(dagbag) -> None:
         "dataset",
         "recipe",
         "seed",
+        "phase",
         "force_promote",
         "promoted_by",
     }
@@ -74,18 +82,23 @@ def test_demo_release_end_to_end(dagbag, vlforge_home: Path, tmp_path: Path) -> 
     assert (counts["rows_in"], counts["rows_ok"], counts["rows_quarantined"]) == (11, 10, 1)
     assert (counts["items_released"], counts["items_in_review"], counts["rounds_in_review"]) == (5, 1, 2)
     assert counts["rounds_superseded"] == 3 and counts["review_tasks"] == 1
-    assert counts["by_task_type"] == {"caption": 1, "grounding": 3, "ocr": 1}
-    # Curation keeps all five demo samples (distinct photographs, sides and texts within limits).
+    # Curation keeps all five demo samples (distinct photographs, sides and texts within limits);
+    # phase "main" adds one augmented copy of each of the four train samples (the OCR page is not in train).
     assert counts["curate"] == {"samples_in": 5, "kept": 5, "dropped": 0, "dropped_by_reason": {}}
-    assert sum(counts["by_split"].values()) == 5 and counts["synthetic_share"] == 0.0
+    assert counts["augment"]["phase"] == "main" and counts["augment"]["augmented"] == 4
+    assert counts["by_task_type"] == {"caption": 2, "grounding": 6, "ocr": 1}
+    assert sum(counts["by_split"].values()) == counts["samples"] == 9 and counts["by_split"]["train"] == 8
+    assert counts["synthetic_share"] == 0.0
     assert release["metrics"]["ocr_accuracy"] == 1.0 and release["metrics"]["action_completeness"] is None
     assert release["metrics"]["by_task_type"]["grounding"]["iou_agreement"] > 0.85
-    assert [gate["name"] for gate in release["gates"]] == ["ingest", "quality"]
+    assert [gate["name"] for gate in release["gates"]] == ["augment", "ingest", "quality"]
     assert all(gate["passed"] for gate in release["gates"])
     assert release["recipe"]["name"] == "default" and release["parent_version"] is None
     manifest = pq.read_table(folder / "manifest.parquet")
-    assert manifest.num_rows == 5
+    assert manifest.num_rows == 9
     assert sorted(set(manifest.column("split").to_pylist())) <= ["test", "train", "val"]
+    copies = [row["sample_id"] for row in manifest.to_pylist() if any(op["op"] == "parent" for op in row["lineage"])]
+    assert len(copies) == 4 and all(check_replay(folder, copy).ok for copy in copies)  # byte for byte
     agreement = pq.read_table(folder / "agreement.parquet").to_pandas()
     assert sorted(agreement["status"]) == ["released"] * 5 + ["review"]
     (review_task,) = json.loads((folder / "review" / "review_tasks.json").read_text())
@@ -106,7 +119,7 @@ def test_demo_release_end_to_end(dagbag, vlforge_home: Path, tmp_path: Path) -> 
         split: json.loads((folder / "exports" / "llamafactory" / f"dagtest_{split}.json").read_text()) for split in splits
     }
     assert {split: len(records) for split, records in sharegpt.items()} == {split: counts["by_split"][split] for split in splits}
-    assert sum(len(records) for records in sharegpt.values()) == 5
+    assert sum(len(records) for records in sharegpt.values()) == 9
     first_image = folder / "exports" / "llamafactory" / sharegpt[splits[0]][0]["images"][0]
     assert first_image.resolve().is_file()
 
@@ -116,7 +129,7 @@ def test_demo_release_end_to_end(dagbag, vlforge_home: Path, tmp_path: Path) -> 
     # The event comes from the promotion of the dataset's first release.
     assert event.extra["version"] == version and event.extra["content_hash"] == release["content_hash"]
     assert event.extra["outcome"] == "first" and event.extra["metrics"]["ocr_accuracy"] == 1.0
-    assert event.extra["counts"]["samples"] == 5
+    assert event.extra["counts"]["samples"] == 9
     assert (releases / "current").resolve() == folder.resolve()
     states = {instance.task_id: instance.state for instance in run.get_task_instances()}
     assert states["curate"] == states["compare_and_promote"] == "success"
@@ -143,6 +156,10 @@ def test_failed_gate_fails_the_run_and_leaves_the_previous_release(dagbag, vlfor
         "measure_agreement": "upstream_failed",
         "gate_quality": "upstream_failed",
         "curate": "upstream_failed",
+        "plan_augment": "upstream_failed",
+        "augment": "upstream_failed",
+        "merge_augment": "upstream_failed",
+        "gate_augment": "upstream_failed",
         "release": "upstream_failed",
         "compare_and_promote": "upstream_failed",
     }
