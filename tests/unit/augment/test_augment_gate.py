@@ -26,11 +26,11 @@ def recipe_with_copies(copies: int) -> Recipe:
 
 @pytest.fixture(scope="module")
 def big_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Recipe]:
-    """265 train samples x 4 copies of 64x64 images: over 1000 copies, in 3 shards."""
+    """320 train samples x 4 copies of 64x64 images: over 1000 copies even of the non-OCR ones (flips), in 4 shards."""
     root = tmp_path_factory.mktemp("augment_gate")
     store = ImageStore(root / "store")
     recipe = recipe_with_copies(4)
-    make_stage(root / "stage", store, train=265)
+    make_stage(root / "stage", store, train=320)
     for shard in plan_shards(root / "stage", 100):
         augment_shard(root / "stage", shard, recipe, "main", 2024, store.root, scorer=FakeScorer())
     merge_augmented(root / "stage")
@@ -42,7 +42,8 @@ def test_op_shares_within_five_points_and_gate_passes(big_run: tuple[Path, Recip
     stats = json.loads((stage / AUGMENT_STATS).read_text())
     assert stats["augmented"] >= MIN_COPIES_FOR_SHARES
     checked = {name: entry for name, entry in stats["ops"].items() if entry["eligible"] >= MIN_COPIES_FOR_SHARES}
-    assert len(checked) == 9  # every op but ocr_degradation, which only OCR copies (1 in 5) are eligible for
+    # every op but ocr_degradation, which only OCR copies (1 in 5) are eligible for; flips skip OCR copies
+    assert len(checked) == 9 and checked["horizontal_flip"]["eligible"] < stats["augmented"]
     for name, entry in checked.items():
         assert abs(entry["share"] - entry["probability"]) <= 0.05, (name, entry)
     ocr = stats["ops"]["ocr_degradation"]
