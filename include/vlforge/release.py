@@ -34,6 +34,7 @@ import os
 import shutil
 import tempfile
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ import pyarrow.parquet as pq
 from vlforge.augment.stage import AUGMENT_STATS, AUGMENTED, AUGMENTED_SPLIT, read_augmented
 from vlforge.config import Recipe
 from vlforge.curate import CurateResult, curate
+from vlforge.curate.downscale import downscale_sample, smallest_sizes
 from vlforge.export import export_all
 from vlforge.layout import AGREEMENT, INGESTED, MANIFEST, releases_dir
 from vlforge.manifest import SCHEMA, read_manifest, samples_to_table, table_to_samples
@@ -79,6 +81,14 @@ def run_curate(stage: Path, store: ImageStore, recipe: Recipe, seed: int) -> dic
     """
     samples = read_manifest(stage / MANIFEST)
     result = curate(samples, store, recipe.curate, seed)
+    # A sample over a model's visual-token budget with over_budget: downscale is released resized.
+    result = replace(
+        result,
+        kept=tuple(
+            replace(kept, sample=downscale_sample(kept.sample, smallest_sizes(kept.resize_to), store)) if kept.resize_to else kept
+            for kept in result.kept
+        ),
+    )
     write_curated(result, stage / CURATED)
     drops = "".join(json.dumps(drop.to_json(), sort_keys=True, ensure_ascii=False) + "\n" for drop in result.dropped)
     atomic_write_text(stage / CURATE_DROPS, drops)
