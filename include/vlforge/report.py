@@ -202,10 +202,11 @@ code{{background:#f3f3f3;padding:0 .2rem}}
 <p>Content hash <code>{release['content_hash']}</code> · parent <code>{release['parent_version'] or 'none'}</code>
  · recipe <code>{html.escape(release['recipe']['name'])}</code> · seed {release['seed']}</p>
 <h2>Counts</h2>
-<table><tr><th>rows in</th><th>released</th><th>quarantined</th><th>quarantined share</th></tr>
+<table><tr><th>rows in</th><th>read</th><th>quarantined</th><th>quarantined share</th><th>samples released</th></tr>
 <tr><td>{counts['rows_in']}</td><td>{counts['rows_ok']}</td><td>{counts['rows_quarantined']}</td>
-<td>{counts['quarantine_share']:.1%}</td></tr></table>
+<td>{counts['quarantine_share']:.1%}</td><td>{len(samples)}</td></tr></table>
 <table><tr><th>task type</th><th>samples</th></tr>{rows}</table>
+{_curation_section(counts)}
 <p>Quarantined records and their reasons: <a href="quarantine.jsonl">quarantine.jsonl</a>.
 {counts.get('items_in_review', 0)} items are in review, {counts.get('rounds_superseded', 0)} rounds were superseded by
 the round released for their item.</p>
@@ -216,6 +217,31 @@ the round released for their item.</p>
 <h2>Samples</h2>{figures}
 </body></html>
 """
+
+
+def _curation_section(counts: dict[str, Any]) -> str:
+    """Samples per split, what curation dropped and why, and the augmented copies with each op's applied share."""
+    splits = "".join(f"<td>{counts.get('by_split', {}).get(split, 0)}</td>" for split in ("train", "val", "test"))
+    curate = counts.get("curate", {})
+    dropped = ", ".join(f"{html.escape(reason)} {count}" for reason, count in curate.get("dropped_by_reason", {}).items())
+    augment = counts.get("augment")
+    shares = ""
+    if augment:
+        shares = "".join(
+            f"<tr><td>{html.escape(op)}</td><td>{entry['probability']:.0%}</td><td>{entry['applied']}</td>"
+            f"<td>{'-' if entry['share'] is None else format(entry['share'], '.0%')}</td></tr>"
+            for op, entry in sorted(augment["ops"].items())
+        )
+        shares = (
+            f"<p>{augment['augmented']} augmented copies of the train split (phase <code>{html.escape(str(augment['phase']))}"
+            f"</code>), {augment['dropped']} dropped; each records its parent and ops: <code>vlforge replay</code>.</p>"
+            f"<table><tr><th>op</th><th>probability</th><th>applied</th><th>share</th></tr>{shares}</table>"
+        )
+    return (
+        f"<table><tr><th>train</th><th>val</th><th>test</th></tr><tr>{splits}</tr></table>"
+        f"<p>Curation kept {curate.get('kept', '-')} of {curate.get('samples_in', '-')} samples; dropped: {dropped or 'none'} "
+        f"(<a href='curate_drops.jsonl'>curate_drops.jsonl</a>).</p>{shares}"
+    )
 
 
 def _first_answer(sample: Sample) -> str:

@@ -109,6 +109,7 @@ def test_demo_release_end_to_end(dagbag, vlforge_home: Path, tmp_path: Path) -> 
     assert (folder / "gx" / "index.html").is_file()
     report = (folder / "report.html").read_text()
     assert "report_assets/" in report and "ingest" in report and "iou_agreement" in report
+    assert "4 augmented copies of the train split" in report and "Curation kept 5 of 5 samples" in report
     for files in release["exports"].values():
         assert all((folder / "exports" / name).is_file() for name in files)
     # One LLaMA-Factory file per split, all registered in one dataset_info.json.
