@@ -1,5 +1,11 @@
 # The vlforge Airflow image: Airflow 3.3 with vlforge's pinned requirements.
 FROM apache/airflow:3.3.2-python3.11
+# Tesseract (English, Simplified Chinese) for vlforge_preannotate.
+USER root
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim \
+ && rm -rf /var/lib/apt/lists/*
+USER airflow
 COPY requirements.txt /requirements.txt
 # torch first, from the CPU index: the default wheel pulls several GB of CUDA libraries.
 RUN pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
