@@ -24,7 +24,7 @@ from pathlib import Path
 from vlforge.config import Recipe
 from vlforge.export.mobile_use import qwen3_vl_points
 from vlforge.export.qwen_finetune import answer_renderers, qwen3_vl_coordinates, with_actions
-from vlforge.export.render import IMAGE_PREFIX, VIDEO_PREFIX, check_alternating, check_image_tags, check_video_tags, training_turns
+from vlforge.export.render import IMAGE_PREFIX, VIDEO_PREFIX, check_messages, training_turns
 from vlforge.records import Sample
 from vlforge.store import atomic_write_text
 
@@ -45,12 +45,7 @@ def record(sample: Sample, recipe: Recipe, image_prefix: str, video_prefix: str 
     system = [turn.content for turn in turns if turn.role == "system"]
     if system:
         result["system"] = system[0]
-    messages = result["messages"]
-    assert isinstance(messages, list)
-    check_alternating(sample, [message["role"] for message in messages], "user", "assistant")
-    text = "".join(message["content"] for message in messages)
-    check_image_tags(sample, text, "<image>", len(sample.images))
-    check_video_tags(sample, text)
+    check_messages(sample, result["messages"])
     return result
 
 

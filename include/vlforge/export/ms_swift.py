@@ -35,9 +35,7 @@ from vlforge.export.render import (
     IMAGE_PREFIX,
     VIDEO_PREFIX,
     ExportError,
-    check_alternating,
-    check_image_tags,
-    check_video_tags,
+    check_messages,
     training_turns,
 )
 from vlforge.records import Box, ImageRef, OcrLine, Sample
@@ -103,11 +101,8 @@ def validate(sample: Sample, result: dict[str, object]) -> None:
     """ms-swift's rules: optional system, then user/assistant pairs; one ``<image>`` per image;
     one ``<ref-object>`` per ref and one ``<bbox>`` per box (they are replaced in order)."""
     messages = result["messages"]
-    assert isinstance(messages, list)
-    check_alternating(sample, [message["role"] for message in messages], "user", "assistant")
-    text = "".join(message["content"] for message in messages)
-    check_image_tags(sample, text, "<image>", len(sample.images))
-    check_video_tags(sample, text)
+    check_messages(sample, messages)
+    text = "".join(message["content"] for message in messages)  # type: ignore[attr-defined]
     objects = result.get("objects", {"ref": [], "bbox": []})
     assert isinstance(objects, dict)
     for tag, key in ((REF, "ref"), (BBOX, "bbox")):

@@ -110,6 +110,15 @@ def check_video_tags(sample: Sample, text: str, tag: str = "<video>") -> None:
         raise ExportError(f"sample {sample.sample_id}: {found} {tag} tags for {len(sample.videos)} videos")
 
 
+def check_messages(sample: Sample, messages: object) -> None:
+    """OpenAI-style ``messages`` (LLaMA-Factory, ms-swift): alternating roles, one tag per image and per video."""
+    assert isinstance(messages, list)
+    check_alternating(sample, [message["role"] for message in messages], "user", "assistant")
+    text = "".join(message["content"] for message in messages)
+    check_image_tags(sample, text, "<image>", len(sample.images))
+    check_video_tags(sample, text)
+
+
 def refuse_videos(sample: Sample, format_name: str) -> None:
     """For formats that cannot hold a video: a video sample reaching them is a bug (``export_all`` skips them).
 
