@@ -11,6 +11,12 @@ sample gets:
 - ``main``: every op in ``ops``;
 - ``finetune``: no random augmentation, zero copies.
 
+Video samples (exactly one video, no image) get their copies by frame sampling instead of image
+ops (``video:``, ``VideoSamplingConfig``): a strategy (``uniform`` N frames over the whole video,
+``random_offset`` N frames in a random window, ``fps`` one frame every 1/fps seconds), written as a
+new clip. A phase's ``video: false`` turns it off (``finetune`` by default); its copy count is
+``video.copies_per_sample``, else the phase's.
+
 Op names and op params are checked when the augment stage builds the ops
 (``build_ops``), not when the recipe loads: building them imports albumentations
 (about 1.5 s), which recipe loading in every task must not pay. This module
@@ -73,6 +79,33 @@ class PhaseConfig(_Section):
 
     ops: tuple[str, ...] | None = None
     copies_per_sample: int | None = Field(None, ge=0)
+    video: bool | None = Field(None, description="Frame-sampled copies of video samples (None: augment.video.enabled).")
+
+
+class VideoSamplingConfig(_Section):
+    """Frame sampling of video samples (``vlforge.augment.video``): which frames make a copy's clip.
+
+    ``strategy``: ``uniform`` takes ``n_frames`` frames spread over the whole video (first and last
+    included); ``random_offset`` a window of ``window_s`` seconds at a random start, then
+    ``n_frames`` uniform frames inside it; ``fps`` one frame every ``1 / fps`` seconds from the
+    start, at most ``n_frames``. ``copies_per_sample`` ``None`` takes the phase's copy count.
+    """
+
+    enabled: bool = True
+    strategy: Literal["uniform", "random_offset", "fps"] = "uniform"
+    n_frames: int = Field(8, ge=1, description="Frames per clip (uniform, random_offset); the most frames for fps.")
+    fps: float = Field(2.0, gt=0, description="Frames per second of video for strategy fps.")
+    window_s: float = Field(4.0, gt=0, description="Window length in seconds for strategy random_offset.")
+    copies_per_sample: int | None = Field(None, ge=0, description="Clips per video sample; None: the phase's copies.")
+
+    def strategy_params(self) -> dict[str, Any]:
+        """The strategy as recorded in lineage: ``{"strategy", "n_frames", "fps", "window_s"}`` (what it uses)."""
+        params: dict[str, Any] = {"strategy": self.strategy, "n_frames": self.n_frames}
+        if self.strategy == "fps":
+            params["fps"] = self.fps
+        if self.strategy == "random_offset":
+            params["window_s"] = self.window_s
+        return params
 
 
 class ParaphraseConfig(_Section):
@@ -104,7 +137,7 @@ def _default_phases() -> dict[str, PhaseConfig]:
     return {
         "warmup": PhaseConfig(ops=("random_resized_crop",)),
         "main": PhaseConfig(),
-        "finetune": PhaseConfig(copies_per_sample=0),
+        "finetune": PhaseConfig(copies_per_sample=0, video=False),
     }
 
 
@@ -118,6 +151,7 @@ class AugmentConfig(_Section):
     phases: dict[str, PhaseConfig] = Field(default_factory=_default_phases)
     shard_size: int = Field(256, ge=1, description="Train samples per augment shard (one mapped task each).")
     paraphrase: ParaphraseConfig = ParaphraseConfig()
+    video: VideoSamplingConfig = VideoSamplingConfig()
 
     @field_validator("ops")
     @classmethod
@@ -158,6 +192,17 @@ class AugmentConfig(_Section):
         """Copies per train sample in phase ``name``."""
         phase = self.phase(name)
         return self.copies_per_sample if phase.copies_per_sample is None else phase.copies_per_sample
+
+    def video_copies(self, name: str) -> int:
+        """Frame-sampled copies per video sample in phase ``name``: 0 when video sampling is off in it.
+
+        The phase's ``video`` (else ``video.enabled``) turns it on; the count is
+        ``video.copies_per_sample``, else the phase's ``copies``.
+        """
+        enabled = self.phase(name).video
+        if not (self.video.enabled if enabled is None else enabled):
+            return 0
+        return self.copies(name) if self.video.copies_per_sample is None else self.video.copies_per_sample
 
 
 def _spec(position: int, entry: dict[str, dict[str, Any]]) -> OpSpec:

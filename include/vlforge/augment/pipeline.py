@@ -12,7 +12,20 @@ when turns were dropped; those two are reports and ``replay`` skips them, as it 
 
 Images are decoded with OpenCV (EXIF orientation applied, as the records' boxes assume), worked on
 in RGB, and encoded as PNG with a fixed compression level, so the same params give the same bytes.
-Only single-image samples are augmented. No Airflow wiring lives here.
+Only single-image samples get image ops.
+
+A video sample (one video, no image) gets its copies from ``sample_video`` instead: frames drawn
+by a ``vlforge.augment.video`` strategy with a seed from the same per-copy RNG, written as a new mp4
+clip at ``video.clip_fps`` (``video.write_clip``), its ``video_events`` retimed onto the clip
+(``retime_events`` with ``rebase=True``: times from the clip's first frame, clipped to the sampled
+span) and event times quoted in the text rewritten with them (``text.retime_text``). A copy is
+dropped when a parent event lies between or outside the sampled frames (``video_event_not_sampled``:
+its answers may describe what the clip does not show) or a quoted time is ambiguous
+(``event_time_ambiguous``). Its lineage: the parent's, ``LineageOp("parent", {"sample_id",
+"video_sha256", "seed", "copy_index"})``, then ``LineageOp("video_sampling", {strategy params,
+"indices", "timestamps_s", "source_fps", "source_frames", "clip_fps", "codec", "text_times"},
+seed=frame_seed)``; ``replay_video`` plans the indices again from the strategy and seed, checks them
+against the recorded ones, decodes them and writes the same clip bytes. No Airflow wiring lives here.
 """
 
 from __future__ import annotations
@@ -20,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 import cv2
@@ -28,12 +42,25 @@ import numpy as np
 from vlforge.augment.ops import Op, build_op
 from vlforge.augment.targets import Targets
 from vlforge.augment.text import Bbox2dUnits, drop_turns_about, find_text_boxes, swap_left_right, write_text_boxes
-from vlforge.records import ImageRef, LineageOp, Sample
+from vlforge.augment.video import (
+    CLIP_FOURCC,
+    SampledFrames,
+    VideoError,
+    clip_fps,
+    decode_frames,
+    plan_indices,
+    retime_events,
+    sample_frames,
+    strategy_from_params,
+    write_clip,
+)
+from vlforge.records import ImageRef, LineageOp, Sample, VideoEvent
 from vlforge.store import sha256_bytes
 
 OnLostObject = Literal["drop_turns", "drop_sample"]
 PNG_COMPRESSION = 6
 REPORT_OPS = frozenset({"parent", "dropped", "dropped_turns", "paraphrase"})
+VIDEO_SAMPLING = "video_sampling"
 
 
 def decode_image(data: bytes, where: str) -> np.ndarray:
@@ -148,6 +175,8 @@ def replay_sample(
             f"lineage parent sample_id {parent_info.get('sample_id')!r} is not the given parent "
             f"{parent_sample.sample_id!r}"
         )
+    if any(entry.op == VIDEO_SAMPLING for entry in lineage[starts[-1] + 1 :]):
+        raise ValueError(f"sample {parent_sample.sample_id}: the lineage is a video copy's; replay it with replay_video")
     drawn = [
         (build_op(entry.op, json.loads(entry.params_json).get("recipe", {})), _params_of(entry), entry.seed or 0)
         for entry in lineage[starts[-1] + 1 :]
@@ -161,6 +190,149 @@ def replay_sample(
         parent_info.get("on_lost_object", "drop_turns"),
         parent_info.get("bbox_2d_units", "pixels"),
     )
+
+
+def sample_video(
+    sample: Sample, video_path: str | Path, strategy_params: dict[str, Any], rng_seed: int, copy_index: int
+) -> tuple[Sample, bytes] | str:
+    """One frame-sampled copy of a video sample (the rules are in the module docstring).
+
+    Args:
+        sample: the parent (one video, no image).
+        video_path: the parent's video file.
+        strategy_params: ``VideoSamplingConfig.strategy_params()``: ``{"strategy", "n_frames", ...}``.
+        rng_seed: the recipe's seed.
+        copy_index: which copy of this sample: different copies draw differently (``random_offset``).
+
+    Returns:
+        The new sample and its clip's bytes, or the reason the copy is dropped
+        (``video_event_not_sampled``, ``event_time_ambiguous``).
+
+    Raises:
+        VideoError: the video cannot be read or sampled.
+    """
+    _check_video_sample(sample)
+    rng = sample_rng(rng_seed, sample.sample_id, copy_index)
+    frame_seed = int(rng.integers(0, 2**31 - 1))
+    sampled = sample_frames(video_path, strategy_from_params(strategy_params), np.random.default_rng(frame_seed))
+    parent = LineageOp(
+        op="parent",
+        params_json=json.dumps(
+            {
+                "sample_id": sample.sample_id,
+                "video_sha256": sample.videos[0].sha256,
+                "seed": int(rng_seed),
+                "copy_index": int(copy_index),
+            },
+            sort_keys=True,
+        ),
+        seed=int(rng_seed),
+    )
+    return _video_copy(sample, sampled, parent, dict(strategy_params), frame_seed)
+
+
+def replay_video(parent_sample: Sample, parent_video_path: str | Path, lineage: Sequence[LineageOp]) -> bytes:
+    """The copy's clip again, byte for byte, from the parent video and the copy's lineage."""
+    result = replay_video_sample(parent_sample, parent_video_path, lineage)
+    if isinstance(result, str):
+        raise ValueError(f"sample {parent_sample.sample_id}: replaying its video lineage drops the copy ({result})")
+    return result[1]
+
+
+def replay_video_sample(
+    parent_sample: Sample, parent_video_path: str | Path, lineage: Sequence[LineageOp]
+) -> tuple[Sample, bytes] | str:
+    """The video copy and its clip again from the lineage after its last ``parent`` entry.
+
+    The frame indices are planned again from the recorded strategy and seed on the recorded frame
+    count and rate; they must equal the recorded ``indices`` (else ``ValueError``), and are then decoded.
+    """
+    _check_video_sample(parent_sample)
+    starts = [i for i, entry in enumerate(lineage) if entry.op == "parent"]
+    if not starts:
+        raise ValueError(f"sample {parent_sample.sample_id}: lineage has no 'parent' entry to replay from")
+    parent = lineage[starts[-1]]
+    if json.loads(parent.params_json).get("sample_id") != parent_sample.sample_id:
+        raise ValueError(f"lineage parent {parent.params_json} is not the given parent {parent_sample.sample_id!r}")
+    entries = [entry for entry in lineage[starts[-1] + 1 :] if entry.op == VIDEO_SAMPLING]
+    if len(entries) != 1:
+        raise ValueError(
+            f"sample {parent_sample.sample_id}: expected one {VIDEO_SAMPLING!r} entry after the parent, found {len(entries)}"
+        )
+    (entry,) = entries
+    params = json.loads(entry.params_json)
+    seed = entry.seed or 0
+    planned = plan_indices(
+        int(params["source_frames"]), float(params["source_fps"]), strategy_from_params(params), np.random.default_rng(seed)
+    )
+    if planned != list(params["indices"]):
+        raise ValueError(
+            f"sample {parent_sample.sample_id}: {params['strategy']} with seed {seed} plans frames {planned}, "
+            f"the lineage recorded {params['indices']}"
+        )
+    sampled = decode_frames(parent_video_path, planned)
+    if sampled.frame_count != params["source_frames"] or sampled.fps != params["source_fps"]:
+        raise VideoError(
+            f"video {parent_video_path}: {sampled.frame_count} frames at {sampled.fps} fps, the lineage recorded "
+            f"{params['source_frames']} at {params['source_fps']}"
+        )
+    strategy_params = {key: params[key] for key in ("strategy", "n_frames", "fps", "window_s") if key in params}
+    return _video_copy(parent_sample, sampled, parent, strategy_params, seed)
+
+
+def _check_video_sample(sample: Sample) -> None:
+    if len(sample.videos) != 1 or sample.images:
+        raise ValueError(
+            f"sample {sample.sample_id}: frame sampling needs exactly one video and no image, the sample has "
+            f"{len(sample.videos)} video(s) and {len(sample.images)} image(s)"
+        )
+
+
+def _video_copy(
+    sample: Sample, sampled: SampledFrames, parent: LineageOp, strategy_params: dict[str, Any], frame_seed: int
+) -> tuple[Sample, bytes] | str:
+    from vlforge.augment.text import retime_text
+    from vlforge.ingest.base import probe_video
+
+    retimed = retime_events(sample.video_events, sampled, rebase=True)
+    if len(retimed) < len(sample.video_events):
+        return "video_event_not_sampled"
+    times = [(old.start_s, new.start_s) for old, new in zip(sample.video_events, retimed, strict=True)]
+    times += [(old.end_s, new.end_s) for old, new in zip(sample.video_events, retimed, strict=True)]
+    text = retime_text(sample.conversations, times)
+    if text.ambiguous:
+        return "event_time_ambiguous"
+    fps = clip_fps(sampled)
+    data = write_clip(sampled.frames, fps)
+    ref = probe_video(data, f"{sample.sample_id} (sampled clip)")
+    recorded = {
+        **strategy_params,
+        "indices": list(sampled.indices),
+        "timestamps_s": list(sampled.timestamps_s),
+        "source_fps": sampled.fps,
+        "source_frames": sampled.frame_count,
+        "clip_fps": fps,
+        "codec": CLIP_FOURCC,
+        "text_times": [list(change) for change in text.changes],
+    }
+    lineage = (
+        *sample.lineage,
+        parent,
+        LineageOp(op=VIDEO_SAMPLING, params_json=json.dumps(recorded, sort_keys=True), seed=int(frame_seed)),
+    )
+    lineage_key = json.dumps([sample.sample_id, [(e.op, e.params_json, e.seed) for e in lineage]])
+    new_sample = sample.model_copy(
+        update={
+            "sample_id": hashlib.sha256(lineage_key.encode()).hexdigest()[:16],
+            "videos": (ref,),
+            "video_events": tuple(
+                VideoEvent(start_s=event.start_s, end_s=event.end_s, description=event.description) for event in retimed
+            ),
+            "conversations": text.turns,
+            "lineage": lineage,
+        }
+    )
+    return new_sample, data
 
 
 def _params_of(entry: LineageOp) -> dict[str, Any]:

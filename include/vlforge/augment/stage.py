@@ -11,7 +11,12 @@ across splits. Files in the run's stage:
 - ``augmented.parquet`` and ``augment_stats.json``: every shard's copies sorted by sample id, and
   the counts (``merge_augmented``).
 
-Augmented images go to the content-addressed image store as PNG. A copy's answers may be
+Augmented images go to the content-addressed image store as PNG. A video sample (exactly one
+video, no image) gets its copies by frame sampling instead (``augment.video``,
+``pipeline.sample_video``): each copy is a new mp4 clip of the sampled frames in the same store,
+with its events retimed; its lineage's ``video_sampling`` entry replays it. Samples with several
+images, several videos, both, or neither are skipped and counted (``skipped_by_reason``:
+``multi_image``, ``multi_video``, ``image_and_video``, ``no_media``). A copy's answers may be
 paraphrased (``augment.paraphrase``); a kept paraphrase is recorded as a
 ``LineageOp("paraphrase", {"backend", "threshold", "turns": [{"turn", "f1", "rule"}]})``, which
 image replay skips. ``check_replay`` replays a stored copy from its parent (``vlforge replay``).
@@ -38,7 +43,7 @@ import pyarrow.parquet as pq
 
 from vlforge.augment.config import AugmentConfig, OpSpec
 from vlforge.augment.paraphrase.filter import Scorer
-from vlforge.augment.pipeline import REPORT_OPS, augment_sample, replay, sample_rng
+from vlforge.augment.pipeline import REPORT_OPS, VIDEO_SAMPLING, augment_sample, replay, replay_video, sample_rng, sample_video
 from vlforge.augment.text import side_words, swap_left_right
 from vlforge.config import Recipe
 from vlforge.manifest import SCHEMA, samples_to_table, table_to_samples
@@ -106,8 +111,8 @@ def augment_shard(
 ) -> dict[str, Any]:
     """Augment one shard's train samples and write its copies and counts.
 
-    One sample's image is in memory at a time; each copy's PNG goes to the store at once. The
-    copies' answers are then paraphrased for the whole shard in one scoring batch.
+    One sample's image (or sampled frames) is in memory at a time; each copy's PNG or clip goes to
+    the store at once. The copies' answers are then paraphrased for the whole shard in one scoring batch.
 
     Args:
         stage: the run's stage folder.
@@ -123,25 +128,45 @@ def augment_shard(
 
     Raises:
         ValueError: when ``curated.parquet`` changed since the shards were planned, or an op is invalid.
-        FileNotFoundError: when a parent's image is not in the store.
+        FileNotFoundError: when a parent's image or video is not in the store.
     """
     started = time.perf_counter()
     config = recipe.augment
     specs = config.phase_specs(phase)
     copies = config.copies(phase)
+    video_copies = config.video_copies(phase)
+    video_params = config.video.strategy_params()
     ids, digest, _ = _train_ids(stage)
     if shard.get("curated_sha256") not in (None, digest):
         raise ValueError(f"{shard['name']}: curated.parquet changed since the shards were planned; plan them again")
     wanted = ids[shard["offset"] : shard["offset"] + shard["count"]]
-    samples = _read_samples(stage / _curated_name(), wanted) if wanted and copies else []
+    samples = _read_samples(stage / _curated_name(), wanted) if wanted and (copies or video_copies) else []
     store = ImageStore(store_dir)
     built = _build_ops(specs)
     out: list[tuple[Sample, str, int]] = []
     dropped: Counter[str] = Counter()
     skipped: Counter[str] = Counter()
+    video_counts = {"parents": 0, "clips": 0}
     for sample in samples:
-        if len(sample.images) != 1 or getattr(sample, "videos", ()):
-            skipped["not_single_image"] += 1
+        kind = _media_kind(sample)
+        if kind == "video":
+            video_counts["parents"] += 1
+            ref = sample.videos[0]
+            path = store.path_for(ref.sha256, ref.format)
+            if not path.is_file():
+                raise FileNotFoundError(f"sample {sample.sample_id}: video {ref.file_name} not in the store at {store.root}")
+            for copy_index in range(video_copies):
+                made = sample_video(sample, path, video_params, seed, copy_index)
+                if isinstance(made, str):
+                    dropped[made] += 1
+                    continue
+                new, clip = made
+                store.put(clip, new.videos[0].format)
+                out.append((new, sample.sample_id, copy_index))
+                video_counts["clips"] += 1
+            continue
+        if kind != "image":
+            skipped[kind] += 1
             continue
         ref = sample.images[0]
         path = store.path_for(ref.sha256, ref.format)
@@ -171,6 +196,8 @@ def augment_shard(
         "phase": phase,
         "seed": seed,
         "copies_per_sample": copies,
+        "video_copies_per_sample": video_copies,
+        "video": video_counts,
         "parents": len(samples),
         "augmented": len(out),
         "dropped": sum(dropped.values()),
@@ -195,7 +222,7 @@ def merge_augmented(stage: Path) -> dict[str, Any]:
 
     Returns:
         ``augment_stats.json``'s content: phase, seed, shards, parents, augmented copies, copies per
-        sample, dropped copies and reasons, skipped samples and reasons, per op its probability,
+        sample, dropped copies and reasons, skipped samples and reasons, video parents and clips, per op its probability,
         eligible copies, applied count and share, and paraphrases (candidates, unchanged, kept, rejected).
 
     Raises:
@@ -236,6 +263,7 @@ def merge_augmented(stage: Path) -> dict[str, Any]:
         "dropped": sum(counts["dropped"] for counts in shard_counts),
         "dropped_by_reason": _summed(counts["dropped_by_reason"] for counts in shard_counts),
         "skipped_by_reason": _summed(counts["skipped_by_reason"] for counts in shard_counts),
+        "video": _summed(counts.get("video", {}) for counts in shard_counts),
         "ops": ops,
         "paraphrase": _summed(counts["paraphrase"] for counts in shard_counts),
     }
@@ -260,16 +288,21 @@ def parent_id(sample: Sample) -> str | None:
 
 
 def applied_ops(sample: Sample) -> list[LineageOp]:
-    """The image ops applied to make this copy (after its last ``parent`` entry, reports left out)."""
+    """The image ops applied to make this copy (after its last ``parent`` entry; reports and frame sampling left out)."""
     starts = [index for index, entry in enumerate(sample.lineage) if entry.op == "parent"]
     tail = sample.lineage[starts[-1] + 1 :] if starts else ()
-    return [entry for entry in tail if entry.op not in REPORT_OPS]
+    return [entry for entry in tail if entry.op not in REPORT_OPS and entry.op != VIDEO_SAMPLING]
 
 
 def op_counts(samples: Iterable[Sample], specs: list[OpSpec]) -> dict[str, dict[str, Any]]:
-    """Per op of the phase: its probability, the copies it could apply to (task types) and how many it was applied to."""
+    """Per op of the phase: its probability, the copies it could apply to (task types) and how many it was applied to.
+
+    Video copies (no image) are never eligible: image ops do not run on them.
+    """
     counts = {spec.name: {"probability": spec.probability, "eligible": 0, "applied": 0} for spec in specs}
     for sample in samples:
+        if not sample.images:
+            continue
         applied = {entry.op for entry in applied_ops(sample)}
         for spec in specs:
             if spec.applies_to(sample.task_type):
@@ -341,7 +374,7 @@ def paraphrase_scores(samples: Iterable[Sample]) -> list[tuple[str, int, float]]
 
 @dataclass(frozen=True)
 class ReplayCheck:
-    """What ``check_replay`` found: ``ok`` when the replayed bytes equal the stored image."""
+    """What ``check_replay`` found: ``ok`` when the replayed bytes equal the stored image (or clip, for a video copy)."""
 
     sample_id: str
     parent_id: str
@@ -354,6 +387,9 @@ class ReplayCheck:
 
 def check_replay(folder: Path, sample_id: str, store_dir: Path | None = None) -> ReplayCheck:
     """Replay an augmented copy from its parent and compare the bytes with its stored image.
+
+    A video copy (one video, a ``video_sampling`` lineage entry) is replayed with
+    ``pipeline.replay_video`` from its parent's video and compared with its stored clip.
 
     Args:
         folder: a release folder or a run's stage folder (or one Parquet manifest in it): the copy and
@@ -383,27 +419,40 @@ def check_replay(folder: Path, sample_id: str, store_dir: Path | None = None) ->
         raise LookupError(f"parent {parent_key} of {sample_id} not in {', '.join(str(path) for path in files)}")
     stores = [base / "images"] + ([Path(store_dir)] if store_dir else [])
 
-    def image_bytes(sha256: str, extension: str) -> bytes | None:
+    def media_path(sha256: str, extension: str) -> Path | None:
         for root in stores:
             for path in (root / f"{sha256}.{extension}", ImageStore(root).path_for(sha256, extension)):
                 if path.is_file():
-                    return path.read_bytes()
+                    return path
         return None
 
-    parent_ref, ref = parent.images[0], sample.images[0]
-    parent_data = image_bytes(parent_ref.sha256, parent_ref.format)
-    if parent_data is None:
-        raise LookupError(f"parent image {parent_ref.file_name} not found in {', '.join(map(str, stores))}")
-    replayed = replay(parent, parent_data, sample.lineage)
-    stored = image_bytes(ref.sha256, ref.format)
-    ops = tuple(entry.op for entry in applied_ops(sample))
-    replayed_sha = sha256_bytes(replayed)
-    if stored is None:
-        detail = f"stored image {ref.file_name} not found; replayed {replayed_sha[:12]}"
-    elif stored != replayed:
-        detail = f"replayed bytes {replayed_sha[:12]} differ from the stored image {sha256_bytes(stored)[:12]}"
+    def image_bytes(sha256: str, extension: str) -> bytes | None:
+        path = media_path(sha256, extension)
+        return path.read_bytes() if path else None
+
+    if sample.videos and not sample.images:
+        parent_video, ref = parent.videos[0], sample.videos[0]
+        parent_path = media_path(parent_video.sha256, parent_video.format)
+        if parent_path is None:
+            raise LookupError(f"parent video {parent_video.file_name} not found in {', '.join(map(str, stores))}")
+        replayed = replay_video(parent, parent_path, sample.lineage)
+        ops: tuple[str, ...] = (VIDEO_SAMPLING,)
     else:
-        detail = f"replayed {len(ops)} op(s) from parent {parent.sample_id}: bytes equal the stored image {ref.sha256[:12]}"
+        parent_ref, ref = parent.images[0], sample.images[0]
+        parent_data = image_bytes(parent_ref.sha256, parent_ref.format)
+        if parent_data is None:
+            raise LookupError(f"parent image {parent_ref.file_name} not found in {', '.join(map(str, stores))}")
+        replayed = replay(parent, parent_data, sample.lineage)
+        ops = tuple(entry.op for entry in applied_ops(sample))
+    stored = image_bytes(ref.sha256, ref.format)
+    replayed_sha = sha256_bytes(replayed)
+    kind = "clip" if sample.videos and not sample.images else "image"
+    if stored is None:
+        detail = f"stored {kind} {ref.file_name} not found; replayed {replayed_sha[:12]}"
+    elif stored != replayed:
+        detail = f"replayed bytes {replayed_sha[:12]} differ from the stored {kind} {sha256_bytes(stored)[:12]}"
+    else:
+        detail = f"replayed {len(ops)} op(s) from parent {parent.sample_id}: bytes equal the stored {kind} {ref.sha256[:12]}"
     ok = stored is not None and stored == replayed and replayed_sha == ref.sha256
     return ReplayCheck(sample_id, parent.sample_id, ok, ops, ref.sha256, replayed_sha, detail)
 
@@ -442,6 +491,20 @@ def _find(files: list[Path], sample_id: str) -> Sample | None:
         if table.num_rows:
             return table_to_samples(table.slice(0, 1))[0]
     return None
+
+
+def _media_kind(sample: Sample) -> str:
+    """``image`` (one image, no video), ``video`` (one video, no image), else the reason it is skipped."""
+    images, videos = len(sample.images), len(sample.videos)
+    if images == 1 and not videos:
+        return "image"
+    if videos == 1 and not images:
+        return "video"
+    if images and videos:
+        return "image_and_video"
+    if images > 1:
+        return "multi_image"
+    return "multi_video" if videos > 1 else "no_media"
 
 
 def _build_ops(specs: list[OpSpec]) -> list[tuple[Any, OpSpec]]:

@@ -23,6 +23,12 @@ Three rules, each a pure function over strings or turns:
   when either holds a box that was lost, a ``<ref>label</ref>`` of a lost box, or names a lost box's
   label as a whole word while no surviving box has that label (a shared label is ambiguous, so it
   alone never drops a turn). ``<image>`` tags of a dropped question move to the next kept question.
+* ``retime_text``: event times quoted in the text (``1.5s``, ``3 sec``, ``2.0 seconds``) move with
+  the video events of a sampled clip. A quoted time matches an event's old start or end when it
+  equals it at the precision written (``"1s"`` matches 0.5 .. 1.5); it is rewritten to the event's
+  new time with the same number of decimals, at least one when the value changes (``"3s"`` ->
+  ``"2.3s"``); one that rounds to the same text stays as written. A quoted time that matches no event
+  stays as written; one that matches several events with different new times is reported.
 
 No Airflow wiring lives here.
 """
@@ -263,3 +269,57 @@ def drop_turns_about(
             pending_images = 0
         kept.append(turn)
     return tuple(kept), sorted(dropped)
+
+
+_TIME_MENTION = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)(\s?)(s|secs?|seconds?)(?![\w])", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class RetimedText:
+    """What ``retime_text`` did: the new turns, each rewrite ``(turn, old, new)`` and each ambiguous mention."""
+
+    turns: tuple[Turn, ...]
+    changes: tuple[tuple[int, str, str], ...]
+    ambiguous: tuple[tuple[int, str], ...]
+
+
+def retime_text(turns: tuple[Turn, ...], times: list[tuple[float, float]]) -> RetimedText:
+    """Rewrite quoted event times in user and assistant turns (the rule is in the module docstring).
+
+    Args:
+        turns: the conversation; system turns are left as they are.
+        times: ``(old_s, new_s)`` for each kept event's start and end.
+
+    Returns:
+        The turns with times rewritten, the rewrites, and mentions matching several different new times
+        (those are left as written).
+    """
+    changes: list[tuple[int, str, str]] = []
+    ambiguous: list[tuple[int, str]] = []
+    out: list[Turn] = []
+    for index, turn in enumerate(turns):
+        if turn.role == "system":
+            out.append(turn)
+            continue
+
+        def replace(match: re.Match[str], index: int = index) -> str:
+            number = match.group(1)
+            decimals = len(number.split(".")[1]) if "." in number else 0
+            value = float(number)
+            tolerance = 0.5 * 10.0**-decimals + 1e-9
+            targets = {round(new, 6) for old, new in times if abs(value - old) <= tolerance}
+            if not targets:
+                return match.group(0)
+            if len(targets) > 1:
+                ambiguous.append((index, match.group(0)))
+                return match.group(0)
+            (new,) = targets
+            if f"{new:.{decimals}f}" == number:
+                return match.group(0)
+            written = f"{new:.{max(decimals, 1)}f}"
+            changes.append((index, number, written))
+            return f"{written}{match.group(2)}{match.group(3)}"
+
+        content = _TIME_MENTION.sub(replace, turn.content)
+        out.append(turn if content == turn.content else turn.model_copy(update={"content": content}))
+    return RetimedText(tuple(out), tuple(changes), tuple(ambiguous))

@@ -23,13 +23,17 @@ Strategies (frozen dataclasses, randomness only from the ``numpy.random.Generato
   display at ``t_k = k / fps`` is ``floor(k * native_fps / fps)`` for every ``t_k`` before the end;
   duplicates (target rate above the native one) are removed; at most ``max_frames`` (the first ones).
 
+Clips: ``write_clip`` encodes sampled frames as a new mp4 (``mp4v``, byte-deterministic) at
+``clip_fps``, ``(N - 1) / (t_last - t_first)`` rounded to 0.01 fps, so the clip keeps the sampled
+frames' spacing (the augment stage's video copies; ``vlforge.augment.pipeline.sample_video``).
+
 No Airflow wiring lives here.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -203,6 +207,35 @@ def sample_frames(
         VideoError: the file is missing or unreadable, declares no frames or frame rate, ends
             before a planned frame, or its decoder timestamps disagree with ``index / fps``.
     """
+    return _read_frames(path, lambda frame_count, fps: plan_indices(frame_count, fps, strategy, rng), output)
+
+
+def decode_frames(path: str | Path, indices: Sequence[int], output: FrameOutput = "rgb") -> SampledFrames:
+    """Decode the frames ``indices`` of a video (a plan made before, e.g. read back from a lineage).
+
+    The frames are read and verified exactly as ``sample_frames`` reads them.
+
+    Args:
+        path: an mp4/avi.
+        indices: strictly increasing frame indices inside the video.
+        output: ``"rgb"`` or ``"png"``.
+
+    Raises:
+        VideoError: as ``sample_frames``, and when an index is outside the video or the indices do not increase.
+    """
+    wanted = [int(index) for index in indices]
+
+    def plan(frame_count: int, fps: float) -> list[int]:
+        if not wanted or wanted[0] < 0 or wanted[-1] >= frame_count or any(b <= a for a, b in zip(wanted, wanted[1:])):
+            raise VideoError(
+                f"video file {path}: frame indices {wanted} are not strictly increasing within 0 .. {frame_count - 1}"
+            )
+        return wanted
+
+    return _read_frames(path, plan, output)
+
+
+def _read_frames(path: str | Path, plan: Callable[[int, float], list[int]], output: FrameOutput) -> SampledFrames:
     import cv2
 
     if output not in ("rgb", "png"):
@@ -218,7 +251,7 @@ def sample_frames(
         frame_count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
         if not fps > 0 or frame_count < 1:
             raise VideoError(f"video file {name} declares {frame_count} frames at {fps} fps; cannot sample it")
-        indices = plan_indices(frame_count, fps, strategy, rng)
+        indices = plan(frame_count, fps)
         wanted = set(indices)
         frames: list[np.ndarray] = []
         png: list[bytes] = []
@@ -331,3 +364,99 @@ def retime_events(
             )
         )
     return retimed
+
+
+# --- clips made of sampled frames ------------------------------------------------------------
+
+STRATEGY_NAMES: tuple[str, ...] = ("uniform", "random_offset", "fps")
+# The clip codec: MPEG-4 Part 2 ('mp4v') in an mp4 container. OpenCV's FFmpeg writer gives the same
+# bytes for the same frames and rate (no creation time or file name is written into the container;
+# checked in tests), so a replayed clip can be compared byte for byte.
+CLIP_FOURCC = "mp4v"
+CLIP_FORMAT = "mp4"
+# The mp4 container keeps a frame rate to 0.01 fps (1.409 is read back as 1.41), so the clip rate
+# is rounded to that before it is written: the rate read back then equals the rule's value.
+CLIP_FPS_DECIMALS = 2
+MIN_CLIP_FPS = 0.01
+
+
+def strategy_from_params(params: dict[str, object]) -> Strategy:
+    """A strategy from its recipe / lineage form ``{"strategy": name, "n_frames", "fps", "window_s"}``.
+
+    ``uniform``: ``Uniform(n_frames)``; ``random_offset``: ``RandomOffset(n_frames, window_s)``;
+    ``fps``: ``FixedFps(fps, max_frames=n_frames)``. Keys a strategy does not use are ignored.
+
+    Raises:
+        ValueError: an unknown strategy name (the known ones are listed) or a bad value.
+    """
+    name = params.get("strategy")
+    if name == "uniform":
+        return Uniform(int(params["n_frames"]))  # type: ignore[arg-type]
+    if name == "random_offset":
+        return RandomOffset(int(params["n_frames"]), float(params["window_s"]))  # type: ignore[arg-type]
+    if name == "fps":
+        return FixedFps(float(params["fps"]), max_frames=int(params["n_frames"]))  # type: ignore[arg-type]
+    raise ValueError(f"unknown frame sampling strategy {name!r}; known: {', '.join(STRATEGY_NAMES)}")
+
+
+def clip_fps(sampled: SampledFrames) -> float:
+    """The frame rate of a clip made of the sampled frames, so that its frames keep their spacing.
+
+    The rule: ``fps_clip = round((N - 1) / (t_last - t_first), 2)`` for ``N >= 2`` sampled frames,
+    i.e. the clip shows one frame per mean spacing of the sampled frames, and its frame ``k`` at
+    ``k / fps_clip`` is the sampled frame of source time ``t_first + k * spacing``. Where the
+    spacing is even (``FixedFps`` at a divisor of the native rate, ``Uniform`` when ``N - 1``
+    divides the frame span) the clip's timestamps equal the source timestamps minus ``t_first``;
+    uniform indices are rounded to whole frames, so elsewhere they differ by at most half a source
+    frame, plus the 0.01 fps rounding. First and last frame keep their distance ``t_last - t_first``
+    (up to that rounding). One sampled frame keeps the native rate (rounded alike). The clip lasts
+    ``N / fps_clip`` seconds (``VideoRef.duration_s``): the sampled span plus one spacing.
+
+    Example: 4.mp4 (150 frames at 30 fps), ``Uniform(8)``: indices 0 .. 149, span 149 / 30 s,
+    ``fps_clip = round(7 * 30 / 149, 2) = 1.41``, duration ``8 / 1.41 = 5.674`` s.
+    """
+    first, last = sampled.indices[0], sampled.indices[-1]
+    if len(sampled.indices) < 2 or last == first:
+        rate = sampled.fps
+    else:
+        rate = (len(sampled.indices) - 1) * sampled.fps / (last - first)
+    return max(MIN_CLIP_FPS, round(rate, CLIP_FPS_DECIMALS))
+
+
+def write_clip(frames: Sequence[np.ndarray], fps: float) -> bytes:
+    """Encode RGB frames as an mp4 clip (``CLIP_FOURCC``) at ``fps`` and return its bytes.
+
+    The clip is written with ``cv2.VideoWriter`` to a private temporary folder, read back and
+    removed; the same frames and rate give the same bytes.
+
+    Args:
+        frames: RGB ``(height, width, 3)`` uint8 arrays, all of one size (at least one).
+        fps: the clip's frame rate (see ``clip_fps``).
+
+    Raises:
+        VideoError: no frames, frames of different sizes, or the writer fails.
+    """
+    import tempfile
+
+    import cv2
+
+    if not frames:
+        raise VideoError("cannot write a clip of no frames")
+    height, width = frames[0].shape[:2]
+    sizes = {frame.shape for frame in frames}
+    if len(sizes) != 1 or frames[0].ndim != 3 or frames[0].shape[2] != 3:
+        raise VideoError(f"clip frames must all be (height, width, 3) RGB of one size, got shapes {sorted(sizes)}")
+    with tempfile.TemporaryDirectory(prefix="vlforge-clip-") as folder:
+        target = str(Path(folder) / f"clip.{CLIP_FORMAT}")
+        writer = cv2.VideoWriter(target, cv2.VideoWriter_fourcc(*CLIP_FOURCC), float(fps), (width, height))
+        try:
+            if not writer.isOpened():
+                raise VideoError(f"OpenCV cannot write a {CLIP_FOURCC} {CLIP_FORMAT} clip of {width}x{height} at {fps} fps")
+            for frame in frames:
+                writer.write(cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2BGR))
+        finally:
+            writer.release()
+        data = Path(target).read_bytes() if Path(target).is_file() else b""
+    if not data:
+        raise VideoError(f"OpenCV wrote an empty {CLIP_FORMAT} clip of {len(frames)} frames at {fps} fps")
+    return data

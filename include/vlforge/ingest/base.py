@@ -26,7 +26,7 @@ import fsspec
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from vlforge.records import Box, ImageRef, Sample, Source, Turn, VideoRef
-from vlforge.store import ImageStore
+from vlforge.store import ImageStore, sha256_bytes
 
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 _EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp", "TIFF": "tiff", "MPO": "jpg"}
@@ -289,7 +289,18 @@ def video_format(data: bytes) -> str | None:
 
 
 def store_video(data: bytes, store: ImageStore, reference: str, field_name: str = "videos") -> VideoRef:
-    """Probe ``data`` with OpenCV and put it, unchanged, in the store.
+    """Probe ``data`` with OpenCV (``probe_video``) and put it, unchanged, in the store.
+
+    Raises:
+        RecordError: as ``probe_video``.
+    """
+    ref = probe_video(data, reference, field_name)
+    store.put(data, ref.format)
+    return ref
+
+
+def probe_video(data: bytes, reference: str, field_name: str = "videos") -> VideoRef:
+    """The ``VideoRef`` of video bytes, probed with OpenCV; nothing is stored.
 
     The container is recognised from the bytes (``video_format``), the file is opened with
     ``cv2.VideoCapture`` from a temporary copy, and its first frame must decode. Width, height,
@@ -333,9 +344,8 @@ def store_video(data: bytes, store: ImageStore, reference: str, field_name: str 
             field_name,
             reference,
         )
-    digest = store.put(data, extension)
     return VideoRef(
-        sha256=digest, width=width, height=height, format=extension, duration_s=frames / fps, fps=fps, frames=frames
+        sha256=sha256_bytes(data), width=width, height=height, format=extension, duration_s=frames / fps, fps=fps, frames=frames
     )
 
 
