@@ -158,14 +158,18 @@ def load_processor(path: Path, config: VlmConfig) -> Any:
     """The model's processor: ``AutoProcessor``, or its image-only equivalent where that cannot load.
 
     transformers 5 builds every Qwen-VL processor with a video processor, which needs torchvision;
-    without it ``AutoProcessor`` raises ImportError and the same tokenizer, image processor and
-    chat template are put together by ``ImageOnlyQwenProcessor`` (images only, same prompts).
+    without it ``AutoProcessor`` raises (ImportError for Qwen2-VL and Qwen2.5-VL's
+    ``Qwen2VLVideoProcessor``, ValueError "requires `torchvision`" for Qwen3-VL's) and the same
+    tokenizer, image processor and chat template are put together by ``ImageOnlyQwenProcessor``
+    (images only, same prompts). Any other error is raised.
     """
     from transformers import AutoImageProcessor, AutoProcessor, AutoTokenizer
 
     try:
         processor = AutoProcessor.from_pretrained(str(path), local_files_only=True)
-    except ImportError as error:
+    except (ImportError, ValueError) as error:
+        if isinstance(error, ValueError) and "torchvision" not in str(error):
+            raise
         from vlforge.preannotate.qwen_processor import ImageOnlyQwenProcessor
 
         logger.info("AutoProcessor unavailable (%s); using the image-only Qwen-VL processor", str(error).strip().splitlines()[0])
