@@ -2,7 +2,7 @@
 
 An adapter turns one source file into ``Sample`` or ``Rejection`` objects; it
 never drops a record silently. Images and videos are resolved (Label Studio upload and
-local-files URLs, paths relative to the export, ``images_root``, http(s) URLs)
+local-files URLs, paths relative to the export, ``images_root``, http(s) URLs; a ``data:`` URL is rejected)
 and put into the content-addressed store here, once per distinct reference:
 images decoded and EXIF-oriented, videos probed with OpenCV for size, frame rate and frame count.
 """
@@ -115,6 +115,9 @@ class IngestContext:
     def _cached(self, kind: MediaKind, reference: str, field_name: str) -> ImageRef | VideoRef:
         if not isinstance(reference, str) or not reference.strip():
             raise RecordError(f"{kind} reference is missing or empty", field_name, reference)
+        if reference.startswith("data:"):
+            # Not a path: looked up as one, its length can exceed the file-name limit and fail the whole run.
+            raise RecordError(f"{kind} reference is a data: URL; only paths and http(s) URLs are resolved", field_name, reference)
         key = (kind, reference)
         if key not in self._loaded:
             try:
