@@ -208,14 +208,17 @@ def publish_release(
     parent_dir.mkdir(parents=True, exist_ok=True)
     building = Path(tempfile.mkdtemp(prefix=f".{version}.", dir=parent_dir))
     try:
-        release = _assemble(building, stage, samples, splits, quarantine_text, gates, store, recipe, seed, dataset, source)
+        ingested, agreement = read_manifest(stage / INGESTED), pd.read_parquet(stage / AGREEMENT)
+        release = _assemble(
+            building, stage, samples, splits, ingested, agreement, quarantine_text, gates, store, recipe, seed, dataset, source
+        )
         release.update(version=version, content_hash=digest, parent_version=latest_version(home, dataset))
         write_report(
             building,
             release,
             samples,
-            read_manifest(stage / INGESTED),
-            pd.read_parquet(stage / AGREEMENT),
+            ingested,
+            agreement,
             recipe.quality,
             store,
             recipe.report.samples_drawn,
@@ -247,6 +250,8 @@ def _assemble(
     stage: Path,
     samples: list[Sample],
     splits: list[str],
+    ingested: list[Sample],
+    agreement: pd.DataFrame,
     quarantine_text: str,
     gates: list[dict[str, Any]],
     store: ImageStore,
@@ -262,7 +267,6 @@ def _assemble(
     shutil.copytree(stage / REVIEW_DIR, building / REVIEW_DIR)
     # Every ingested round is released, superseded by a round of the same image, or in review:
     # the review tasks need their images too.
-    ingested = read_manifest(stage / INGESTED)
     for image in {image for sample in [*ingested, *samples] for image in sample.images}:
         store.link_into(image.sha256, image.format, building / "images")
     for video in {video for sample in ingested for video in sample.videos}:
@@ -291,7 +295,7 @@ def _assemble(
         "dataset": dataset,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "counts": counts,
-        "metrics": metric_means(pd.read_parquet(stage / AGREEMENT)),
+        "metrics": metric_means(agreement),
         "gates": gates,
         "recipe": recipe.model_dump(mode="json"),
         "recipe_hash": recipe.content_hash(),
