@@ -24,36 +24,39 @@ Run::
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+
+if TYPE_CHECKING:
+    from vlforge.config import Recipe
+    from vlforge.run import RunDescription
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
 
 
-def stage_samples(root: Path, samples: int) -> tuple[Path, Path]:
-    """Write the photos into a store under ``root`` and a curated manifest of ``samples`` train samples.
+def stage_samples(home: Path, samples: int, recipe: Recipe, seed: int) -> RunDescription:
+    """Prepare a run under ``home`` (one shard of ``samples``) with the photos in its store and a curated manifest of ``samples`` train samples.
 
     Returns:
-        The stage folder and the store folder.
+        The run.
     """
     import cv2
-    import pyarrow as pa
-    import pyarrow.parquet as pq
     import skimage.data
 
-    from vlforge.manifest import samples_to_table
+    from vlforge.manifest import write_split_manifest
+    from vlforge.prepare import prepare_run
     from vlforge.records import Box, ImageRef, Sample, Source, Turn
-    from vlforge.release import CURATED, SPLIT_COLUMN
-    from vlforge.store import ImageStore
 
-    store = ImageStore(root / "store")
+    recipe = recipe.model_copy(update={"augment": recipe.augment.model_copy(update={"shard_size": samples})})
+    run = prepare_run(home, "bench", "run1", recipe, seed=seed)
+    store = run.store
     refs = []
     for name in PHOTOS:
         rgb = getattr(skimage.data, name)()
@@ -77,13 +80,8 @@ def stage_samples(root: Path, samples: int) -> tuple[Path, Path]:
                 source=Source(file="bench.json", record_id=str(index)),
             )
         )
-    table = samples_to_table(rows).append_column(SPLIT_COLUMN, pa.array(["train"] * samples, type=pa.string()))
-    stage = root / "stage"
-    stage.mkdir(parents=True)
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer)
-    (stage / CURATED).write_bytes(buffer.getvalue())
-    return stage, store.root
+    write_split_manifest(rows, ["train"] * samples, run.run_dir.curated)
+    return run
 
 
 def fresh_store(parents: Path, target: Path) -> Path:
@@ -106,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     from vlforge.augment.pipeline import PNG_COMPRESSION
     from vlforge.augment.stage import augment_shard, plan_shards
     from vlforge.config import load_recipe
-    from vlforge.release import read_curated
+    from vlforge.manifest import read_split_manifest
 
     cv2.setNumThreads(1)  # the same for all three; albumentations and our ops both call OpenCV
     recipe = load_recipe("default")
@@ -119,12 +117,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     with tempfile.TemporaryDirectory(prefix="bench_augment.") as temp:
         root = Path(temp)
-        stage, parents = stage_samples(root, args.samples)
-        samples = read_curated(stage / "curated.parquet")[0]
-        (shard,) = plan_shards(stage, args.samples)
+        run = stage_samples(root / "home", args.samples, recipe, args.seed)
+        parents = fresh_store(run.store_dir, root / "parents")  # the photos alone: each timed run starts from them
+        samples = read_split_manifest(run.run_dir.curated)[0]
+        (shard,) = plan_shards(run)
 
         def run_vlforge() -> None:
-            augment_shard(stage, shard, recipe, "main", args.seed, fresh_store(parents, root / "out"))
+            fresh_store(parents, run.store_dir)
+            augment_shard(run, shard)
 
         composes: dict[tuple[int, int], A.Compose] = {}
 
@@ -176,14 +176,14 @@ def main(argv: list[str] | None = None) -> int:
                 ref = sample.images[0]
                 write_png(decode(out / ref.sha256[:2] / ref.file_name), out, index)
 
-        runs = {"floor (decode + PNG encode)": run_floor, "plain albumentations loop": run_plain, "vlforge augment_shard": run_vlforge}
-        for run in runs.values():  # warm-up: imports, OpenCV and albumentations one-off set-up
-            run()
-        best = {name: float("inf") for name in runs}
+        ways = {"floor (decode + PNG encode)": run_floor, "plain albumentations loop": run_plain, "vlforge augment_shard": run_vlforge}
+        for way in ways.values():  # warm-up: imports, OpenCV and albumentations one-off set-up
+            way()
+        best = {name: float("inf") for name in ways}
         for _ in range(args.repeat):
-            for name, run in runs.items():
+            for name, way in ways.items():
                 start = time.perf_counter()
-                run()
+                way()
                 best[name] = min(best[name], time.perf_counter() - start)
 
     n = args.samples

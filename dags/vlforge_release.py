@@ -3,6 +3,10 @@
 
 Builds a versioned, quality-gated training-set release from annotated data.
 
+0. **prepare**: validate the whole recipe (every augment op built from its parameters), freeze it
+   into the run folder and describe the run; a typo in a recipe fails here, in seconds, naming the
+   file, the key and the allowed values. Every later task takes this run description and reads the
+   frozen recipe, so editing the YAML mid-run changes nothing.
 1. **ingest**: read `source` (`source_format`) into the canonical manifest and the image store;
    unusable records go to the quarantine with a reason.
 2. **gate_ingest**: the Great Expectations ingest suite (boxes inside images, positive areas,
@@ -50,42 +54,8 @@ from vlforge_notifiers import release_failure_alert
 VLFORGE_HOME = os.environ.get("VLFORGE_HOME", "data")
 RELEASE_ALIAS = AssetAlias("vlforge_release")
 SOURCE_FORMATS = ["label_studio", "coco", "yolo", "llamafactory", "qwen"]
-
-
-def _settings() -> dict[str, Any]:
-    """The run's Params plus the folders derived from them."""
-    from pathlib import Path
-
-    from vlforge.layout import run_folder_name, stage_dir, store_root
-
-    context = get_current_context()
-    params = dict(context["params"])
-    home = Path(VLFORGE_HOME).resolve()
-    params["home"] = home
-    params["store"] = store_root(home)
-    params["stage"] = stage_dir(home, params["dataset"], run_folder_name(context["run_id"]))
-    return params
-
-
 CATALOG_CONNECTION = "vlforge_catalog"
-
-
-def _catalog_url(configured: str | None, home: Any) -> str:  # noqa: ANN401 - a Path
-    """The recipe's catalog URL, else the Airflow connection ``vlforge_catalog``, else ``$VLFORGE_CATALOG_URL``,
-    else SQLite beside the releases."""
-    from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
-    from vlforge.catalog import CATALOG_URL_ENV
-
-    if configured:
-        return configured
-    try:
-        uri = BaseHook.get_connection(CATALOG_CONNECTION).get_uri()
-    except AirflowNotFoundException:
-        return os.environ.get(CATALOG_URL_ENV) or f"sqlite:///{home / 'catalog.sqlite'}"
-    # Airflow writes PostgreSQL connections as postgres://, a scheme SQLAlchemy no longer accepts.
-    return "postgresql+psycopg2://" + uri.split("://", 1)[1] if uri.startswith(("postgres://", "postgresql://")) else uri
+Run = dict[str, Any]  # vlforge.run.RunDescription.to_json()
 
 
 @dag(
@@ -121,130 +91,133 @@ def _catalog_url(configured: str | None, home: Any) -> str:  # noqa: ANN401 - a 
     },
 )
 def vlforge_release() -> None:
-    @task
-    def ingest() -> dict[str, Any]:
-        from vlforge.config import load_recipe
-        from vlforge.ingest import run_ingest
+    # A recipe error is not transient: retrying it only delays the message.
+    @task(retries=0)
+    def prepare() -> Run:
+        from pathlib import Path
 
-        settings = _settings()
-        recipe = load_recipe(settings["recipe"])
-        return run_ingest(
-            settings["source"], settings["source_format"], recipe, settings["store"], settings["stage"], settings["images_root"]
+        from vlforge.layout import run_folder_name
+        from vlforge.prepare import prepare_run
+
+        context = get_current_context()
+        params = context["params"]
+        run = prepare_run(
+            Path(VLFORGE_HOME).resolve(),
+            params["dataset"],
+            run_folder_name(context["run_id"]),
+            params["recipe"],
+            source=params["source"],
+            source_format=params["source_format"],
+            images_root=params["images_root"],
+            seed=params["seed"],
+            phase=params["phase"],
         )
-
-    @task(retries=0)
-    def gate_ingest(ingested: dict[str, Any]) -> dict[str, Any]:
-        from pathlib import Path
-
-        from vlforge.config import load_recipe
-        from vlforge.quality.gates import run_ingest_gate
-
-        settings = _settings()
-        return run_ingest_gate(Path(ingested["stage"]), settings["store"], load_recipe(settings["recipe"]))
+        return run.to_json()
 
     @task
-    def measure_agreement(ingested: dict[str, Any], gate: dict[str, Any]) -> dict[str, Any]:
-        from pathlib import Path
+    def ingest(run: Run) -> Run:
+        from vlforge.ingest import run_ingest
+        from vlforge.run import RunDescription
 
-        from vlforge.config import load_recipe
+        print(run_ingest(RunDescription.from_json(run)))
+        return run
+
+    @task(retries=0)
+    def gate_ingest(run: Run) -> Run:
+        from vlforge.ingest.gate import run_ingest_gate
+        from vlforge.run import RunDescription
+
+        run_ingest_gate(RunDescription.from_json(run))
+        return run
+
+    @task
+    def measure_agreement(run: Run) -> Run:
         from vlforge.quality.stage import run_agreement
+        from vlforge.run import RunDescription
 
-        return run_agreement(Path(ingested["stage"]), load_recipe(_settings()["recipe"]))
+        print(run_agreement(RunDescription.from_json(run)))
+        return run
 
     @task(retries=0)
-    def gate_quality(ingested: dict[str, Any], agreement: dict[str, Any]) -> dict[str, Any]:
-        from pathlib import Path
+    def gate_quality(run: Run) -> Run:
+        from vlforge.quality.gate import run_quality_gate
+        from vlforge.run import RunDescription
 
-        from vlforge.config import load_recipe
-        from vlforge.quality.gates import run_quality_gate
-
-        return run_quality_gate(Path(ingested["stage"]), load_recipe(_settings()["recipe"]))
-
-    @task
-    def curate(ingested: dict[str, Any], gate: dict[str, Any]) -> dict[str, Any]:
-        from pathlib import Path
-
-        from vlforge.config import load_recipe
-        from vlforge.release import run_curate
-        from vlforge.store import ImageStore
-
-        settings = _settings()
-        return run_curate(Path(ingested["stage"]), ImageStore(settings["store"]), load_recipe(settings["recipe"]), settings["seed"])
+        run_quality_gate(RunDescription.from_json(run))
+        return run
 
     @task
-    def plan_augment(ingested: dict[str, Any], curated: dict[str, Any]) -> list[dict[str, Any]]:
-        from pathlib import Path
+    def curate(run: Run) -> Run:
+        from vlforge.curate.stage import run_curate
+        from vlforge.run import RunDescription
 
+        print(run_curate(RunDescription.from_json(run)))
+        return run
+
+    @task
+    def plan_augment(run: Run) -> list[dict[str, Any]]:
         from vlforge.augment.stage import plan_shards
-        from vlforge.config import load_recipe
+        from vlforge.run import RunDescription
 
-        return plan_shards(Path(ingested["stage"]), load_recipe(_settings()["recipe"]).augment.shard_size)
+        return plan_shards(RunDescription.from_json(run))
 
     @task
-    def augment(shard: dict[str, Any], ingested: dict[str, Any]) -> dict[str, Any]:
-        from pathlib import Path
-
+    def augment(shard: dict[str, Any], run: Run) -> dict[str, Any]:
         from vlforge.augment.stage import augment_shard
-        from vlforge.config import load_recipe
+        from vlforge.run import RunDescription
 
-        settings = _settings()
-        recipe = load_recipe(settings["recipe"])
-        return augment_shard(Path(ingested["stage"]), shard, recipe, settings["phase"], settings["seed"], settings["store"])
+        return augment_shard(RunDescription.from_json(run), shard)
 
     # A train split too small for one shard maps to no task instances: merging nothing is still a success.
     @task(trigger_rule="none_failed")
-    def merge_augment(ingested: dict[str, Any], shards: list[dict[str, Any]]) -> dict[str, Any]:
-        from pathlib import Path
-
+    def merge_augment(run: Run, shards: list[dict[str, Any]]) -> Run:
         from vlforge.augment.stage import merge_augmented
+        from vlforge.run import RunDescription
 
-        return merge_augmented(Path(ingested["stage"]))
+        stats = merge_augmented(RunDescription.from_json(run))
+        print(f"merged {len(list(shards))} shard(s): {stats['augmented']} copies of {stats['parents']} parents")
+        return run
 
     @task(retries=0)
-    def gate_augment(ingested: dict[str, Any], merged: dict[str, Any]) -> dict[str, Any]:
-        from pathlib import Path
+    def gate_augment(run: Run) -> Run:
+        from vlforge.augment.gate import run_augment_gate
+        from vlforge.run import RunDescription
 
-        from vlforge.config import load_recipe
-        from vlforge.quality.gates import run_augment_gate
-
-        return run_augment_gate(Path(ingested["stage"]), load_recipe(_settings()["recipe"]))
+        run_augment_gate(RunDescription.from_json(run))
+        return run
 
     @task
-    def release(ingested: dict[str, Any], gate: dict[str, Any]) -> dict[str, Any]:
-        from pathlib import Path
-
-        from vlforge.config import load_recipe
+    def release(run: Run) -> dict[str, Any]:
         from vlforge.release import publish_release
-        from vlforge.store import ImageStore
+        from vlforge.run import RunDescription
 
-        settings = _settings()
-        published = publish_release(
-            Path(ingested["stage"]),
-            settings["home"],
-            settings["dataset"],
-            load_recipe(settings["recipe"]),
-            settings["seed"],
-            ImageStore(settings["store"]),
-            {key: settings[key] for key in ("source", "source_format", "images_root")},
-        )
+        published = publish_release(RunDescription.from_json(run))
         print(f"release: {published['path']}\nreport:  {published['report']}")
         return {key: published[key] for key in ("version", "content_hash", "path", "report", "counts")}
 
     @task(outlets=[RELEASE_ALIAS])
-    def compare_and_promote(published: dict[str, Any]):  # noqa: ANN201 - a generator task
-        from vlforge.catalog import open_catalog
-        from vlforge.config import load_recipe
-        from vlforge.promotion import decide
-        from vlforge.release import read_release
+    def compare_and_promote(run: Run, published: dict[str, Any]):  # noqa: ANN201 - a generator task
+        from airflow.sdk import BaseHook
+        from airflow.sdk.exceptions import AirflowNotFoundException
         from vlforge_notifiers import send_alert
 
-        settings = _settings()
-        recipe = load_recipe(settings["recipe"])
+        from vlforge.catalog import catalog_url, open_catalog
+        from vlforge.promotion import decide
+        from vlforge.release import read_release
+        from vlforge.run import RunDescription
+
+        description = RunDescription.from_json(run)
         context = get_current_context()
-        forced_by = settings["promoted_by"] or getattr(context["dag_run"], "triggering_user_name", None)
-        with open_catalog(_catalog_url(recipe.release.catalog_url, settings["home"])) as catalog:
+        params = context["params"]
+        try:
+            connection_uri = BaseHook.get_connection(CATALOG_CONNECTION).get_uri()
+        except AirflowNotFoundException:
+            connection_uri = None
+        url = catalog_url(description.recipe.release.catalog_url, connection_uri, description.home)
+        forced_by = params["promoted_by"] or getattr(context["dag_run"], "triggering_user_name", None)
+        with open_catalog(url) as catalog:
             decision = decide(
-                read_release(published["path"]), catalog, recipe.release.tolerance, settings["force_promote"], forced_by
+                read_release(published["path"]), catalog, description.recipe.release.tolerance, params["force_promote"], forced_by
             )
         message = decision.message()
         if message:
@@ -254,12 +227,10 @@ def vlforge_release() -> None:
             yield Metadata(Asset(f"vlforge://{decision.dataset}"), decision.asset_extra(), alias=RELEASE_ALIAS)
         return decision.to_dict()
 
-    ingested = ingest()
-    agreement = measure_agreement(ingested, gate_ingest(ingested))
-    curated = curate(ingested, gate_quality(ingested, agreement))
-    copies = augment.partial(ingested=ingested).expand(shard=plan_augment(ingested, curated))
-    augmented = gate_augment(ingested, merge_augment(ingested, copies))
-    compare_and_promote(release(ingested, augmented))
+    curated = curate(gate_quality(measure_agreement(gate_ingest(ingest(prepare())))))
+    shards = augment.partial(run=curated).expand(shard=plan_augment(curated))
+    augmented = gate_augment(merge_augment(curated, shards))
+    compare_and_promote(augmented, release(augmented))
 
 
 vlforge_release()

@@ -6,7 +6,7 @@ parent, counts per task type and split, metric means, gate results, recipe hash,
 seed, status and the ``current`` flag. It is a SQLite file at
 ``$VLFORGE_HOME/catalog.sqlite`` by default, or any SQLAlchemy URL
 (``postgresql+psycopg2://...``; ``VLFORGE_CATALOG_URL`` when no URL is passed).
-The DAG resolves an Airflow connection to a URL; no Airflow wiring lives here.
+The DAG resolves an Airflow connection to a URL.
 
 Statuses: ``released`` (published, not yet made current), ``held`` (published
 but held back, e.g. a regression against the previous release: promoting it
@@ -310,13 +310,20 @@ def _switch_current(
     )
 
 
-def catalog_url(url: str | None = None) -> str:
-    """The URL to open: ``url``, else ``$VLFORGE_CATALOG_URL``, else the SQLite file ``$VLFORGE_HOME/catalog.sqlite``."""
+def catalog_url(url: str | None = None, connection_uri: str | None = None, home: Path | None = None) -> str:
+    """The catalog's URL: ``url`` (a recipe's ``release.catalog_url`` or ``--catalog``), else the Airflow
+    connection ``vlforge_catalog``'s URI when the caller found one, else ``$VLFORGE_CATALOG_URL``, else
+    the SQLite file ``catalog.sqlite`` in ``home`` (default ``$VLFORGE_HOME``).
+    """
     if url:
         return url
+    if connection_uri:
+        # Airflow writes PostgreSQL connections as postgres://, a scheme SQLAlchemy no longer accepts.
+        scheme, rest = connection_uri.split("://", 1)
+        return f"postgresql+psycopg2://{rest}" if scheme in ("postgres", "postgresql") else connection_uri
     if os.environ.get(CATALOG_URL_ENV):
         return os.environ[CATALOG_URL_ENV]
-    return f"sqlite:///{vlforge_home() / 'catalog.sqlite'}"
+    return f"sqlite:///{(home or vlforge_home()) / 'catalog.sqlite'}"
 
 
 def open_catalog(url: str | None = None) -> Catalog:

@@ -7,8 +7,8 @@
     python -m vlforge.cli releases diff D A B            release B against release A: metrics, counts, regressions
     python -m vlforge.cli replay ID --from DIR           replay an augmented sample from its parent; OK when the bytes match
 
-``replay`` looks the sample and its parent up in a release folder or a run's
-stage (``--from``), reads images from its ``images/`` folder or the image store
+``replay`` looks the sample and its parent up in a release folder or a run
+folder (``--from``), reads images from its ``images/`` folder or the image store
 (``--store``, default ``$VLFORGE_HOME/store/images``), prints ``OK`` or
 ``MISMATCH`` and exits 0 or 1. The ``releases`` commands read the catalog at ``--catalog URL`` (default
 ``$VLFORGE_CATALOG_URL``, else ``$VLFORGE_HOME/catalog.sqlite``) and print JSON
@@ -25,7 +25,7 @@ from typing import Any
 
 from vlforge.compare import Comparison, compare_releases, release_metrics
 from vlforge.demo import prepare_demo
-from vlforge.layout import releases_dir, store_root, vlforge_home
+from vlforge.layout import DatasetReleases, store_root, vlforge_home
 from vlforge.release import latest_version
 
 _METRIC_HEADERS = {
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     replay = commands.add_parser("replay", help="replay an augmented sample from its parent and compare the image bytes")
     replay.add_argument("sample_id")
     replay.add_argument(
-        "--from", dest="folder", type=Path, required=True, metavar="DIR", help="a release folder, a run's stage or a manifest"
+        "--from", dest="folder", type=Path, required=True, metavar="DIR", help="a release folder, a run folder or a manifest"
     )
     replay.add_argument("--store", type=Path, metavar="DIR", help="the image store (default: $VLFORGE_HOME/store/images)")
     arguments = parser.parse_args(argv)
@@ -62,9 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     if version is None:
         print(f"no release of {arguments.dataset!r} under {vlforge_home()}", file=sys.stderr)
         return 1
-    folder = releases_dir(vlforge_home(), arguments.dataset) / version
-    print(f"release: {folder}")
-    print(f"report:  {folder / 'report.html'}")
+    folder = DatasetReleases.of(vlforge_home(), arguments.dataset).version(version)
+    print(f"release: {folder.path}")
+    print(f"report:  {folder.report}")
     return 0
 
 
@@ -95,7 +95,9 @@ def _add_releases_parser(commands: Any) -> None:
 
 
 def _releases(arguments: argparse.Namespace) -> int:
-    from vlforge.catalog import open_catalog  # SQLAlchemy: only for the commands that need it
+    from vlforge.catalog import (
+        open_catalog,  # SQLAlchemy: only for the commands that need it
+    )
 
     try:
         tolerance = _tolerances(arguments.tolerance) if arguments.action == "diff" else {}
@@ -123,7 +125,9 @@ def _releases(arguments: argparse.Namespace) -> int:
 
 
 def _replay(arguments: argparse.Namespace) -> int:
-    from vlforge.augment.stage import check_replay  # albumentations and OpenCV: only for this command
+    from vlforge.augment.replay import (
+        check_replay,  # albumentations and OpenCV: only for this command
+    )
 
     try:
         check = check_replay(arguments.folder, arguments.sample_id, arguments.store or store_root(vlforge_home()))

@@ -10,7 +10,7 @@ the catalog (``vlforge.catalog``), which carry the same keys:
   and the synthetic samples as ``synthetic_share`` or ``synthetic`` (a count).
 
 Every metric is an agreement score where higher is better. No database, no
-files and no Airflow wiring live here: the release DAG reads the dicts, calls
+files live here: the release DAG reads the dicts, calls
 ``compare_releases`` and sends ``Comparison.summary()`` to its alerts.
 """
 

@@ -129,18 +129,28 @@ def load_recipe(name_or_path: str) -> Recipe:
     Raises:
         RecipeError: naming the file, the key and the value that are wrong, and what is allowed.
     """
-    path = Path(name_or_path)
-    if not path.suffix:
-        path = RECIPES_DIR / f"{name_or_path}.yaml"
-    if not path.is_file():
-        known = sorted(candidate.stem for candidate in RECIPES_DIR.glob("*.yaml"))
-        raise RecipeError(f"recipe {name_or_path!r} not found at {path}; known recipes: {known}")
+    path = recipe_path(name_or_path)
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     raw.setdefault("name", path.stem)
     try:
         return Recipe.model_validate(raw)
     except ValidationError as error:
         raise RecipeError(_describe(path, error)) from None
+
+
+def recipe_path(name_or_path: str) -> Path:
+    """The file of a recipe given by name (a file stem in ``include/recipes``) or by path.
+
+    Raises:
+        RecipeError: when there is no such file, listing the known recipe names.
+    """
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = RECIPES_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        known = sorted(candidate.stem for candidate in RECIPES_DIR.glob("*.yaml"))
+        raise RecipeError(f"recipe {name_or_path!r} not found at {path}; known recipes: {known}")
+    return path
 
 
 def _describe(path: Path, error: ValidationError) -> str:

@@ -1,21 +1,25 @@
-"""Where vlforge keeps things under ``VLFORGE_HOME`` (default ``./data``).
+"""Where vlforge keeps things under ``VLFORGE_HOME`` (default ``./data``), and every file name in them.
 
 - ``store/images/``: the content-addressed image store shared by every dataset and worker;
-- ``runs/<dataset>/<run>/``: a run's staged manifest, quarantine and gate results;
-- ``releases/<dataset>/<version>/``: published releases, never modified once renamed into place.
+- ``runs/<dataset>/<run>/``: a run folder (``RunDir``), the contract between the tasks of one run:
+  each task reads the files earlier tasks wrote there and writes its own;
+- ``releases/<dataset>/<version>/``: published releases (``ReleaseDir``), never modified once
+  renamed into place, beside the dataset's ``LATEST`` pointer and ``current`` link (``DatasetReleases``).
+
+No other module spells a run-folder or release-folder file name: they ask these objects.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
-# A run's stage folder: ingest writes every round, the agreement stage the samples to release.
-INGESTED = "ingested.parquet"
-MANIFEST = "manifest.parquet"
-AGREEMENT = "agreement.parquet"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+# Inside a review folder: a Label Studio import file and the labelling interface it needs.
+REVIEW_TASKS_NAME = "review_tasks.json"
+LABEL_CONFIG_NAME = "label_config.xml"
 
 
 def vlforge_home() -> Path:
@@ -33,14 +37,185 @@ def store_root(home: Path) -> Path:
     return home / "store" / "images"
 
 
-def stage_dir(home: Path, dataset: str, run: str) -> Path:
-    return home / "runs" / checked_name("dataset", dataset) / checked_name("run", run)
-
-
-def releases_dir(home: Path, dataset: str) -> Path:
-    return home / "releases" / checked_name("dataset", dataset)
-
-
 def run_folder_name(run_id: str) -> str:
     """An Airflow run id (``manual__2026-11-23T10:00:00+00:00``) as a folder name."""
     return checked_name("run", re.sub(r"[^A-Za-z0-9._-]", "_", run_id)[:128])
+
+
+@dataclass(frozen=True)
+class SampleFolder:
+    """What a run folder and a release folder both hold under the same names."""
+
+    path: Path
+
+    @property
+    def manifest(self) -> Path:
+        """In a run: one sample per item to release, with its agreement metrics. In a release: the
+        released samples with their split (``manifest.write_split_manifest``)."""
+        return self.path / "manifest.parquet"
+
+    @property
+    def agreement(self) -> Path:
+        return self.path / "agreement.parquet"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.path / "quarantine.jsonl"
+
+    @property
+    def curate_drops(self) -> Path:
+        return self.path / "curate_drops.jsonl"
+
+    @property
+    def review(self) -> Path:
+        """Items sent back to annotators: a Label Studio import file and its labelling interface."""
+        return self.path / "review"
+
+    @property
+    def review_tasks(self) -> Path:
+        return self.review / REVIEW_TASKS_NAME
+
+    @property
+    def review_label_config(self) -> Path:
+        return self.review / LABEL_CONFIG_NAME
+
+
+@dataclass(frozen=True)
+class RunDir(SampleFolder):
+    """One run's folder, in the order the tasks write it."""
+
+    @classmethod
+    def of(cls, home: Path, dataset: str, run: str) -> RunDir:
+        return cls(home / "runs" / checked_name("dataset", dataset) / checked_name("run", run))
+
+    # prepare
+    @property
+    def recipe(self) -> Path:
+        """The recipe as resolved and frozen when the run started: every task reads this one."""
+        return self.path / "recipe.json"
+
+    # ingest
+    @property
+    def ingested(self) -> Path:
+        """Every ingested round (``manifest.SCHEMA``)."""
+        return self.path / "ingested.parquet"
+
+    @property
+    def ingest_stats(self) -> Path:
+        return self.path / "ingest_stats.json"
+
+    # quality (and the manifest, agreement and review of SampleFolder)
+    @property
+    def agreement_stats(self) -> Path:
+        return self.path / "agreement_stats.json"
+
+    # curate
+    @property
+    def curated(self) -> Path:
+        """The samples to release with their split (``manifest.write_split_manifest``)."""
+        return self.path / "curated.parquet"
+
+    @property
+    def curate_stats(self) -> Path:
+        return self.path / "curate_stats.json"
+
+    # augment
+    @property
+    def augment_plan(self) -> Path:
+        return self.path / "augment" / "plan.json"
+
+    def augment_shard(self, name: str) -> Path:
+        """One shard's copies (``manifest.AUGMENTED_SCHEMA``)."""
+        return self.path / "augment" / f"{name}.parquet"
+
+    def augment_shard_counts(self, name: str) -> Path:
+        return self.path / "augment" / f"{name}.json"
+
+    @property
+    def augmented(self) -> Path:
+        return self.path / "augmented.parquet"
+
+    @property
+    def augment_stats(self) -> Path:
+        return self.path / "augment_stats.json"
+
+    # gates
+    @property
+    def gates(self) -> Path:
+        """One summary per gate that ran (``<name>.json``): what a release records."""
+        return self.path / "gates"
+
+    def gate_summary(self, name: str) -> Path:
+        return self.gates / f"{name}.json"
+
+    def gate_results(self, name: str) -> Path:
+        """Every expectation's full GX result of gate ``name``."""
+        return self.path / "gx_results" / f"{name}.json"
+
+    @property
+    def data_docs(self) -> Path:
+        """Where GX builds the run's Data Docs (its file context lives in the run folder)."""
+        return self.path / "gx" / "uncommitted" / "data_docs" / "local_site"
+
+    def manifests(self) -> list[Path]:
+        """The run's sample tables, most derived first: where a copy and its parent are looked up."""
+        return [self.augmented, self.curated, self.manifest, self.ingested]
+
+
+@dataclass(frozen=True)
+class ReleaseDir(SampleFolder):
+    """One published release's folder."""
+
+    @property
+    def release_json(self) -> Path:
+        return self.path / "RELEASE.json"
+
+    @property
+    def images(self) -> Path:
+        return self.path / "images"
+
+    @property
+    def videos(self) -> Path:
+        return self.path / "videos"
+
+    @property
+    def exports(self) -> Path:
+        return self.path / "exports"
+
+    @property
+    def data_docs(self) -> Path:
+        return self.path / "gx"
+
+    @property
+    def report(self) -> Path:
+        return self.path / "report.html"
+
+    def manifests(self) -> list[Path]:
+        return [self.manifest]
+
+
+@dataclass(frozen=True)
+class DatasetReleases:
+    """``releases/<dataset>/``: one folder per version, the ``LATEST`` pointer and the ``current`` link."""
+
+    path: Path
+
+    @classmethod
+    def of(cls, home: Path, dataset: str) -> DatasetReleases:
+        return cls(home / "releases" / checked_name("dataset", dataset))
+
+    @property
+    def latest(self) -> Path:
+        """A text file naming the newest published version."""
+        return self.path / "LATEST"
+
+    @property
+    def current(self) -> Path:
+        """A symlink to the promoted version."""
+        return self.path / "current"
+
+    def version(self, version: str) -> ReleaseDir:
+        return ReleaseDir(self.path / version)
+
+    def latest_version(self) -> str | None:
+        return self.latest.read_text(encoding="utf-8").strip() if self.latest.is_file() else None

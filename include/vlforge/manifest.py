@@ -1,13 +1,17 @@
-"""The sample manifest: canonical samples as one Parquet file with a fixed schema.
+"""The sample manifest: canonical samples as one Parquet file with a fixed schema, and its variants.
 
 The schema is declared once here so that every stage writes the same columns in
-the same order, which keeps manifests byte-stable for the same samples.
+the same order, which keeps manifests byte-stable for the same samples. Two variants add columns:
+a split manifest (curated samples and released samples: ``split``) and an augmented manifest
+(copies: ``parent_id``, ``copy_index``, ``split``, ``phase``). Every table is written by
+``write_table``: zstd Parquet, atomically.
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -106,18 +110,95 @@ def _drop_nulls(value: object) -> object:
     return value
 
 
-def write_manifest(samples: Iterable[Sample], path: Path) -> int:
-    """Write samples to ``path`` atomically.
-
-    Returns:
-        The number of samples written.
-    """
-    table = samples_to_table(samples)
+def write_table(table: pa.Table, path: Path) -> int:
+    """Write ``table`` to ``path`` as zstd Parquet, atomically; returns its row count."""
     buffer = io.BytesIO()
     pq.write_table(table, buffer, compression="zstd")
     atomic_write_bytes(Path(path), buffer.getvalue())
     return table.num_rows
 
 
+def write_manifest(samples: Iterable[Sample], path: Path) -> int:
+    """Write samples to ``path`` atomically.
+
+    Returns:
+        The number of samples written.
+    """
+    return write_table(samples_to_table(samples), path)
+
+
 def read_manifest(path: Path) -> list[Sample]:
     return table_to_samples(pq.read_table(path, schema=SCHEMA))
+
+
+SPLIT_COLUMN = "split"
+
+
+def write_split_manifest(samples: list[Sample], splits: list[str], path: Path) -> int:
+    """Samples as a manifest with a ``split`` column, atomically; returns the row count."""
+    table = samples_to_table(samples).append_column(SPLIT_COLUMN, pa.array(splits, type=pa.string()))
+    return write_table(table, path)
+
+
+def read_split_manifest(path: Path) -> tuple[list[Sample], list[str]]:
+    """A split manifest (``write_split_manifest``): the samples and each one's split, in file order."""
+    table = pq.read_table(path)
+    splits = [str(split) for split in table.column(SPLIT_COLUMN).to_pylist()]
+    return table_to_samples(table.select(SCHEMA.names)), splits
+
+
+def read_split_ids(path: Path) -> tuple[list[str], list[str]]:
+    """The sample ids and splits of a split manifest, without reading the samples."""
+    table = pq.read_table(path, columns=["sample_id", SPLIT_COLUMN])
+    return [str(value) for value in table.column("sample_id").to_pylist()], [str(value) for value in table.column(SPLIT_COLUMN).to_pylist()]
+
+
+def read_samples_by_id(path: Path, ids: list[str]) -> list[Sample]:
+    """The samples of any manifest variant whose ids are in ``ids``, sorted by id."""
+    table = pq.read_table(path, columns=SCHEMA.names, filters=[("sample_id", "in", ids)])
+    return sorted(table_to_samples(table), key=lambda sample: sample.sample_id)
+
+
+def find_sample(paths: list[Path], sample_id: str) -> Sample | None:
+    """Sample ``sample_id`` from the first manifest (of any variant) among ``paths`` that holds it."""
+    for path in paths:
+        if not path.is_file() or not set(SCHEMA.names) <= set(pq.read_schema(path).names):
+            continue
+        table = pq.read_table(path, columns=SCHEMA.names, filters=[("sample_id", "=", sample_id)])
+        if table.num_rows:
+            return table_to_samples(table.slice(0, 1))[0]
+    return None
+
+
+AUGMENTED_COLUMNS = pa.schema(
+    [("parent_id", pa.string()), ("copy_index", pa.int32()), (SPLIT_COLUMN, pa.string()), ("phase", pa.string())]
+)
+AUGMENTED_SCHEMA = pa.schema(list(SCHEMA) + list(AUGMENTED_COLUMNS))
+
+
+@dataclass(frozen=True)
+class AugmentedCopy:
+    """One augmented copy with where it came from: its parent's id and which of the parent's copies it is."""
+
+    sample: Sample
+    parent_id: str
+    copy_index: int
+
+
+def write_augmented(copies: list[AugmentedCopy], split: str, phase: str, path: Path) -> int:
+    """Augmented copies as an augmented manifest, atomically; returns the row count."""
+    table = samples_to_table(copy.sample for copy in copies)
+    columns = {
+        "parent_id": [copy.parent_id for copy in copies],
+        "copy_index": [copy.copy_index for copy in copies],
+        SPLIT_COLUMN: [split] * len(copies),
+        "phase": [phase] * len(copies),
+    }
+    for column in AUGMENTED_COLUMNS:
+        table = table.append_column(column, pa.array(columns[column.name], type=column.type))
+    return write_table(table, path)
+
+
+def read_augmented(path: Path) -> list[Sample]:
+    """The samples of an augmented manifest (its extra columns left out)."""
+    return table_to_samples(pq.read_table(path, columns=SCHEMA.names))

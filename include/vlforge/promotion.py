@@ -12,7 +12,7 @@ over the old one), so file users see one release or the other, never neither.
 
 Running ``decide`` again for the same release changes nothing and gives the same
 decision. A rerun of an older release that has since been superseded does not
-take ``current`` back. No Airflow wiring lives here: the DAG sends
+take ``current`` back. The DAG sends
 ``Decision.message()`` through its notifiers and the Asset event when
 ``Decision.promoted_now``.
 """
@@ -28,11 +28,10 @@ from typing import Any, Literal
 
 from vlforge.catalog import Catalog
 from vlforge.compare import Comparison, compare_releases
-from vlforge.layout import checked_name
+from vlforge.layout import DatasetReleases, checked_name
 from vlforge.quality.agreement import METRICS
 
 log = logging.getLogger(__name__)
-CURRENT_LINK = "current"
 Outcome = Literal["first", "promoted", "improved", "regression", "forced", "superseded"]
 
 
@@ -208,10 +207,10 @@ def switch_current_link(releases: Path, version: str) -> Path:
     checked_name("version", version)
     if not (releases / version).is_dir():
         raise FileNotFoundError(f"no release folder {releases / version} to make current")
-    link = releases / CURRENT_LINK
+    link = DatasetReleases(releases).current
     if link.is_symlink() and os.readlink(link) == version:
         return link
-    temporary = releases / f".{CURRENT_LINK}.{uuid.uuid4().hex}"
+    temporary = releases / f".{link.name}.{uuid.uuid4().hex}"
     os.symlink(version, temporary, target_is_directory=True)
     try:
         os.replace(temporary, link)

@@ -3,7 +3,7 @@
 Every ingest adapter produces these records, every later stage (quality,
 augment, synthesize, curate, export) reads and writes them, and the Parquet
 manifest stores them. Boxes are absolute pixel ``x1, y1, x2, y2`` floats on the
-image as displayed (EXIF orientation applied). No Airflow wiring lives here.
+image as displayed (EXIF orientation applied).
 """
 
 from __future__ import annotations

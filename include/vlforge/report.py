@@ -17,6 +17,7 @@ import pandas as pd
 from PIL import Image, ImageDraw
 
 from vlforge.config import QualityConfig
+from vlforge.layout import ReleaseDir
 from vlforge.quality.agreement import METRICS
 from vlforge.records import Box, Sample
 from vlforge.store import ImageStore, atomic_write_bytes, atomic_write_text
@@ -96,7 +97,7 @@ def write_report(
         atomic_write_bytes(release_dir / name, draw_rounds([sample], store))
         gallery.append((sample, name))
     quality_html = quality_section(release_dir, agreement, quality, rounds, store, count)
-    path = release_dir / "report.html"
+    path = ReleaseDir(release_dir).report
     atomic_write_text(path, _page(release, samples, gallery, quality_html))
     return path
 

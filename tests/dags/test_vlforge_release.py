@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from vlforge.augment.stage import check_replay
+from vlforge.augment.replay import check_replay
 from vlforge.demo import prepare_demo
 
 
@@ -23,6 +23,7 @@ def test_release_dag_is_documented_tagged_and_retried(dagbag) -> None:
     assert set(dag.tags) == {"vlforge", "release"}
     assert "vlforge_release" in dag.doc_md
     assert [task.task_id for task in dag.topological_sort()] == [
+        "prepare",
         "ingest",
         "gate_ingest",
         "measure_agreement",
@@ -37,7 +38,8 @@ def test_release_dag_is_documented_tagged_and_retried(dagbag) -> None:
     ]
     assert type(dag.get_task("augment")).__name__.endswith("MappedOperator")  # one task instance per shard
     assert dag.get_task("ingest").retries == 1
-    # A gate is deterministic: retrying a failed gate only delays the failure.
+    # A recipe error or a gate is deterministic: retrying only delays the failure.
+    assert dag.get_task("prepare").retries == 0
     assert dag.get_task("gate_ingest").retries == 0
     assert dag.get_task("gate_quality").retries == 0
     assert dag.get_task("gate_augment").retries == 0
@@ -55,6 +57,25 @@ def test_release_dag_is_documented_tagged_and_retried(dagbag) -> None:
     assert dag.params["force_promote"] is False
     # Every task alerts on failure (gates included), in its own process with its exception.
     assert all(task.has_on_failure_callback for task in dag.tasks)
+
+
+def test_order_comes_from_the_run_description_each_task_passes_on(dagbag) -> None:
+    dag = dagbag.get_dag("vlforge_release")
+    upstream = {task.task_id: sorted(task.upstream_task_ids) for task in dag.tasks}
+    assert upstream == {
+        "prepare": [],
+        "ingest": ["prepare"],
+        "gate_ingest": ["ingest"],
+        "measure_agreement": ["gate_ingest"],
+        "gate_quality": ["measure_agreement"],
+        "curate": ["gate_quality"],
+        "plan_augment": ["curate"],
+        "augment": ["curate", "plan_augment"],
+        "merge_augment": ["augment", "curate"],
+        "gate_augment": ["merge_augment"],
+        "release": ["gate_augment"],
+        "compare_and_promote": ["gate_augment", "release"],
+    }
 
 
 def _run(dagbag, conf: dict[str, object]):  # noqa: ANN202
@@ -152,6 +173,7 @@ def test_failed_gate_fails_the_run_and_leaves_the_previous_release(dagbag, vlfor
     assert run.state == DagRunState.FAILED
     states = {instance.task_id: instance.state for instance in run.get_task_instances()}
     assert states == {
+        "prepare": "success",
         "ingest": "success",
         "gate_ingest": "failed",
         "measure_agreement": "upstream_failed",
@@ -185,3 +207,18 @@ def test_valid_params_pass_validation(dagbag) -> None:
     params = copy.deepcopy(dagbag.get_dag("vlforge_release").params)
     params.update({"source": "/data/export.json", "source_format": "coco", "dataset": "shop", "seed": 7})
     assert params.validate()["seed"] == 7
+
+
+def test_a_misspelt_op_parameter_fails_the_run_in_its_first_task(dagbag, vlforge_home: Path, tmp_path: Path) -> None:
+    from airflow.utils.state import DagRunState
+
+    recipe = tmp_path / "typo.yaml"
+    recipe.write_text("augment:\n  ops:\n    - rotate: {probability: 0.2, angle_rnage: [-5, 5]}\n")
+    export = prepare_demo(tmp_path / "demo")
+    run = _run(dagbag, {"source": str(export), "source_format": "label_studio", "dataset": "typo", "recipe": str(recipe)})
+
+    assert run.state == DagRunState.FAILED
+    states = {instance.task_id: instance.state for instance in run.get_task_instances()}
+    assert states["prepare"] == "failed" and states["ingest"] == "upstream_failed"
+    assert not (vlforge_home / "releases" / "typo").exists()
+    assert not list((vlforge_home / "runs").glob("typo/*/ingested.parquet"))

@@ -11,7 +11,7 @@ import pytest
 
 from vlforge import promotion as promotion_module
 from vlforge.catalog import Catalog, open_catalog
-from vlforge.promotion import CURRENT_LINK, decide, switch_current_link
+from vlforge.promotion import decide, switch_current_link
 
 TOLERANCE = {"*": 0.02}
 
@@ -53,7 +53,7 @@ def _release(home: Path, version: str, day: int, ocr: float, iou: float = 0.9, s
 
 
 def _link(home: Path) -> str:
-    return os.readlink(home / "releases" / "demo" / CURRENT_LINK)
+    return os.readlink(home / "releases" / "demo" / "current")
 
 
 def test_first_release_is_promoted_and_linked(catalog: Catalog, tmp_path: Path) -> None:
@@ -61,7 +61,7 @@ def test_first_release_is_promoted_and_linked(catalog: Catalog, tmp_path: Path) 
     assert (decision.outcome, decision.current_version, decision.promoted_now) == ("first", "aaaa00000001", True)
     assert decision.release["status"] == "promoted" and decision.release["current"] is True
     assert _link(tmp_path) == "aaaa00000001"
-    assert (tmp_path / "releases" / "demo" / CURRENT_LINK).resolve() == tmp_path / "releases" / "demo" / "aaaa00000001"
+    assert (tmp_path / "releases" / "demo" / "current").resolve() == tmp_path / "releases" / "demo" / "aaaa00000001"
     assert decision.message() is None  # nothing to compare with: no alert, no announcement
     extra = decision.asset_extra()
     assert extra["version"] == "aaaa00000001" and extra["content_hash"].startswith("aaaa00000001")
@@ -169,6 +169,6 @@ def test_current_link_is_switched_by_one_rename(tmp_path: Path, monkeypatch: pyt
 
     switch_current_link(releases, "bbbb00000002")
     assert os.readlink(link) == "bbbb00000002"
-    assert sorted(path.name for path in releases.iterdir()) == ["aaaa00000001", "bbbb00000002", CURRENT_LINK]
+    assert sorted(path.name for path in releases.iterdir()) == ["aaaa00000001", "bbbb00000002", "current"]
     with pytest.raises(FileNotFoundError):
         switch_current_link(releases, "cccc00000003")

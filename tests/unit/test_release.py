@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -13,38 +14,52 @@ import pytest
 
 from vlforge import release as release_module
 from vlforge.config import Recipe, load_recipe
+from vlforge.curate.stage import run_curate
 from vlforge.demo import prepare_demo
 from vlforge.export import VIDEO_FORMATS, VIDEO_NOT_SUPPORTED
 from vlforge.ingest import run_ingest
+from vlforge.ingest.gate import run_ingest_gate
 from vlforge.manifest import read_manifest
-from vlforge.quality.gates import run_ingest_gate, run_quality_gate
+from vlforge.prepare import prepare_run
+from vlforge.quality.gate import run_quality_gate
 from vlforge.quality.stage import run_agreement
-from vlforge.release import LATEST, latest_version, publish_release
-from vlforge.store import ImageStore
+from vlforge.release import latest_version, publish_release
+from vlforge.run import RunDescription
 
 
-def _stage(root: Path, recipe: Recipe) -> tuple[Path, Path]:
-    """A demo run ingested, measured and gated under ``root``; returns (stage, store)."""
+def _stage(root: Path, recipe: Recipe) -> RunDescription:
+    """A demo run ingested, measured and gated under ``root``."""
     export = prepare_demo(root / "demo")
-    stage, store = root / "runs" / "demo" / "run1", root / "store"
-    run_ingest(str(export), "label_studio", recipe, store, stage)
-    run_ingest_gate(stage, store, recipe)
-    run_agreement(stage, recipe)
-    run_quality_gate(stage, recipe)
-    return stage, store
+    run = prepare_run(root, "demo", "run1", recipe, source=str(export))
+    run_ingest(run)
+    run_ingest_gate(run)
+    run_agreement(run)
+    run_quality_gate(run)
+    return run
 
 
 @pytest.fixture(scope="module")
-def staged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def staged(tmp_path_factory: pytest.TempPathFactory) -> RunDescription:
     return _stage(tmp_path_factory.mktemp("staged"), load_recipe("default"))
 
 
-def _publish(staged: tuple[Path, Path], home: Path, recipe: Recipe, seed: int = 0) -> dict[str, object]:
-    stage, store = staged
-    return publish_release(stage, home, "demo", recipe, seed, ImageStore(store), {"source": "demo"})
+def _publish(staged: RunDescription, home: Path, recipe: Recipe, seed: int = 0) -> dict[str, object]:
+    """Publish ``staged``'s gated work from a run in ``home`` with ``recipe`` and ``seed``, curated for them."""
+    run = prepare_run(home, staged.dataset, staged.run, recipe, source="demo", seed=seed)
+    for path in staged.run_dir.path.iterdir():
+        target = run.run_dir.path / path.name
+        if path.name != run.run_dir.recipe.name and not target.exists():
+            (shutil.copytree if path.is_dir() else shutil.copyfile)(path, target)
+    for stored in staged.store_dir.rglob("*.*"):
+        target = run.store_dir / stored.relative_to(staged.store_dir)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.link(stored, target)
+    run_curate(run)
+    return publish_release(run)
 
 
-def test_release_folder_holds_everything(staged: tuple[Path, Path], recipe: Recipe, tmp_path: Path) -> None:
+def test_release_folder_holds_everything(staged: RunDescription, recipe: Recipe, tmp_path: Path) -> None:
     published = _publish(staged, tmp_path, recipe)
     folder = Path(str(published["path"]))
     assert folder == tmp_path / "releases" / "demo" / str(published["version"])
@@ -71,7 +86,7 @@ def test_release_folder_holds_everything(staged: tuple[Path, Path], recipe: Reci
     assert not [path for path in folder.parent.iterdir() if path.name.startswith(".")]
 
 
-def test_release_exports_each_split_apart(staged: tuple[Path, Path], recipe: Recipe, tmp_path: Path) -> None:
+def test_release_exports_each_split_apart(staged: RunDescription, recipe: Recipe, tmp_path: Path) -> None:
     published = _publish(staged, tmp_path, recipe)
     folder = Path(str(published["path"]))
     by_split = {split: published["counts"]["by_split"][split] for split in ("train", "val", "test")}
@@ -97,19 +112,19 @@ def test_release_exports_each_split_apart(staged: tuple[Path, Path], recipe: Rec
 
 
 @pytest.fixture(scope="module")
-def video_staged(tmp_path_factory: pytest.TempPathFactory, fixtures_dir: Path) -> tuple[Path, Path]:
+def video_staged(tmp_path_factory: pytest.TempPathFactory, fixtures_dir: Path) -> RunDescription:
     """LLaMA-Factory's mllm_video_demo.json ingested, measured and gated."""
-    recipe, root = load_recipe("default"), tmp_path_factory.mktemp("video")
-    stage, store = root / "runs" / "clips" / "run1", root / "store"
-    run_ingest(str(fixtures_dir / "llamafactory/data/mllm_video_demo.json"), "llamafactory", recipe, store, stage)
-    run_ingest_gate(stage, store, recipe)
-    run_agreement(stage, recipe)
-    run_quality_gate(stage, recipe)
-    return stage, store
+    source = fixtures_dir / "llamafactory/data/mllm_video_demo.json"
+    run = prepare_run(tmp_path_factory.mktemp("video"), "demo", "run1", "default", source=str(source), source_format="llamafactory")
+    run_ingest(run)
+    run_ingest_gate(run)
+    run_agreement(run)
+    run_quality_gate(run)
+    return run
 
 
 def test_a_video_release_links_its_videos_and_skips_them_where_a_format_cannot_hold_video(
-    video_staged: tuple[Path, Path], recipe: Recipe, tmp_path: Path, fixtures_dir: Path
+    video_staged: RunDescription, recipe: Recipe, tmp_path: Path, fixtures_dir: Path
 ) -> None:
     published = _publish(video_staged, tmp_path, recipe)
     folder = Path(str(published["path"]))
@@ -145,17 +160,17 @@ def test_a_video_release_links_its_videos_and_skips_them_where_a_format_cannot_h
     assert len(read_manifest(folder / "manifest.parquet")[0].videos) == 1
 
 
-def test_rerun_returns_the_same_release(staged: tuple[Path, Path], recipe: Recipe, tmp_path: Path) -> None:
+def test_rerun_returns_the_same_release(staged: RunDescription, recipe: Recipe, tmp_path: Path) -> None:
     first = _publish(staged, tmp_path, recipe)
     created = (Path(str(first["path"])) / "RELEASE.json").stat().st_mtime_ns
     second = _publish(staged, tmp_path, recipe)
     assert second["version"] == first["version"]
     assert (Path(str(second["path"])) / "RELEASE.json").stat().st_mtime_ns == created
-    assert {path.name for path in (tmp_path / "releases" / "demo").iterdir()} == {LATEST, first["version"]}
+    assert {path.name for path in (tmp_path / "releases" / "demo").iterdir()} == {"LATEST", first["version"]}
 
 
 def test_another_seed_is_another_version_with_the_first_as_parent(
-    staged: tuple[Path, Path], recipe: Recipe, tmp_path: Path
+    staged: RunDescription, recipe: Recipe, tmp_path: Path
 ) -> None:
     first = _publish(staged, tmp_path, recipe, seed=0)
     second = _publish(staged, tmp_path, recipe, seed=1)
@@ -164,28 +179,27 @@ def test_another_seed_is_another_version_with_the_first_as_parent(
     assert latest_version(tmp_path, "demo") == second["version"]
 
 
-def test_same_inputs_give_the_same_hash_wherever_they_lie(staged: tuple[Path, Path], recipe: Recipe, tmp_path: Path) -> None:
+def test_same_inputs_give_the_same_hash_wherever_they_lie(staged: RunDescription, recipe: Recipe, tmp_path: Path) -> None:
     elsewhere = _stage(tmp_path / "elsewhere", recipe)
     assert _publish(elsewhere, tmp_path / "a", recipe)["content_hash"] == _publish(staged, tmp_path / "b", recipe)["content_hash"]
 
 
-def test_a_changed_recipe_changes_the_hash(staged: tuple[Path, Path], recipe: Recipe, tmp_path: Path) -> None:
+def test_a_changed_recipe_changes_the_hash(staged: RunDescription, recipe: Recipe, tmp_path: Path) -> None:
     other = recipe.model_copy(update={"prompts": recipe.prompts.model_copy(update={"caption": "What is shown?"})})
     assert _publish(staged, tmp_path / "a", recipe)["content_hash"] != _publish(staged, tmp_path / "b", other)["content_hash"]
 
 
-def test_a_failed_gate_makes_no_release(staged: tuple[Path, Path], recipe: Recipe, tmp_path: Path) -> None:
-    stage = tmp_path / "stage"
-    shutil.copytree(staged[0], stage)
-    gate = json.loads((stage / "gates" / "ingest.json").read_text())
-    (stage / "gates" / "ingest.json").write_text(json.dumps(gate | {"passed": False, "failed": ["expect_x"]}))
+def test_a_failed_gate_makes_no_release(staged: RunDescription, recipe: Recipe, tmp_path: Path) -> None:
+    failing = _stage(tmp_path / "failing", recipe)
+    summary = failing.run_dir.gate_summary("ingest")
+    summary.write_text(json.dumps(json.loads(summary.read_text()) | {"passed": False, "failed": ["expect_x"]}))
     with pytest.raises(RuntimeError, match="gates not passed"):
-        _publish((stage, staged[1]), tmp_path, recipe)
+        _publish(failing, tmp_path, recipe)
     assert not (tmp_path / "releases" / "demo").exists() or not any((tmp_path / "releases" / "demo").iterdir())
 
 
 def test_a_crash_while_building_leaves_the_previous_release_untouched(
-    staged: tuple[Path, Path], recipe: Recipe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    staged: RunDescription, recipe: Recipe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = _publish(staged, tmp_path, recipe, seed=0)
 
@@ -195,12 +209,12 @@ def test_a_crash_while_building_leaves_the_previous_release_untouched(
     monkeypatch.setattr(release_module, "export_all", broken_export)
     with pytest.raises(OSError, match="disk full"):
         _publish(staged, tmp_path, recipe, seed=5)
-    assert {path.name for path in (tmp_path / "releases" / "demo").iterdir()} == {LATEST, first["version"]}
+    assert {path.name for path in (tmp_path / "releases" / "demo").iterdir()} == {"LATEST", first["version"]}
     assert latest_version(tmp_path, "demo") == first["version"]
 
 
 def test_release_carries_metric_means_splits_and_synthetic_share(
-    staged: tuple[Path, Path], recipe: Recipe, tmp_path: Path
+    staged: RunDescription, recipe: Recipe, tmp_path: Path
 ) -> None:
     published = _publish(staged, tmp_path, recipe)
     folder = Path(str(published["path"]))
@@ -220,7 +234,7 @@ def test_release_carries_metric_means_splits_and_synthetic_share(
     assert len(read_manifest(folder / "manifest.parquet")) == 5  # the split column does not disturb manifest readers
 
 
-def test_curation_drops_are_left_out_and_listed(staged: tuple[Path, Path], recipe: Recipe, tmp_path: Path) -> None:
+def test_curation_drops_are_left_out_and_listed(staged: RunDescription, recipe: Recipe, tmp_path: Path) -> None:
     filters = recipe.curate.filters.model_copy(update={"min_side": 400})
     strict = recipe.model_copy(update={"curate": recipe.curate.model_copy(update={"filters": filters})})
     published = _publish(staged, tmp_path, strict)

@@ -2,5 +2,5 @@
 
 ``ops/`` holds one op per file in a registry, ``functional.py`` the pure helpers they share,
 ``text.py`` the conversation rules (left/right after a flip, boxes written in text, turns about
-lost objects) and ``pipeline.py`` ``augment_sample`` / ``replay``. No Airflow wiring lives here.
+lost objects) and ``pipeline.py`` ``augment_sample`` / ``replay``.
 """

@@ -17,11 +17,10 @@ ops (``video:``, ``VideoSamplingConfig``): a strategy (``uniform`` N frames over
 new clip. A phase's ``video: false`` turns it off (``finetune`` by default); its copy count is
 ``video.copies_per_sample``, else the phase's.
 
-Op names and op params are checked when the augment stage builds the ops
-(``build_ops``), not when the recipe loads: building them imports albumentations
-(about 1.5 s), which recipe loading in every task must not pay. This module
-imports nothing from ``vlforge.config`` so that ``Recipe`` can import it without a
-cycle; no Airflow wiring lives here.
+Op names and op params are checked by the run's first task (``vlforge.prepare``), which builds
+every op's params model, not when the recipe loads: the op registry imports albumentations (about
+1.5 s), which loading a recipe must not pay. This module imports nothing from ``vlforge.config``
+so that ``Recipe`` can import it without a cycle.
 """
 
 from __future__ import annotations
@@ -36,18 +35,19 @@ from vlforge.records import TASK_TYPES
 OnLostObject = Literal["drop_turns", "drop_sample"]
 Bbox2dUnits = Literal["pixels", "relative_1000"]
 
-# The issue's defaults, in recipe order; flip, rotate, blur, low light and jpeg at our own choice:
-# a flip half as often as not (left/right words swap with it), small rotations and blur at 20%,
-# low light 20% and JPEG re-compression 30% (the artefacts most phone photos already carry).
+# The same ops, values and types as include/recipes/default.yaml (a test holds them equal), so a
+# recipe without ``augment.ops`` gets what the default recipe says: a flip half as often as not,
+# never on OCR pages or GUI screens, whose text would read mirrored; small rotations and blur at
+# 20%, low light 20% and JPEG re-compression 30% (the artefacts most phone photos already carry).
 DEFAULT_OPS: tuple[dict[str, dict[str, Any]], ...] = (
-    {"random_resized_crop": {"probability": 0.7, "scale_range": (0.6, 1.0)}},
-    {"horizontal_flip": {"probability": 0.5}},
-    {"rotate": {"probability": 0.2, "angle_range": (-10.0, 10.0)}},
+    {"random_resized_crop": {"probability": 0.7, "scale_range": [0.6, 1.0]}},
+    {"horizontal_flip": {"probability": 0.5, "task_types": ["caption", "vqa", "grounding", "video_event"]}},
+    {"rotate": {"probability": 0.2, "angle_range": [-10, 10]}},
     {"color_jitter": {"probability": 0.5}},
     {"low_light": {"probability": 0.2}},
     {"gaussian_blur": {"probability": 0.2}},
     {"gaussian_noise": {"probability": 0.3}},
-    {"ocr_degradation": {"probability": 0.4, "task_types": ("ocr",)}},
+    {"ocr_degradation": {"probability": 0.4, "task_types": ["ocr"]}},
     {"random_erasing": {"probability": 0.6}},
     {"jpeg": {"probability": 0.3}},
 )

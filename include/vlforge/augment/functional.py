@@ -5,7 +5,7 @@ albumentations' own internal draws (noise pixels, hole positions, perspective co
 colour-jitter steps) are fixed by the ``seed`` passed to ``A.Compose``; albumentations 2.x keeps its
 own ``numpy.random.Generator`` and ``random.Random`` per Compose, seeded from that argument, so a
 freshly built Compose with the same seed and the same fixed-range transforms gives byte-identical
-output. No Airflow wiring lives here.
+output.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ its answers may describe what the clip does not show) or a quoted time is ambigu
 "video_sha256", "seed", "copy_index"})``, then ``LineageOp("video_sampling", {strategy params,
 "indices", "timestamps_s", "source_fps", "source_frames", "clip_fps", "codec", "text_times"},
 seed=frame_seed)``; ``replay_video`` plans the indices again from the strategy and seed, checks them
-against the recorded ones, decodes them and writes the same clip bytes. No Airflow wiring lives here.
+against the recorded ones, decodes them and writes the same clip bytes.
 """
 
 from __future__ import annotations
@@ -292,7 +292,7 @@ def _video_copy(
     sample: Sample, sampled: SampledFrames, parent: LineageOp, strategy_params: dict[str, Any], frame_seed: int
 ) -> tuple[Sample, bytes] | str:
     from vlforge.augment.text import retime_text
-    from vlforge.ingest.base import probe_video
+    from vlforge.media import probe_video
 
     retimed = retime_events(sample.video_events, sampled, rebase=True)
     if len(retimed) < len(sample.video_events):

@@ -2,7 +2,7 @@
 
 A target that an op loses (cropped out, erased, rotated off the image) is kept as ``None`` in its
 position, so that later stages can still say which original box, line, action or text box it was,
-and ``lost`` says why, in words. No Airflow wiring lives here.
+and ``lost`` says why, in words.
 """
 
 from __future__ import annotations

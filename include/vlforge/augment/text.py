@@ -29,8 +29,6 @@ Three rules, each a pure function over strings or turns:
   new time with the same number of decimals, at least one when the value changes (``"3s"`` ->
   ``"2.3s"``); one that rounds to the same text stays as written. A quoted time that matches no event
   stays as written; one that matches several events with different new times is reported.
-
-No Airflow wiring lives here.
 """
 
 from __future__ import annotations

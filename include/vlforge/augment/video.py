@@ -26,8 +26,6 @@ Strategies (frozen dataclasses, randomness only from the ``numpy.random.Generato
 Clips: ``write_clip`` encodes sampled frames as a new mp4 (``mp4v``, byte-deterministic) at
 ``clip_fps``, ``(N - 1) / (t_last - t_first)`` rounded to 0.01 fps, so the clip keeps the sampled
 frames' spacing (the augment stage's video copies; ``vlforge.augment.pipeline.sample_video``).
-
-No Airflow wiring lives here.
 """
 
 from __future__ import annotations

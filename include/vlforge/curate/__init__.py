@@ -2,7 +2,7 @@
 
 ``curate`` runs them in order; each module can also be used on its own. Heavy
 imports (imagehash, scipy) happen only when images are hashed, so recipes can import
-``CurateConfig`` at DAG parse time. No Airflow wiring lives here.
+``CurateConfig`` at DAG parse time.
 """
 
 from vlforge.curate.config import CurateConfig, DedupConfig, FilterConfig, SplitConfig, TokenBudget

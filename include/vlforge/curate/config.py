@@ -1,8 +1,7 @@
 """Curate settings: dedup thresholds, sample filters, visual-token budgets per model and split ratios.
 
 These are the ``curate:`` section of a recipe. This module imports nothing from
-``vlforge.config`` so that ``Recipe`` can import ``CurateConfig`` without a cycle;
-no Airflow wiring lives here.
+``vlforge.config`` so that ``Recipe`` can import ``CurateConfig`` without a cycle.
 """
 
 from __future__ import annotations

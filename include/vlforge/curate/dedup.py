@@ -27,7 +27,7 @@ Links are joined into groups by union-find. Samples are ordered gold first, then
 and every other member is dropped with a reason naming the link that joined it. The
 groups over all relations are what the splits keep together.
 
-Pure functions apart from reading stored images; no Airflow wiring lives here.
+Pure functions apart from reading stored images.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 downscaled once, each image to the smallest of its models' sizes, so every model's budget holds.
 The resized image is stored content-addressed (PNG: the same pixels give the same bytes), and
 every box on it (objects, OCR lines, GUI targets and points) is scaled with it. A ``downscale``
-lineage entry records the sizes. No Airflow wiring lives here.
+lineage entry records the sizes.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 As in Data-Juicer, a statistic is computed first (``sample_stats``) and the
 thresholds are applied to it afterwards (``filter_drops``), so that reports and
 gates can read the same numbers the filter used. Every drop names the sample, its
-source record, the field and the value. Pure functions; no Airflow wiring lives here.
+source record, the field and the value. Pure functions.
 """
 
 from __future__ import annotations

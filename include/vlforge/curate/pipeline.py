@@ -3,7 +3,7 @@
 Order matters: filters and the budget run first, so that a duplicate group keeps a
 sample that is itself usable; dedup runs on the survivors; splits keep every
 duplicate group (also the ones whose members were not dropped, see
-``DedupConfig.drop``) and every item's rounds together. No Airflow wiring lives here.
+``DedupConfig.drop``) and every item's rounds together.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """What curate hands back: kept samples with their split and token counts, dropped ones with reasons.
 
-Plain frozen dataclasses, JSON-able through ``to_json``; no Airflow wiring lives here.
+Plain frozen dataclasses, JSON-able through ``to_json``.
 """
 
 from __future__ import annotations

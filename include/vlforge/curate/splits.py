@@ -7,7 +7,7 @@ unrelated samples never changes it. The split is a pure function of the key and 
 seed: ``u = int(sha256(f"{seed}:{key}")[:16], 16) / 2**64`` goes to ``train`` when
 ``u < train``, to ``val`` when ``u < train + val``, else to ``test``. No list is
 shuffled, so a sample's split depends only on its own group, and the ratios hold for
-groups (for samples, approximately). No Airflow wiring lives here.
+groups (for samples, approximately).
 """
 
 from __future__ import annotations

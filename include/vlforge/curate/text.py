@@ -1,6 +1,6 @@
 """The text of a sample as curate compares and measures it: media tags removed, optionally normalised.
 
-Pure functions; no Airflow wiring lives here.
+Pure functions.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ Worked values (Qwen2.5-VL defaults, width x height): 640x428 becomes 644x420,
 23 * 15 = 345 tokens; 1080x2400 becomes 1092x2408, 39 * 86 = 3354 tokens. With Qwen3-VL:
 640x416 (260 tokens) and 1088x2400 (2550 tokens).
 
-Pure functions; no Airflow wiring lives here.
+Pure functions.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Disjoint sets over string keys, used to turn pairwise duplicate links into groups.
 
 Deterministic: the groups come back in order of their smallest member under the
-caller's order, members in that order too. No Airflow wiring lives here.
+caller's order, members in that order too.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Adapters are registered by format name, one module each. Every row read is
 either released (a sample in the manifest) or quarantined (a line in
-``quarantine.jsonl`` with the reason), so ``rows_in == rows_ok + rows_quarantined``.
+the run folder's quarantine with the reason), so ``rows_in == rows_ok + rows_quarantined``.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from tqdm import tqdm
 
 from vlforge.config import Recipe
 from vlforge.ingest import coco, label_studio, llamafactory, qwen, yolo
-from vlforge.ingest.base import IngestContext, Rejection, RecordError, checked_sample
-from vlforge.layout import INGESTED
+from vlforge.ingest.base import IngestContext, RecordError, Rejection, checked_sample
 from vlforge.manifest import write_manifest
 from vlforge.records import Sample
+from vlforge.run import RunDescription
 from vlforge.store import ImageStore, atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -134,18 +134,16 @@ def write_quarantine(rejections: list[Rejection], path: Path) -> None:
     atomic_write_text(path, "".join(line + "\n" for line in lines))
 
 
-def run_ingest(
-    source: str, source_format: str, recipe: Recipe, store_dir: Path, stage: Path, images_root: str | None = None
-) -> dict[str, int | float | str]:
-    """Ingest a source into a run's stage folder: ``ingested.parquet``, ``quarantine.jsonl``, ``ingest_stats.json``.
+def run_ingest(run: RunDescription) -> dict[str, int | float | str]:
+    """Ingest the run's source into its run folder: the ingested rounds, the quarantine and the counts.
 
     Returns:
-        The counts, with the paths of the files written.
+        The counts: rows in, released and quarantined, the quarantined share, and the source.
     """
-    result = ingest_source(source, source_format, ImageStore(store_dir), recipe, images_root)
-    stage.mkdir(parents=True, exist_ok=True)
-    write_manifest(result.samples, stage / INGESTED)
-    write_quarantine(result.rejections, stage / "quarantine.jsonl")
-    stats = {**result.stats(), "source": source, "source_format": source_format}
-    atomic_write_text(stage / "ingest_stats.json", json.dumps(stats, indent=2, sort_keys=True))
-    return {**stats, "stage": str(stage)}
+    run_dir = run.run_dir
+    result = ingest_source(run.source, run.source_format, run.store, run.recipe, run.images_root)
+    write_manifest(result.samples, run_dir.ingested)
+    write_quarantine(result.rejections, run_dir.quarantine)
+    stats = {**result.stats(), "source": run.source, "source_format": run.source_format}
+    atomic_write_text(run_dir.ingest_stats, json.dumps(stats, indent=2, sort_keys=True))
+    return stats

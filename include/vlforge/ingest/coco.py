@@ -14,7 +14,7 @@ from typing import Any
 
 from vlforge.config import Recipe
 from vlforge.geometry import coco_xywh_to_xyxy
-from vlforge.ingest.base import IngestContext, Rejection, RecordError, caption_turns
+from vlforge.ingest.base import IngestContext, RecordError, Rejection, caption_turns
 from vlforge.ingest.sources import parse_json_document, read_text
 from vlforge.records import Box, ImageRef, Sample, make_sample_id
 

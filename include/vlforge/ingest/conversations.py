@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from vlforge.ingest.base import IngestContext, Rejection, RecordError
+from vlforge.ingest.base import IngestContext, RecordError, Rejection
 from vlforge.ingest.sources import load_json_records
 from vlforge.records import ImageRef, Sample, Turn, VideoRef, make_sample_id
 

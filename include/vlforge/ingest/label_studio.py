@@ -22,8 +22,9 @@ from typing import Any
 
 from vlforge.config import Recipe
 from vlforge.geometry import label_studio_percent_to_xyxy
-from vlforge.ingest.base import IngestContext, Rejection, RecordError, caption_turns, detect_language
+from vlforge.ingest.base import IngestContext, RecordError, Rejection, caption_turns
 from vlforge.ingest.sources import load_json_records
+from vlforge.media import detect_language
 from vlforge.records import Box, ImageRef, OcrLine, Sample, make_item_id, make_sample_id
 
 _REGION_KEYS = ("x", "y", "width", "height")

@@ -14,7 +14,7 @@ import fsspec
 
 from vlforge.config import Recipe
 from vlforge.geometry import yolo_cxcywh_to_xyxy
-from vlforge.ingest.base import IngestContext, Rejection, RecordError
+from vlforge.ingest.base import IngestContext, RecordError, Rejection
 from vlforge.records import Box, ImageRef, Sample, make_sample_id
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}

@@ -2,5 +2,5 @@
 
 ``tasks.run_preannotate(images_dir, out_file, config)`` is the whole stage in one call; the DAG
 ``vlforge_preannotate`` runs the same steps shard by shard. torch and transformers load only
-when a VLM is configured. No Airflow wiring lives here.
+when a VLM is configured.
 """

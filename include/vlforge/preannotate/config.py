@@ -1,7 +1,7 @@
 """The recipe's ``preannotate`` section: which OCR languages and which local VLM pre-annotate images.
 
 ``vlforge.config.Recipe`` holds it, so it is read, validated and reported like every other
-section; ``with_params`` applies a DAG run's Params on top. No Airflow wiring lives here.
+section; ``with_params`` applies a DAG run's Params on top.
 """
 
 from __future__ import annotations

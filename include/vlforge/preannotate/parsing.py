@@ -11,7 +11,7 @@ The three generations answer a grounding prompt in three ways:
 - Qwen3-VL writes the same JSON, relative ``0..1000`` like Qwen2-VL.
 
 Every function here is pure. A malformed answer never raises: it yields the boxes that could be
-read (possibly none) and logs why the rest were left out. No Airflow wiring lives here.
+read (possibly none) and logs why the rest were left out.
 """
 
 from __future__ import annotations

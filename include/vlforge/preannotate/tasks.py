@@ -13,7 +13,6 @@ reads back (see ``vlforge.label_studio_tasks``):
 The work is split in shards (``list_image_shards`` -> ``preannotate_shard`` per shard ->
 ``merge_shards``) so that workers can share it; ``run_preannotate`` does all three in one
 process. ``label_config.xml`` for the Label Studio project is written beside the import file.
-No Airflow wiring lives here.
 """
 
 from __future__ import annotations
@@ -28,6 +27,7 @@ from typing import Any
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from vlforge.label_studio_tasks import caption, label_config, region, transcription
+from vlforge.layout import LABEL_CONFIG_NAME
 from vlforge.preannotate.config import PreannotateConfig
 from vlforge.preannotate.tesseract import RecognisedLine, check_languages, recognise, tesseract_version
 from vlforge.preannotate.vlm import Vlm, shared_vlm
@@ -37,7 +37,6 @@ from vlforge.store import atomic_write_text, sha256_bytes
 logger = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
-CONFIG_FILE = "label_config.xml"
 _FORMATS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp", "TIFF": "tiff"}
 
 
@@ -145,7 +144,7 @@ def write_import(tasks: list[dict[str, Any]], out_file: Path) -> dict[str, str]:
         for label in result["value"].get("rectanglelabels", [])
     ]
     atomic_write_text(out_file, json.dumps(tasks, indent=2, ensure_ascii=False))
-    config_file = out_file.with_name(CONFIG_FILE)
+    config_file = out_file.with_name(LABEL_CONFIG_NAME)
     atomic_write_text(config_file, label_config(labels))
     return {"output": str(out_file), "label_config": str(config_file)}
 

@@ -3,7 +3,7 @@
 The image goes to Tesseract as PNG on standard input, already EXIF-oriented, so the boxes are in
 pixels of the image as displayed. Tesseract's TSV has one row per word with its block, paragraph
 and line numbers; the words of a line are joined into one ``OcrLine`` whose box is the union of
-its words' boxes and whose confidence is their mean. No Airflow wiring lives here.
+its words' boxes and whose confidence is their mean.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from vlforge.ingest.base import detect_language
+from vlforge.media import detect_language
 from vlforge.records import Box, OcrLine
 
 _WORD_LEVEL = "5"

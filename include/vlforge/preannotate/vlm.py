@@ -5,7 +5,6 @@ hub), loaded on first use and kept for the rest of the process. Generation is gr
 go through ``vlforge.preannotate.parsing``, which reads each generation's box convention.
 
 torch and transformers are imported when the model is loaded, never when this module is.
-No Airflow wiring lives here.
 """
 
 from __future__ import annotations

@@ -19,11 +19,9 @@ from typing import Any
 
 from vlforge.ingest.label_studio import REVIEW_ITEM_KEY
 from vlforge.label_studio_tasks import label_config, sample_results
+from vlforge.layout import LABEL_CONFIG_NAME, REVIEW_TASKS_NAME
 from vlforge.quality.agreement import ReviewItem
 from vlforge.store import atomic_write_text
-
-TASKS_FILE = "review_tasks.json"
-CONFIG_FILE = "label_config.xml"
 
 
 def review_task(item: ReviewItem) -> dict[str, Any]:
@@ -57,6 +55,6 @@ def write_review(items: list[ReviewItem], folder: Path) -> int:
     """
     tasks = [review_task(item) for item in items]
     labels = [box.label for item in items for sample in item.rounds for box in sample.boxes]
-    atomic_write_text(folder / TASKS_FILE, json.dumps(tasks, indent=2, ensure_ascii=False))
-    atomic_write_text(folder / CONFIG_FILE, label_config(labels))
+    atomic_write_text(folder / REVIEW_TASKS_NAME, json.dumps(tasks, indent=2, ensure_ascii=False))
+    atomic_write_text(folder / LABEL_CONFIG_NAME, label_config(labels))
     return len(tasks)

@@ -1,18 +1,18 @@
-"""A small synthetic run stage for the augment stage tests: 64x64 images in a store, a curated.parquet with splits."""
+"""A small synthetic run for the augment stage tests: 64x64 images in the run's store, a curated split manifest."""
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import cv2
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from vlforge.manifest import samples_to_table
+from vlforge.augment.stage import augment_shard, merge_augmented, plan_shards
+from vlforge.config import Recipe, load_recipe
+from vlforge.manifest import write_split_manifest
+from vlforge.prepare import prepare_run
 from vlforge.records import Box, ImageRef, LineageOp, OcrLine, Sample, Source, Turn
-from vlforge.release import CURATED, SPLIT_COLUMN
+from vlforge.run import RunDescription
 from vlforge.store import ImageStore
 
 SIZE = 64
@@ -62,8 +62,31 @@ def make_sample(index: int, store: ImageStore, task_type: str = "grounding") -> 
     )
 
 
-def make_stage(stage: Path, store: ImageStore, train: int, held_out: int = 2, ocr_every: int = 5) -> list[Sample]:
-    """Write ``stage/curated.parquet``: ``train`` train samples (every ``ocr_every``-th an OCR one) and ``held_out`` each of val and test.
+def with_augment(recipe: Recipe, **update: object) -> Recipe:
+    """``recipe`` with its ``augment`` section's fields in ``update`` replaced."""
+    return recipe.model_copy(update={"augment": recipe.augment.model_copy(update=update)})
+
+
+def augment_run(
+    home: Path, recipe: Recipe | None = None, *, seed: int = 11, phase: str = "main", shard_size: int = 8
+) -> RunDescription:
+    """Prepare run ``aug/run1`` under ``home`` with ``recipe`` (default: ``default.yaml``) in shards of ``shard_size``.
+
+    Preparing it again in the same ``home`` (another recipe or phase) keeps its curated manifest and store.
+    """
+    recipe = with_augment(recipe or load_recipe("default"), shard_size=shard_size)
+    return prepare_run(home, "aug", "run1", recipe, seed=seed, phase=phase)
+
+
+def write_curated(run: RunDescription, samples: list[Sample], splits: list[str] | None = None) -> None:
+    """Write ``samples`` as the run's curated split manifest, all in ``train`` unless ``splits`` says otherwise."""
+    write_split_manifest(samples, splits or ["train"] * len(samples), run.run_dir.curated)
+
+
+def make_curated(run: RunDescription, train: int, held_out: int = 2, ocr_every: int = 5) -> list[Sample]:
+    """The run's curated manifest: ``train`` train samples (every ``ocr_every``-th an OCR one) and ``held_out`` each of val and test.
+
+    Their images go to the run's store.
 
     Returns:
         The train samples.
@@ -71,14 +94,21 @@ def make_stage(stage: Path, store: ImageStore, train: int, held_out: int = 2, oc
     samples, splits = [], []
     for index in range(train + 2 * held_out):
         task = "ocr" if ocr_every and index % ocr_every == 0 else "grounding"
-        samples.append(make_sample(index, store, task))
+        samples.append(make_sample(index, run.store, task))
         splits.append("train" if index < train else ("val" if index < train + held_out else "test"))
-    table = samples_to_table(samples).append_column(SPLIT_COLUMN, pa.array(splits, type=pa.string()))
-    stage.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer)
-    (stage / CURATED).write_bytes(buffer.getvalue())
+    write_curated(run, samples, splits)
     return samples[:train]
+
+
+def augment_all(run: RunDescription, scorer: object | None = None) -> dict:
+    """Plan the run's shards, augment each (paraphrases scored by ``scorer``, a ``FakeScorer`` by default), merge.
+
+    Returns:
+        The merged augment counts.
+    """
+    for shard in plan_shards(run):
+        augment_shard(run, shard, scorer=scorer or FakeScorer())
+    return merge_augmented(run)
 
 
 class FakeScorer:

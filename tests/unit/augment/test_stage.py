@@ -3,114 +3,102 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from augment_stage_data import FakeScorer, make_stage
+from augment_stage_data import FakeScorer, augment_all, augment_run, make_curated, with_augment
 
 from vlforge.augment.config import AugmentConfig
-from vlforge.augment.stage import (
-    AUGMENT_DIR,
-    AUGMENT_STATS,
-    AUGMENTED,
-    applied_ops,
-    augment_shard,
-    merge_augmented,
-    parent_id,
-    plan_shards,
-    read_augmented,
-)
-from vlforge.config import Recipe, load_recipe
-from vlforge.store import ImageStore
+from vlforge.augment.lineage import applied_ops, parent_id
+from vlforge.augment.stage import augment_shard, merge_augmented, plan_shards
+from vlforge.config import load_recipe
+from vlforge.manifest import read_augmented
 
 
-def with_augment(recipe: Recipe, **update: object) -> Recipe:
-    return recipe.model_copy(update={"augment": recipe.augment.model_copy(update=update)})
-
-
-def run_stage(stage: Path, store: ImageStore, recipe: Recipe, phase: str, shard_size: int = 8, scorer=None) -> dict:
-    for shard in plan_shards(stage, shard_size):
-        augment_shard(stage, shard, recipe, phase, 11, store.root, scorer=scorer or FakeScorer())
-    return merge_augmented(stage)
-
-
-def test_plan_covers_the_train_split_only(tmp_path: Path, store: ImageStore) -> None:
-    train = make_stage(tmp_path / "stage", store, train=10, held_out=3)
-    shards = plan_shards(tmp_path / "stage", 4)
+def test_plan_covers_the_train_split_only(tmp_path: Path) -> None:
+    run = augment_run(tmp_path, shard_size=4)
+    train = make_curated(run, train=10, held_out=3)
+    shards = plan_shards(run)
     assert [(s["name"], s["offset"], s["count"]) for s in shards] == [
         ("shard-00000", 0, 4), ("shard-00001", 4, 4), ("shard-00002", 8, 2)
     ]
-    plan = json.loads((tmp_path / "stage" / AUGMENT_DIR / "plan.json").read_text())
+    plan = json.loads(run.run_dir.augment_plan.read_text())
     assert plan["samples_by_split"] == {"test": 3, "train": 10, "val": 3} and plan["train_samples"] == 10
-    stats = run_stage(tmp_path / "stage", store, load_recipe("default"), "main", shard_size=4)
-    copies = read_augmented(tmp_path / "stage" / AUGMENTED)
+    stats = augment_all(run)
+    copies = read_augmented(run.run_dir.augmented)
     assert {parent_id(copy) for copy in copies} <= {sample.sample_id for sample in train}
     assert stats["parents"] == 10 and stats["augmented"] + stats["dropped"] == 10
 
 
-def test_warmup_applies_only_crop(tmp_path: Path, store: ImageStore) -> None:
-    make_stage(tmp_path / "stage", store, train=40)
-    stats = run_stage(tmp_path / "stage", store, load_recipe("default"), "warmup")
-    copies = read_augmented(tmp_path / "stage" / AUGMENTED)
+def test_warmup_applies_only_crop(tmp_path: Path) -> None:
+    run = augment_run(tmp_path, phase="warmup")
+    make_curated(run, train=40)
+    stats = augment_all(run)
+    copies = read_augmented(run.run_dir.augmented)
     applied = [entry.op for copy in copies for entry in applied_ops(copy)]
     assert set(applied) == {"random_resized_crop"}
     assert list(stats["ops"]) == ["random_resized_crop"] and stats["ops"]["random_resized_crop"]["applied"] == len(applied)
     assert stats["phase"] == "warmup" and stats["augmented"] == 40
 
 
-def test_finetune_makes_no_copies(tmp_path: Path, store: ImageStore) -> None:
-    make_stage(tmp_path / "stage", store, train=12)
-    files_before = sorted(store.root.rglob("*.png"))
-    stats = run_stage(tmp_path / "stage", store, load_recipe("default"), "finetune")
+def test_finetune_makes_no_copies(tmp_path: Path) -> None:
+    run = augment_run(tmp_path, phase="finetune")
+    make_curated(run, train=12)
+    files_before = sorted(run.store.root.rglob("*.png"))
+    stats = augment_all(run)
     assert stats["copies_per_sample"] == 0 and stats["augmented"] == 0 and stats["parents"] == 0
-    assert pq.read_table(tmp_path / "stage" / AUGMENTED).num_rows == 0
-    assert sorted(store.root.rglob("*.png")) == files_before
+    assert pq.read_table(run.run_dir.augmented).num_rows == 0
+    assert sorted(run.store.root.rglob("*.png")) == files_before
 
 
-def test_shard_rerun_writes_identical_files(tmp_path: Path, store: ImageStore) -> None:
-    stage = tmp_path / "stage"
-    make_stage(stage, store, train=16)
-    recipe = with_augment(load_recipe("default"), copies_per_sample=2)
-    (shard,) = plan_shards(stage, 16)
-    first = augment_shard(stage, shard, recipe, "main", 3, store.root, scorer=FakeScorer())
-    files = {path.name: path.read_bytes() for path in (stage / AUGMENT_DIR).glob("shard-*")}
-    images = sorted(store.root.rglob("*.png"))
-    second = augment_shard(stage, shard, recipe, "main", 3, store.root, scorer=FakeScorer())
+def test_shard_rerun_writes_identical_files(tmp_path: Path) -> None:
+    run = augment_run(tmp_path, with_augment(load_recipe("default"), copies_per_sample=2), seed=3, shard_size=16)
+    make_curated(run, train=16)
+    (shard,) = plan_shards(run)
+    shard_files = [run.run_dir.augment_shard(shard["name"]), run.run_dir.augment_shard_counts(shard["name"])]
+    first = augment_shard(run, shard, scorer=FakeScorer())
+    files = {path.name: path.read_bytes() for path in shard_files}
+    images = sorted(run.store.root.rglob("*.png"))
+    second = augment_shard(run, shard, scorer=FakeScorer())
     assert second == first and first["augmented"] + first["dropped"] == 32
-    assert {path.name: path.read_bytes() for path in (stage / AUGMENT_DIR).glob("shard-*")} == files
-    assert sorted(store.root.rglob("*.png")) == images
-    other_seed = augment_shard(stage, shard, recipe, "main", 4, store.root, scorer=FakeScorer())
-    assert other_seed["ops"] != first["ops"] or (stage / AUGMENT_DIR / "shard-00000.parquet").read_bytes() != files[
+    assert {path.name: path.read_bytes() for path in shard_files} == files
+    assert sorted(run.store.root.rglob("*.png")) == images
+    other_seed = augment_shard(replace(run, seed=4), shard, scorer=FakeScorer())
+    assert other_seed["ops"] != first["ops"] or run.run_dir.augment_shard("shard-00000").read_bytes() != files[
         "shard-00000.parquet"
     ]
 
 
-def test_copies_are_sorted_and_images_are_in_the_store(tmp_path: Path, store: ImageStore) -> None:
-    make_stage(tmp_path / "stage", store, train=20)
-    run_stage(tmp_path / "stage", store, with_augment(load_recipe("default"), copies_per_sample=2), "main", shard_size=6)
-    table = pq.read_table(tmp_path / "stage" / AUGMENTED)
+def test_copies_are_sorted_and_images_are_in_the_store(tmp_path: Path) -> None:
+    run = augment_run(tmp_path, with_augment(load_recipe("default"), copies_per_sample=2), shard_size=6)
+    make_curated(run, train=20)
+    augment_all(run)
+    table = pq.read_table(run.run_dir.augmented)
     ids = table.column("sample_id").to_pylist()
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
     assert set(table.column("split").to_pylist()) == {"train"} and set(table.column("copy_index").to_pylist()) == {0, 1}
-    for copy in read_augmented(tmp_path / "stage" / AUGMENTED):
-        assert store.contains(copy.images[0].sha256, "png")
+    for copy in read_augmented(run.run_dir.augmented):
+        assert run.store.contains(copy.images[0].sha256, "png")
 
 
-def test_merge_names_missing_shards(tmp_path: Path, store: ImageStore) -> None:
-    make_stage(tmp_path / "stage", store, train=10)
-    shards = plan_shards(tmp_path / "stage", 4)
-    augment_shard(tmp_path / "stage", shards[0], load_recipe("default"), "main", 1, store.root, scorer=FakeScorer())
+def test_merge_names_missing_shards(tmp_path: Path) -> None:
+    run = augment_run(tmp_path, seed=1, shard_size=4)
+    make_curated(run, train=10)
+    shards = plan_shards(run)
+    augment_shard(run, shards[0], scorer=FakeScorer())
     with pytest.raises(FileNotFoundError, match=r"shard-00001.*shard-00002"):
-        merge_augmented(tmp_path / "stage")
+        merge_augmented(run)
 
 
-def test_changed_curated_file_needs_a_new_plan(tmp_path: Path, store: ImageStore) -> None:
-    make_stage(tmp_path / "stage", store, train=10)
-    (shard,) = plan_shards(tmp_path / "stage", 10)
-    make_stage(tmp_path / "stage", store, train=11)
+def test_changed_curated_file_needs_a_new_plan(tmp_path: Path) -> None:
+    run = augment_run(tmp_path, seed=1, shard_size=10)
+    make_curated(run, train=10)
+    (shard,) = plan_shards(run)
+    make_curated(run, train=11)
     with pytest.raises(ValueError, match="plan them again"):
-        augment_shard(tmp_path / "stage", shard, load_recipe("default"), "main", 1, store.root)
+        augment_shard(run, shard)
 
 
 class RejectAll(FakeScorer):
@@ -118,27 +106,28 @@ class RejectAll(FakeScorer):
         return [(0.5, 0.5, 0.5)] * len(candidates)
 
 
-def test_paraphrases_kept_above_threshold_and_rejected_below(tmp_path: Path, store: ImageStore) -> None:
-    make_stage(tmp_path / "stage", store, train=60)
-    recipe = load_recipe("default")
-    kept = run_stage(tmp_path / "stage", store, recipe, "main")
+def test_paraphrases_kept_above_threshold_and_rejected_below(tmp_path: Path) -> None:
+    run = augment_run(tmp_path)
+    make_curated(run, train=60)
+    kept = augment_all(run)
     paraphrase = kept["paraphrase"]
     assert paraphrase["kept"] > 0 and paraphrase["kept"] + paraphrase["rejected"] + paraphrase["unchanged"] == paraphrase["candidates"]
-    entries = [json.loads(e.params_json) for c in read_augmented(tmp_path / "stage" / AUGMENTED) for e in c.lineage if e.op == "paraphrase"]
+    entries = [json.loads(e.params_json) for c in read_augmented(run.run_dir.augmented) for e in c.lineage if e.op == "paraphrase"]
     assert len(entries) > 0 and all(t["f1"] >= 0.85 for entry in entries for t in entry["turns"])
 
-    rejected = run_stage(tmp_path / "stage", store, recipe, "main", scorer=RejectAll())["paraphrase"]
+    rejected = augment_all(run, scorer=RejectAll())["paraphrase"]
     assert rejected["kept"] == 0 and rejected["rejected"] == paraphrase["kept"] + paraphrase["rejected"]
-    assert not any(e.op == "paraphrase" for c in read_augmented(tmp_path / "stage" / AUGMENTED) for e in c.lineage)
-    stats = json.loads((tmp_path / "stage" / AUGMENT_STATS).read_text())
+    assert not any(e.op == "paraphrase" for c in read_augmented(run.run_dir.augmented) for e in c.lineage)
+    stats = json.loads(run.run_dir.augment_stats.read_text())
     assert stats["paraphrase"] == rejected
 
 
-def test_drop_sample_counts_lost_objects(tmp_path: Path, store: ImageStore) -> None:
-    make_stage(tmp_path / "stage", store, train=30, ocr_every=0)
+def test_drop_sample_counts_lost_objects(tmp_path: Path) -> None:
     tight_crop = ({"random_resized_crop": {"probability": 1.0, "scale_range": (0.1, 0.15), "min_visibility": 0.9}},)
     recipe = with_augment(load_recipe("default"), ops=tight_crop, on_lost_object="drop_sample", phases={"main": AugmentConfig().phases["main"]})
-    stats = run_stage(tmp_path / "stage", store, recipe, "main")
+    run = augment_run(tmp_path, recipe)
+    make_curated(run, train=30, ocr_every=0)
+    stats = augment_all(run)
     assert stats["dropped"] > 0 and stats["dropped_by_reason"] == {"lost_object": stats["dropped"]}
     assert stats["augmented"] + stats["dropped"] == 30
 

@@ -2,37 +2,26 @@
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
-from augment_stage_data import FakeScorer, make_sample
+from augment_stage_data import FakeScorer, augment_all, augment_run, make_sample, write_curated
 
 from vlforge.augment.config import AugmentConfig, VideoSamplingConfig
+from vlforge.augment.gate import run_augment_gate
+from vlforge.augment.lineage import applied_ops, parent_id
 from vlforge.augment.pipeline import VIDEO_SAMPLING, replay, replay_video, sample_video
-from vlforge.augment.stage import (
-    AUGMENT_DIR,
-    AUGMENTED,
-    applied_ops,
-    augment_shard,
-    check_replay,
-    merge_augmented,
-    parent_id,
-    plan_shards,
-    read_augmented,
-)
+from vlforge.augment.replay import check_replay
+from vlforge.augment.stage import augment_shard, plan_shards
 from vlforge.augment.text import retime_text
 from vlforge.augment.video import RandomOffset, Uniform, clip_fps, plan_indices, sample_frames, write_clip
 from vlforge.config import Recipe, load_recipe
-from vlforge.ingest.base import store_video
-from vlforge.manifest import samples_to_table
-from vlforge.quality.gates import run_augment_gate
+from vlforge.manifest import read_augmented
+from vlforge.media import store_video
 from vlforge.records import Sample, Source, Turn, VideoEvent
-from vlforge.release import CURATED, SPLIT_COLUMN
+from vlforge.run import RunDescription
 from vlforge.store import ImageStore
 
 VIDEO = "llamafactory/data/mllm_demo_data/4.mp4"  # 224x224, 30 fps, 150 frames, 5.0 s
@@ -53,14 +42,6 @@ def video_sample(store: ImageStore, fixtures_dir: Path, events: tuple[VideoEvent
     )
 
 
-def write_curated(stage: Path, samples: list[Sample]) -> None:
-    table = samples_to_table(samples).append_column(SPLIT_COLUMN, pa.array(["train"] * len(samples), type=pa.string()))
-    stage.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer)
-    (stage / CURATED).write_bytes(buffer.getvalue())
-
-
 def with_video(recipe: Recipe, paraphrase: bool = True, **video: object) -> Recipe:
     augment = recipe.augment
     update = {"video": augment.video.model_copy(update=video)}
@@ -69,14 +50,12 @@ def with_video(recipe: Recipe, paraphrase: bool = True, **video: object) -> Reci
     return recipe.model_copy(update={"augment": augment.model_copy(update=update)})
 
 
-def run_stage(stage: Path, store: ImageStore, recipe: Recipe, phase: str = "main", seed: int = 5) -> dict:
-    for shard in plan_shards(stage, 8):
-        augment_shard(stage, shard, recipe, phase, seed, store.root, scorer=FakeScorer())
-    return merge_augmented(stage)
+def video_run(home: Path, recipe: Recipe | None = None, phase: str = "main", seed: int = 5) -> RunDescription:
+    return augment_run(home, recipe, seed=seed, phase=phase, shard_size=8)
 
 
-def video_copies(stage: Path) -> list[Sample]:
-    return [copy for copy in read_augmented(stage / AUGMENTED) if copy.videos]
+def video_copies(run: RunDescription) -> list[Sample]:
+    return [copy for copy in read_augmented(run.run_dir.augmented) if copy.videos]
 
 
 def sampling(copy: Sample) -> tuple[dict, int]:
@@ -85,19 +64,20 @@ def sampling(copy: Sample) -> tuple[dict, int]:
 
 
 @pytest.fixture
-def mixed_stage(tmp_path: Path, store: ImageStore, fixtures_dir: Path) -> Path:
+def mixed_run(tmp_path: Path, fixtures_dir: Path) -> RunDescription:
     """A video sample, two single-image samples and one two-image sample, all in train."""
-    images = [make_sample(index, store) for index in range(2)]
+    run = video_run(tmp_path)
+    images = [make_sample(index, run.store) for index in range(2)]
     two_images = images[0].model_copy(update={"sample_id": "m000000000000000", "images": images[0].images * 2})
-    write_curated(tmp_path / "stage", [video_sample(store, fixtures_dir), *images, two_images])
-    return tmp_path / "stage"
+    write_curated(run, [video_sample(run.store, fixtures_dir), *images, two_images])
+    return run
 
 
-def test_uniform_copy_is_an_8_frame_clip_with_events_on_its_clock(mixed_stage: Path, store: ImageStore, fixtures_dir: Path) -> None:
-    stats = run_stage(mixed_stage, store, load_recipe("default"))
+def test_uniform_copy_is_an_8_frame_clip_with_events_on_its_clock(mixed_run: RunDescription, fixtures_dir: Path) -> None:
+    stats = augment_all(mixed_run)
     assert stats["video"] == {"parents": 1, "clips": 1} and stats["skipped_by_reason"] == {"multi_image": 1}
     assert stats["parents"] == 4 and stats["augmented"] + stats["dropped"] == 3
-    (copy,) = video_copies(mixed_stage)
+    (copy,) = video_copies(mixed_run)
     assert parent_id(copy) == "v000000000000000" and copy.images == () and applied_ops(copy) == []
 
     params, seed = sampling(copy)
@@ -119,35 +99,35 @@ def test_uniform_copy_is_an_8_frame_clip_with_events_on_its_clock(mixed_stage: P
     assert copy.conversations[0].content == QUESTION  # 4.9667 s is still "5.0s" at one decimal
     assert params["text_times"] == []
 
-    clip = store.path_for(ref.sha256, "mp4")
+    clip = mixed_run.store.path_for(ref.sha256, "mp4")
     decoded = sample_frames(clip, Uniform(8), np.random.default_rng(0))
     assert decoded.indices == tuple(range(8)) and decoded.fps == pytest.approx(1.41)
     source = sample_frames(fixtures_dir / VIDEO, Uniform(8), np.random.default_rng(0))
     for frame, original in zip(decoded.frames, source.frames, strict=True):
         assert np.abs(frame.astype(int) - original.astype(int)).mean() < 8  # the same frames, lossy mp4v
 
-    check = check_replay(mixed_stage, copy.sample_id, store.root)
+    check = check_replay(mixed_run.run_dir.path, copy.sample_id, mixed_run.store_dir)
     assert check.ok and check.ops == (VIDEO_SAMPLING,) and "bytes equal the stored clip" in check.detail
-    result = run_augment_gate(mixed_stage, load_recipe("default"))
+    result = run_augment_gate(mixed_run)
     assert result["passed"] and result["failed"] == []
     # the two image copies alone are eligible for image ops
     assert all(entry["eligible"] == 2 for name, entry in stats["ops"].items() if name != "ocr_degradation")
 
 
-def test_rerun_writes_the_same_clip_and_shard(tmp_path: Path, store: ImageStore, fixtures_dir: Path) -> None:
+def test_rerun_writes_the_same_clip_and_shard(tmp_path: Path, fixtures_dir: Path) -> None:
     # a 4 s window always holds a frame 1.33 .. 2.33 s in: inside the 1.0 .. 3.0 s event
-    mixed_stage = tmp_path / "stage"
-    write_curated(mixed_stage, [video_sample(store, fixtures_dir, events=(EVENTS[0],)), make_sample(0, store)])
-    recipe = with_video(load_recipe("default"), strategy="random_offset", n_frames=4, window_s=4.0)
-    (shard,) = plan_shards(mixed_stage, 8)
-    first = augment_shard(mixed_stage, shard, recipe, "main", 3, store.root, scorer=FakeScorer())
-    files = {path.name: path.read_bytes() for path in (mixed_stage / AUGMENT_DIR).glob("shard-*")}
-    clips = {path: path.read_bytes() for path in store.root.rglob("*.mp4")}
+    run = video_run(tmp_path, with_video(load_recipe("default"), strategy="random_offset", n_frames=4, window_s=4.0), seed=3)
+    write_curated(run, [video_sample(run.store, fixtures_dir, events=(EVENTS[0],)), make_sample(0, run.store)])
+    (shard,) = plan_shards(run)
+    shard_files = [run.run_dir.augment_shard(shard["name"]), run.run_dir.augment_shard_counts(shard["name"])]
+    first = augment_shard(run, shard, scorer=FakeScorer())
+    files = {path.name: path.read_bytes() for path in shard_files}
+    clips = {path: path.read_bytes() for path in run.store.root.rglob("*.mp4")}
     assert first["video"] == {"parents": 1, "clips": 1}
-    second = augment_shard(mixed_stage, shard, recipe, "main", 3, store.root, scorer=FakeScorer())
+    second = augment_shard(run, shard, scorer=FakeScorer())
     assert second == first
-    assert {path.name: path.read_bytes() for path in (mixed_stage / AUGMENT_DIR).glob("shard-*")} == files
-    assert {path: path.read_bytes() for path in store.root.rglob("*.mp4")} == clips
+    assert {path.name: path.read_bytes() for path in shard_files} == files
+    assert {path: path.read_bytes() for path in run.store.root.rglob("*.mp4")} == clips
 
 
 def test_write_clip_is_byte_deterministic(fixtures_dir: Path) -> None:
@@ -158,12 +138,12 @@ def test_write_clip_is_byte_deterministic(fixtures_dir: Path) -> None:
     assert write_clip(sampled.frames[::-1], clip_fps(sampled)) != first
 
 
-def test_random_offset_copies_retime_events_and_text(tmp_path: Path, store: ImageStore, fixtures_dir: Path) -> None:
-    parent = video_sample(store, fixtures_dir, events=(EVENTS[0],))
-    write_curated(tmp_path / "stage", [parent])
+def test_random_offset_copies_retime_events_and_text(tmp_path: Path, fixtures_dir: Path) -> None:
     recipe = with_video(load_recipe("default"), paraphrase=False, strategy="random_offset", n_frames=4, window_s=2.0, copies_per_sample=8)
-    stats = run_stage(tmp_path / "stage", store, recipe, seed=21)
-    copies = video_copies(tmp_path / "stage")
+    run = video_run(tmp_path, recipe, seed=21)
+    write_curated(run, [video_sample(run.store, fixtures_dir, events=(EVENTS[0],))])
+    stats = augment_all(run)
+    copies = video_copies(run)
     assert len(copies) + stats["dropped"] == 8 and len(copies) >= 2
     assert set(stats["dropped_by_reason"]) <= {"video_event_not_sampled"}
     shifted = 0
@@ -182,14 +162,15 @@ def test_random_offset_copies_retime_events_and_text(tmp_path: Path, store: Imag
         assert question == QUESTION.replace("1.0s", f"{start:.1f}s").replace("3.0s", f"{end:.1f}s")
         assert answer.startswith(f"Someone waves from {start:.1f}s to {end:.1f}s")
         shifted += first > 0
-        assert check_replay(tmp_path / "stage", copy.sample_id, store.root).ok
+        assert check_replay(run.run_dir.path, copy.sample_id, run.store_dir).ok
     assert shifted >= 1
 
 
-def test_fixed_fps_clip_keeps_the_source_spacing(tmp_path: Path, store: ImageStore, fixtures_dir: Path) -> None:
-    write_curated(tmp_path / "stage", [video_sample(store, fixtures_dir, events=(EVENTS[0],))])
-    run_stage(tmp_path / "stage", store, with_video(load_recipe("default"), paraphrase=False, strategy="fps", fps=2.0, n_frames=6))
-    (copy,) = video_copies(tmp_path / "stage")
+def test_fixed_fps_clip_keeps_the_source_spacing(tmp_path: Path, fixtures_dir: Path) -> None:
+    run = video_run(tmp_path, with_video(load_recipe("default"), paraphrase=False, strategy="fps", fps=2.0, n_frames=6))
+    write_curated(run, [video_sample(run.store, fixtures_dir, events=(EVENTS[0],))])
+    augment_all(run)
+    (copy,) = video_copies(run)
     params, _ = sampling(copy)
     assert params["indices"] == [0, 15, 30, 45, 60, 75] and params["clip_fps"] == 2.0
     assert (copy.videos[0].frames, copy.videos[0].duration_s) == (6, pytest.approx(3.0))
@@ -197,19 +178,21 @@ def test_fixed_fps_clip_keeps_the_source_spacing(tmp_path: Path, store: ImageSto
     assert copy.conversations[0].content == QUESTION.replace("3.0s", "2.5s")
 
 
-def test_an_event_between_sampled_frames_drops_the_copy(tmp_path: Path, store: ImageStore, fixtures_dir: Path) -> None:
+def test_an_event_between_sampled_frames_drops_the_copy(tmp_path: Path, fixtures_dir: Path) -> None:
     # uniform 8 frames sit at 0.7 s and 1.433 s: nothing of 0.75 .. 1.0 s is in the clip
-    write_curated(tmp_path / "stage", [video_sample(store, fixtures_dir, events=(VideoEvent(start_s=0.75, end_s=1.0, description="blink"),))])
-    stats = run_stage(tmp_path / "stage", store, load_recipe("default"))
+    run = video_run(tmp_path)
+    write_curated(run, [video_sample(run.store, fixtures_dir, events=(VideoEvent(start_s=0.75, end_s=1.0, description="blink"),))])
+    stats = augment_all(run)
     assert stats["augmented"] == 0 and stats["dropped_by_reason"] == {"video_event_not_sampled": 1}
     assert stats["video"] == {"parents": 1, "clips": 0}
 
 
-def test_finetune_makes_no_video_copies(mixed_stage: Path, store: ImageStore) -> None:
-    before = sorted(store.root.rglob("*.mp4"))
-    stats = run_stage(mixed_stage, store, load_recipe("default"), phase="finetune")
+def test_finetune_makes_no_video_copies(mixed_run: RunDescription) -> None:
+    run = video_run(mixed_run.home, phase="finetune")  # the same run folder, prepared again for the finetune phase
+    before = sorted(run.store.root.rglob("*.mp4"))
+    stats = augment_all(run)
     assert stats["augmented"] == 0 and stats["video"] == {"parents": 0, "clips": 0}
-    assert sorted(store.root.rglob("*.mp4")) == before
+    assert sorted(run.store.root.rglob("*.mp4")) == before
     augment = load_recipe("default").augment
     assert (augment.video_copies("warmup"), augment.video_copies("main"), augment.video_copies("finetune")) == (1, 1, 0)
     assert AugmentConfig(video=VideoSamplingConfig(copies_per_sample=3)).video_copies("main") == 3

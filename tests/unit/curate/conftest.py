@@ -1,4 +1,7 @@
-"""Curate fixtures: real fixture photos put into a tmp ImageStore the way ingest does (``store_image``)."""
+"""Curate fixtures: real fixture photos put into a tmp ImageStore the way ingest does (``store_image``).
+
+The store is the one of ``VLFORGE_HOME`` = ``tmp_path``, so a run prepared in ``tmp_path`` finds its images.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from vlforge.ingest.base import store_image
+from vlforge.layout import store_root
+from vlforge.media import store_image
 from vlforge.records import ImageRef
 from vlforge.store import ImageStore
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ImageStore:
+    """The image store of runs prepared in ``tmp_path`` (``RunDescription.store``)."""
+    return ImageStore(store_root(tmp_path))
 
 
 @pytest.fixture

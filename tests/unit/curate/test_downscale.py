@@ -14,10 +14,11 @@ from vlforge.config import Recipe
 from vlforge.curate import curate
 from vlforge.curate.config import TokenBudget
 from vlforge.curate.downscale import downscale_sample, smallest_sizes
+from vlforge.curate.stage import run_curate
 from vlforge.curate.tokens import resize_rule, visual_tokens
-from vlforge.manifest import write_manifest
+from vlforge.manifest import read_split_manifest, write_manifest
+from vlforge.prepare import prepare_run
 from vlforge.records import Box, GuiAction, ImageRef, OcrLine
-from vlforge.release import CURATED, read_curated, run_curate
 from vlforge.store import ImageStore
 
 
@@ -50,18 +51,18 @@ def test_downscaled_photo_and_its_boxes(put: Callable[[Path], ImageRef], store: 
 
 
 def test_run_curate_releases_an_over_budget_photo_resized_within_budget(
-    put: Callable[[Path], ImageRef], store: ImageStore, recipe: Recipe, tmp_path: Path
+    put: Callable[[Path], ImageRef], recipe: Recipe, tmp_path: Path
 ) -> None:
     budget = TokenBudget(max_visual_tokens=100, over_budget="downscale")
     curate_config = recipe.curate.model_copy(update={"token_budgets": {"qwen2_5_vl": budget}})
-    small_recipe = recipe.model_copy(update={"curate": curate_config})
-    photo = put(COCO_PHOTO)  # 345 Qwen2.5-VL tokens at 644x420
+    run = prepare_run(tmp_path, "curate", "run1", recipe.model_copy(update={"curate": curate_config}), seed=0)
+    photo = put(COCO_PHOTO)  # 345 Qwen2.5-VL tokens at 644x420, into run.store
     sample = make_sample("s1", (photo,), boxes=(Box(x1=64.0, y1=42.8, x2=320.0, y2=214.0, label="bowl"),))
-    write_manifest([sample], tmp_path / "manifest.parquet")
-    (asked,) = curate([sample], store, curate_config, 0).kept[0].resize_to["qwen2_5_vl"]
+    write_manifest([sample], run.run_dir.manifest)
+    (asked,) = curate([sample], run.store, curate_config, 0).kept[0].resize_to["qwen2_5_vl"]
 
-    run_curate(tmp_path, store, small_recipe, 0)
-    (released,), _ = read_curated(tmp_path / CURATED)
+    run_curate(run)
+    (released,), _ = read_split_manifest(run.run_dir.curated)
     (image,) = released.images
     assert (image.width, image.height) == asked
     assert visual_tokens(image.width, image.height, resize_rule("qwen2_5_vl", budget)) <= 100

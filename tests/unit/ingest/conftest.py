@@ -16,8 +16,8 @@ from PIL import Image
 
 from vlforge.config import Recipe
 from vlforge.ingest import run_ingest
-from vlforge.layout import INGESTED
 from vlforge.manifest import read_manifest
+from vlforge.prepare import prepare_run
 from vlforge.records import Box, Sample
 
 _PIL_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG"}
@@ -46,19 +46,21 @@ def ingest(tmp_path: Path, recipe: Recipe) -> Callable[..., Ingested]:
     runs = itertools.count()
 
     def run(source: Path | str, source_format: str, images_root: Path | str | None = None) -> Ingested:
-        stage = tmp_path / f"stage-{next(runs)}"
         root = None if images_root is None else str(images_root)
-        stats = run_ingest(str(source), source_format, recipe, tmp_path / "store", stage, images_root=root)
-        samples = read_manifest(stage / INGESTED)
-        lines = (stage / "quarantine.jsonl").read_text(encoding="utf-8").splitlines()
-        quarantine = [json.loads(line) for line in lines]
-        written = json.loads((stage / "ingest_stats.json").read_text(encoding="utf-8"))
+        described = prepare_run(
+            tmp_path, "ingested", f"run-{next(runs)}", recipe, source=str(source), source_format=source_format, images_root=root
+        )
+        stats = run_ingest(described)
+        run_dir = described.run_dir
+        samples = read_manifest(run_dir.ingested)
+        quarantine = [json.loads(line) for line in run_dir.quarantine.read_text(encoding="utf-8").splitlines()]
+        written = json.loads(run_dir.ingest_stats.read_text(encoding="utf-8"))
         assert stats["rows_in"] == stats["rows_ok"] + stats["rows_quarantined"]
         assert (stats["rows_ok"], stats["rows_quarantined"]) == (len(samples), len(quarantine))
         assert {key: written[key] for key in ("rows_in", "rows_ok", "rows_quarantined")} == {
             key: stats[key] for key in ("rows_in", "rows_ok", "rows_quarantined")
         }
-        return Ingested(samples=samples, quarantine=quarantine, stats=stats, store_dir=tmp_path / "store")
+        return Ingested(samples=samples, quarantine=quarantine, stats=stats, store_dir=described.store_dir)
 
     return run
 

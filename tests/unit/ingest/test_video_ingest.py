@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from vlforge.ingest.base import RecordError, store_video, video_format
+from vlforge.media import RecordError, store_video, video_format
 from vlforge.store import ImageStore
 
 VIDEO_DEMO = "llamafactory/data/mllm_video_demo.json"

@@ -10,8 +10,9 @@ import pytest
 
 from vlforge.config import Recipe
 from vlforge.ingest import ingest_source
+from vlforge.layout import REVIEW_TASKS_NAME
 from vlforge.quality.agreement import measure_agreement
-from vlforge.quality.review import TASKS_FILE, write_review
+from vlforge.quality.review import write_review
 from vlforge.records import Box, ImageRef, OcrLine, Sample, Source, Turn
 from vlforge.store import ImageStore
 
@@ -136,7 +137,7 @@ def test_review_round_trip_resolves_the_item(recipe: Recipe, fixtures_dir: Path,
     original = measure_agreement([first, second], recipe.quality, WordOverlapScorer())
     assert write_review(original.review, release / "review") == 1
 
-    (task,) = json.loads((release / "review" / TASKS_FILE).read_text())
+    (task,) = json.loads((release / "review" / REVIEW_TASKS_NAME).read_text())
     assert set(task) == {"data", "predictions", "meta"} and isinstance(task["data"]["image"], str)
     assert [prediction["model_version"] for prediction in task["predictions"]] == ["round 1 (a1)", "round 2 (a2)"]
     assert all(result["type"] == "rectanglelabels" for prediction in task["predictions"] for result in prediction["result"])

@@ -6,8 +6,9 @@ import json
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
+from vlforge.layout import LABEL_CONFIG_NAME, REVIEW_TASKS_NAME
 from vlforge.quality.agreement import ReviewItem
-from vlforge.quality.review import CONFIG_FILE, TASKS_FILE, write_review
+from vlforge.quality.review import write_review
 from vlforge.records import Box, ImageRef, Metrics, OcrLine, Sample, Source, Turn
 
 IMAGE = ImageRef(sha256="b" * 64, width=640, height=480, format="png")
@@ -46,7 +47,7 @@ def _fixture_results(fixtures_dir: Path) -> dict[str, list[dict]]:
 def test_review_tasks_match_label_studio_exports_and_config(fixtures_dir: Path, tmp_path: Path) -> None:
     item = ReviewItem(item_id="item-1", rounds=[_round(1, 0), _round(2, 40)], metrics=Metrics(iou_agreement=0.4), below={"iou_agreement": (0.4, 0.85)})
     assert write_review([item], tmp_path) == 1
-    (task,) = json.loads((tmp_path / TASKS_FILE).read_text())
+    (task,) = json.loads((tmp_path / REVIEW_TASKS_NAME).read_text())
 
     real_task = json.loads((fixtures_dir / PREDICTIONS_EXPORT).read_text())[0]
     real_prediction = real_task["predictions"][0]
@@ -63,7 +64,7 @@ def test_review_tasks_match_label_studio_exports_and_config(fixtures_dir: Path, 
                 assert 0 <= result["value"]["x"] <= 100 and 0 < result["value"]["width"] <= 100
 
     # Every result names a control of the label config that is of the result's type and points at the image.
-    config = ElementTree.fromstring((tmp_path / CONFIG_FILE).read_text())
+    config = ElementTree.fromstring((tmp_path / LABEL_CONFIG_NAME).read_text())
     controls = {element.get("name"): element for element in config.iter() if element.get("toName")}
     image_names = {element.get("name") for element in config.iter("Image")}
     for prediction in task["predictions"]:

@@ -1,12 +1,11 @@
 """The augmentation op registry: one op per file, registered under the file's name.
 
 ``REGISTRY`` maps a name to its class, ``register`` adds one, ``build_op(name, params)`` makes one
-and lists the known names when asked for an unknown one. No Airflow wiring lives here.
+and lists the known names when asked for an unknown one.
 """
 
 from __future__ import annotations
 
-from vlforge.augment.ops.base import REGISTRY, Op, OpParams, build_op, register
 from vlforge.augment.ops import (  # noqa: F401  (importing registers them)
     color_jitter,
     gaussian_blur,
@@ -21,5 +20,6 @@ from vlforge.augment.ops import (  # noqa: F401  (importing registers them)
     random_resized_crop,
     rotate,
 )
+from vlforge.augment.ops.base import REGISTRY, Op, OpParams, build_op, register
 
 __all__ = ["REGISTRY", "Op", "OpParams", "build_op", "register"]

@@ -4,7 +4,7 @@
 returns plain JSON-able values. ``apply`` builds albumentations transforms with p=1 and zero-width
 ranges from those values (``A.Rotate(limit=(a, a))``) plus an ``aug_seed`` for what albumentations
 still draws inside (noise pixels, hole positions, perspective corners), so the same params give the
-same bytes. No Airflow wiring lives here.
+same bytes.
 """
 
 from __future__ import annotations

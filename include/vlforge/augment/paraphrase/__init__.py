@@ -10,7 +10,6 @@ Backends (``Paraphraser.paraphrase(texts, rng) -> texts``):
 
 ``filter_paraphrases`` (``filter.py``) keeps a paraphrase only when its BERTScore F1 against the
 original reaches a threshold, with a lexicon rule for text BERTScore cannot judge.
-No Airflow wiring lives here.
 """
 
 from __future__ import annotations

@@ -11,8 +11,6 @@ The rule, for each ``(original, candidate)`` pair, in order:
    candidate is kept only if it has the same ``rules.canonical_form`` as the original, i.e. it
    differs from it only by synonyms listed in the lexicon and by the lexicon's sentence
    templates. Free rewrites of such text (a model's) are rejected.
-
-No Airflow wiring lives here.
 """
 
 from __future__ import annotations

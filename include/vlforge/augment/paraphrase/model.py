@@ -13,7 +13,7 @@ is greedy and ``rng`` is not used.
 
 A model's output is returned as generated; ``filter_paraphrases`` rejects outputs that change
 protected spans or drift in meaning. torch and transformers are imported when the model is
-loaded, never when this module is. No Airflow wiring lives here.
+loaded, never when this module is.
 """
 
 from __future__ import annotations

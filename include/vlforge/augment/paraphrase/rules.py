@@ -30,7 +30,7 @@ texts with the same canonical form differ only by lexicon-listed equivalences. T
 it for text that BERTScore cannot judge.
 
 The lexicon is package data (``lexicon/en.txt``, ``lexicon/zh.txt``, hand-written, see
-``lexicon/SOURCE.md``). No Airflow wiring lives here.
+``lexicon/SOURCE.md``).
 """
 
 from __future__ import annotations

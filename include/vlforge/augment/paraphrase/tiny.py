@@ -41,7 +41,12 @@ def build_tiny_paraphraser(folder: Path, kind: Literal["seq2seq", "causal"], see
         ``folder``.
     """
     import torch
-    from transformers import GPT2Config, GPT2LMHeadModel, T5Config, T5ForConditionalGeneration
+    from transformers import (
+        GPT2Config,
+        GPT2LMHeadModel,
+        T5Config,
+        T5ForConditionalGeneration,
+    )
 
     folder = Path(folder)
     tokenizer = _tokenizer()

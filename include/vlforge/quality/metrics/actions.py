@@ -23,8 +23,6 @@ checks each action fails, so that reports can say why.
   within 5% of the screen diagonal of each other. Actions without a target
   (``wait``, ``type``, ...) agree on type alone. Extra actions at the end of the
   other round are not held against this round.
-
-No Airflow wiring lives here.
 """
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ Chinese-capable encoder shipping its weights inside a PyPI package was found
 for this project, so such text needs a metric that is valid for it.
 
 Importing this module is cheap: torch and transformers are imported when a
-``BertScorer`` is made. No Airflow wiring lives here.
+``BertScorer`` is made.
 """
 
 from __future__ import annotations
@@ -275,3 +275,19 @@ class BertScorer:
         candidate, reference = pair
         return candidate != reference and self._empty not in pair
 
+
+
+class LazyBertScorer:
+    """A ``BertScorer`` made on the first pair to score: most runs without two captioned rounds never load the model."""
+
+    def __init__(self, batch_size: int) -> None:
+        self.batch_size = batch_size
+        self._scorer: BertScorer | None = None
+
+    def is_meaningful(self, text: str) -> bool:
+        return is_meaningful(text)
+
+    def score(self, candidates: list[str], references: list[str]) -> list[tuple[float, float, float]]:
+        if self._scorer is None:
+            self._scorer = BertScorer(batch_size=self.batch_size)
+        return self._scorer.score(candidates, references)

@@ -14,8 +14,6 @@ contributes its matched IoU sum over ``max(n_a, n_b)`` slots, and a sample's
 agreement is the sum of matched IoU over the sum of slots of all groups. A box
 whose label the other round never used is a slot with IoU 0: a label mismatch
 is a disagreement, not a near miss.
-
-No Airflow wiring lives here.
 """
 
 from __future__ import annotations

@@ -16,8 +16,6 @@ then the lines left on each side are paired in reading order. An unpaired
 reference line counts all of its characters as deletions, an unpaired hypothesis
 line all of its characters as insertions, and the sample's accuracy is
 ``1 - total distance / total reference characters``.
-
-No Airflow wiring lives here.
 """
 
 from __future__ import annotations

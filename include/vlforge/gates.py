@@ -1,8 +1,9 @@
-"""Gates: run expectation suites over a run's tables with GX Core, keep the results, build Data Docs.
+"""The gate engine: validate tables against GX suites in a run folder, keep every result, raise once.
 
-A gate collects every failed expectation and raises once, naming each one with
-its column, what was observed and where the full result is. Gate code never
-swallows an error: an expectation that cannot run (a missing column) fails.
+A gate collects every failed expectation and raises once, naming each one with its column, what was
+observed and where the full result is. Gate code never swallows an error: an expectation that
+cannot run (a missing column) fails. Each stage declares its own tables and suites beside it
+(``ingest/gate.py``, ``quality/gate.py``, ``augment/gate.py``, ...) and calls ``run_gate``.
 """
 
 from __future__ import annotations
@@ -10,20 +11,14 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from vlforge.config import Recipe
-from vlforge.ingest import IngestResult
-from vlforge.layout import AGREEMENT, INGESTED
-from vlforge.manifest import read_manifest
-from vlforge.quality import frames
-from vlforge.store import ImageStore, atomic_write_text
+from vlforge.layout import RunDir
+from vlforge.store import atomic_write_text
 
 log = logging.getLogger(__name__)
-DATA_DOCS = Path("gx") / "uncommitted" / "data_docs" / "local_site"
 
 
 @dataclass
@@ -48,11 +43,20 @@ class GateFailed(RuntimeError):
         self.result = result
 
 
-def run_gate(name: str, tables: dict[str, pd.DataFrame], suites: dict[str, Any], stage: Path) -> GateResult:
-    """Validate each table against its suite, store results and Data Docs under ``stage``.
+def run_gate(name: str, tables: dict[str, pd.DataFrame], suites: dict[str, Any], run_dir: RunDir) -> GateResult:
+    """Validate each table against its suite; store results and Data Docs in the run folder.
 
-    Writes ``stage/gates/<name>.json`` (the summary a release records) and
-    ``stage/gx_results/<name>.json`` (every expectation's full result).
+    Writes ``run_dir.gate_summary(name)`` (the summary a release records) and
+    ``run_dir.gate_results(name)`` (every expectation's full result); Data Docs go to ``run_dir.data_docs``.
+
+    Args:
+        name: the gate's name (``ingest``, ``quality``, ...).
+        tables: the frames to validate, by table name.
+        suites: the suite for each table name to validate (a table without a suite is not validated).
+        run_dir: the run folder; GX keeps its file context there.
+
+    Returns:
+        The gate's summary.
 
     Raises:
         GateFailed: when any expectation fails.
@@ -60,7 +64,7 @@ def run_gate(name: str, tables: dict[str, pd.DataFrame], suites: dict[str, Any],
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    context = gx.get_context(mode="file", project_root_dir=str(stage))
+    context = gx.get_context(mode="file", project_root_dir=str(run_dir.path))
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     context.variables.save()
     datasource = _datasource(context, name)
@@ -74,7 +78,7 @@ def run_gate(name: str, tables: dict[str, pd.DataFrame], suites: dict[str, Any],
         )
         results[table_name] = definition.run(batch_parameters={"dataframe": tables[table_name]}, result_format="SUMMARY")
     context.build_data_docs()
-    full_path = stage / "gx_results" / f"{name}.json"
+    full_path = run_dir.gate_results(name)
     atomic_write_text(full_path, json.dumps({table: result.to_json_dict() for table, result in results.items()}, indent=2, default=str))
     failures = [_describe_failure(table, item) for table, result in results.items() for item in result.results if not item.success]
     result = GateResult(
@@ -85,11 +89,16 @@ def run_gate(name: str, tables: dict[str, pd.DataFrame], suites: dict[str, Any],
         failures=failures,
         result_path=str(full_path),
     )
-    atomic_write_text(stage / "gates" / f"{name}.json", json.dumps(asdict(result), indent=2, default=str))
+    atomic_write_text(run_dir.gate_summary(name), json.dumps(asdict(result), indent=2, default=str))
     log.info("gate %s: %s, %d expectations, failed: %s", name, "passed" if result.passed else "FAILED", result.evaluated, result.failed)
     if not result.passed:
         raise GateFailed(result)
     return result
+
+
+def gate_summaries(run_dir: RunDir) -> list[dict[str, Any]]:
+    """Every gate summary written in the run folder, by gate name."""
+    return [json.loads(path.read_text(encoding="utf-8")) for path in sorted(run_dir.gates.glob("*.json"))]
 
 
 def _datasource(context: Any, name: str) -> Any:
@@ -127,65 +136,3 @@ def _exception_message(item: Any) -> str | None:
     infos = [info] if "raised_exception" in info else list(info.values())
     messages = [entry.get("exception_message") for entry in infos if isinstance(entry, dict) and entry.get("raised_exception")]
     return "; ".join(message or "unknown error" for message in messages) or None
-
-
-def ingest_tables(result: IngestResult, store: ImageStore) -> dict[str, pd.DataFrame]:
-    samples = result.samples
-    return {
-        "samples": frames.samples_frame(samples),
-        "images": frames.images_frame(samples, store),
-        "boxes": frames.boxes_frame(samples),
-        "ocr_lines": frames.ocr_frame(samples),
-        "ingest_stats": frames.ingest_stats_frame(result.stats()),
-    }
-
-
-def run_ingest_gate(stage: Path, store_dir: Path, recipe: Recipe) -> dict[str, Any]:
-    """The gate after ingest, over the staged manifest and ingest counts.
-
-    Raises:
-        GateFailed: listing the failed expectations and where the full result is.
-    """
-    from vlforge.quality.suites import ingest_suites
-
-    stats = json.loads((stage / "ingest_stats.json").read_text(encoding="utf-8"))
-    result = IngestResult(samples=read_manifest(stage / INGESTED))
-    tables = ingest_tables(result, ImageStore(store_dir))
-    tables["ingest_stats"] = frames.ingest_stats_frame(stats)
-    return asdict(run_gate("ingest", tables, ingest_suites(recipe), stage))
-
-
-def run_quality_gate(stage: Path, recipe: Recipe) -> dict[str, Any]:
-    """The gate after the agreement stage: every task type's mean agreement reaches the recipe's thresholds.
-
-    Raises:
-        GateFailed: naming each metric, its value and its threshold.
-    """
-    from vlforge.quality.suites import quality_suites, quality_tables
-
-    tables = quality_tables(pd.read_parquet(stage / AGREEMENT))
-    suites = quality_suites(recipe, tables)
-    return asdict(run_gate("quality", {name: tables[name] for name in suites}, suites, stage))
-
-
-def run_augment_gate(stage: Path, recipe: Recipe) -> dict[str, Any]:
-    """The gate after augmentation, over ``augmented.parquet`` and its parents in ``curated.parquet``.
-
-    Checks every copy's boxes (inside the image, positive area), that no copy lost its answers,
-    that left/right words agree with the copy's flips, each op's applied share (from 1000 eligible
-    copies on) and every kept paraphrase's BERTScore (``vlforge.quality.suites.augment_suites``).
-
-    Raises:
-        GateFailed: naming each failed expectation.
-    """
-    from vlforge.augment.stage import AUGMENT_STATS, AUGMENTED, read_augmented
-    from vlforge.quality.suites import augment_suites, augment_tables
-    from vlforge.release import CURATED, read_curated
-
-    stats = json.loads((stage / AUGMENT_STATS).read_text(encoding="utf-8"))
-    copies = read_augmented(stage / AUGMENTED)
-    parents = {sample.sample_id: sample for sample in read_curated(stage / CURATED)[0]}
-    specs = recipe.augment.phase_specs(stats["phase"]) if stats["phase"] else []
-    tables = augment_tables(copies, parents, specs)
-    suites = augment_suites(recipe, tables, specs)
-    return asdict(run_gate("augment", {name: tables[name] for name in suites}, suites, stage))

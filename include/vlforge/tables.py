@@ -1,4 +1,4 @@
-"""Flat tables of a manifest's facts, one row per thing a gate checks.
+"""Flat tables of a manifest's facts, one row per thing a gate checks (pandas frames for GX).
 
 Gates, reports and dashboards read these same tables, so they agree on every number.
 """
@@ -13,7 +13,7 @@ from vlforge.store import ImageStore
 BOX_COLUMNS = ["sample_id", "kind", "label", "x1", "y1", "x2", "y2", "image_width", "image_height"]
 
 
-def samples_frame(samples: list[Sample]) -> pd.DataFrame:
+def samples_table(samples: list[Sample]) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "sample_id": [sample.sample_id for sample in samples],
@@ -24,7 +24,7 @@ def samples_frame(samples: list[Sample]) -> pd.DataFrame:
     )
 
 
-def images_frame(samples: list[Sample], store: ImageStore) -> pd.DataFrame:
+def images_table(samples: list[Sample], store: ImageStore) -> pd.DataFrame:
     """One row per image of each sample, with the size of its file in the store (0 when missing)."""
     rows = []
     for sample in samples:
@@ -34,7 +34,7 @@ def images_frame(samples: list[Sample], store: ImageStore) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["sample_id", "sha256", "stored_bytes"])
 
 
-def boxes_frame(samples: list[Sample]) -> pd.DataFrame:
+def boxes_table(samples: list[Sample]) -> pd.DataFrame:
     """Every box: object boxes, OCR line boxes and GUI action targets, with the size of the image they lie on."""
     rows = []
     for sample in samples:
@@ -49,10 +49,10 @@ def boxes_frame(samples: list[Sample]) -> pd.DataFrame:
     )
 
 
-def ocr_frame(samples: list[Sample]) -> pd.DataFrame:
+def ocr_lines_table(samples: list[Sample]) -> pd.DataFrame:
     rows = [(sample.sample_id, line.text.strip(), line.language) for sample in samples for line in sample.ocr_lines]
     return pd.DataFrame(rows, columns=["sample_id", "text", "language"])
 
 
-def ingest_stats_frame(stats: dict[str, float | int]) -> pd.DataFrame:
+def ingest_stats_table(stats: dict[str, float | int]) -> pd.DataFrame:
     return pd.DataFrame([{key: stats[key] for key in ("rows_in", "rows_ok", "rows_quarantined", "quarantine_share")}])

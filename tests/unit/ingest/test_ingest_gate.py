@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from vlforge.config import Recipe
+from vlforge.gates import GateFailed, run_gate
 from vlforge.ingest import IngestResult
-from vlforge.quality.gates import DATA_DOCS, GateFailed, ingest_tables, run_gate
-from vlforge.quality.suites import ingest_suites
+from vlforge.ingest.gate import ingest_suites, ingest_tables
+from vlforge.layout import RunDir
 from vlforge.records import Box, ImageRef, OcrLine, Sample, Source
 from vlforge.store import ImageStore
 
@@ -25,12 +26,12 @@ def _sample(sample_id: str, image: ImageRef, **fields: object) -> Sample:
     return Sample(sample_id=sample_id, images=(image,), source=Source(file="f.json", record_id=sample_id), **(defaults | fields))
 
 
-def _gate(samples: list[Sample], store: ImageStore, recipe: Recipe, stage: Path, rejected: int = 0):  # noqa: ANN202
+def _gate(samples: list[Sample], store: ImageStore, recipe: Recipe, folder: Path, rejected: int = 0):  # noqa: ANN202
     result = IngestResult(samples=samples)
-    tables = ingest_tables(result, store)
+    tables = ingest_tables(samples, result.stats(), store)
     rows_in = len(samples) + rejected
     tables["ingest_stats"].loc[0, ["rows_in", "rows_quarantined", "quarantine_share"]] = [rows_in, rejected, rejected / rows_in]
-    return run_gate("ingest", tables, ingest_suites(recipe), stage)
+    return run_gate("ingest", tables, ingest_suites(recipe), RunDir(folder))
 
 
 def test_clean_samples_pass_and_build_data_docs(store: ImageStore, recipe: Recipe, tmp_path: Path) -> None:
@@ -39,7 +40,7 @@ def test_clean_samples_pass_and_build_data_docs(store: ImageStore, recipe: Recip
     result = _gate(samples, store, recipe, tmp_path)
     assert result.passed and result.failed == []
     assert result.evaluated == 11
-    assert (tmp_path / DATA_DOCS / "index.html").is_file()
+    assert (RunDir(tmp_path).data_docs / "index.html").is_file()
     summary = json.loads((tmp_path / "gates" / "ingest.json").read_text())
     assert summary["passed"] is True and summary["evaluated"] == 11
 
@@ -91,8 +92,9 @@ def test_quarantined_share_above_the_recipe_limit_fails(store: ImageStore, recip
 
 def test_a_missing_column_fails_rather_than_passing(store: ImageStore, recipe: Recipe, tmp_path: Path) -> None:
     image = _image(store)
-    tables = ingest_tables(IngestResult(samples=[_sample("a", image)]), store)
+    samples = [_sample("a", image)]
+    tables = ingest_tables(samples, IngestResult(samples=samples).stats(), store)
     tables["boxes"] = tables["boxes"].drop(columns=["image_width"])
     with pytest.raises(GateFailed) as failure:
-        run_gate("ingest", tables, ingest_suites(recipe), tmp_path)
+        run_gate("ingest", tables, ingest_suites(recipe), RunDir(tmp_path))
     assert "could not run" in str(failure.value) and "image_width" in str(failure.value)

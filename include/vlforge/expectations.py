@@ -2,7 +2,7 @@
 
 Each class is a built-in expectation under the name a data engineer reads in a
 failed gate or in Data Docs. Columns and thresholds are passed where a suite is
-built (``suites.py``): GX leaves values that equal a class default out of the
+built (each stage's ``gate.py``): GX leaves values that equal a class default out of the
 stored configuration, which would hide them from results and Data Docs.
 """
 
@@ -81,3 +81,19 @@ class ExpectOpAppliedShareNearProbability(gxe.ExpectColumnValuesToBeBetween):
 
 class ExpectParaphraseBertscoreAtLeast(gxe.ExpectColumnValuesToBeBetween):
     """Every kept paraphrase's BERTScore F1 against its original reaches the recipe's threshold."""
+
+
+def box_expectations() -> list[gxe.Expectation]:
+    """Every box lies inside its image and has a positive area (a ``tables.boxes_table`` table)."""
+    return [
+        ExpectBoxLeftTopInsideImage(column="x1", min_value=0, description="Boxes start inside the image (x1 >= 0)."),
+        ExpectBoxLeftTopInsideImage(column="y1", min_value=0, description="Boxes start inside the image (y1 >= 0)."),
+        ExpectBoxRightEdgeInsideImage(
+            column_A="image_width", column_B="x2", or_equal=True, description="Boxes end inside the image (x2 <= width)."
+        ),
+        ExpectBoxBottomEdgeInsideImage(
+            column_A="image_height", column_B="y2", or_equal=True, description="Boxes end inside the image (y2 <= height)."
+        ),
+        ExpectPositiveBoxWidth(column_A="x2", column_B="x1", or_equal=False, description="Boxes have x2 > x1."),
+        ExpectPositiveBoxHeight(column_A="y2", column_B="y1", or_equal=False, description="Boxes have y2 > y1."),
+    ]

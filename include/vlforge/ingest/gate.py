@@ -1,0 +1,81 @@
+"""The ingest gate: the staged rounds are well formed and few enough rows were quarantined."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+import great_expectations as gx
+import pandas as pd
+
+from vlforge import expectations as ex
+from vlforge import tables
+from vlforge.config import Recipe
+from vlforge.gates import run_gate
+from vlforge.manifest import read_manifest
+from vlforge.records import TASK_TYPES, Sample
+from vlforge.run import RunDescription
+from vlforge.store import ImageStore
+
+
+def ingest_tables(samples: list[Sample], stats: dict[str, Any], store: ImageStore) -> dict[str, pd.DataFrame]:
+    """The ingest gate's tables over the ingested rounds and the ingest counts."""
+    return {
+        "samples": tables.samples_table(samples),
+        "images": tables.images_table(samples, store),
+        "boxes": tables.boxes_table(samples),
+        "ocr_lines": tables.ocr_lines_table(samples),
+        "ingest_stats": tables.ingest_stats_table(stats),
+    }
+
+
+def ingest_suites(recipe: Recipe) -> dict[str, gx.ExpectationSuite]:
+    """One suite per table of ``ingest_tables``."""
+    return {
+        "samples": gx.ExpectationSuite(
+            name="ingest.samples",
+            expectations=[
+                ex.ExpectUniqueSampleIds(column="sample_id", description="Sample ids are unique."),
+                ex.ExpectKnownTaskTypes(
+                    column="task_type", value_set=list(TASK_TYPES), description=f"Task types are among {list(TASK_TYPES)}."
+                ),
+            ],
+        ),
+        "images": gx.ExpectationSuite(
+            name="ingest.images",
+            expectations=[
+                ex.ExpectImageInStore(
+                    column="stored_bytes", min_value=1, description="Every image sha256 is a file in the image store."
+                ),
+            ],
+        ),
+        "boxes": gx.ExpectationSuite(name="ingest.boxes", expectations=ex.box_expectations()),
+        "ocr_lines": gx.ExpectationSuite(
+            name="ingest.ocr_lines",
+            expectations=[ex.ExpectNonEmptyOcrText(column="text", min_value=1, description="OCR lines are not empty.")],
+        ),
+        "ingest_stats": gx.ExpectationSuite(
+            name="ingest.stats",
+            expectations=[
+                ex.ExpectQuarantineShareAtMost(
+                    column="quarantine_share",
+                    min_value=0,
+                    max_value=recipe.ingest.max_quarantine_share,
+                    description=f"At most {recipe.ingest.max_quarantine_share:.0%} of rows are quarantined.",
+                )
+            ],
+        ),
+    }
+
+
+def run_ingest_gate(run: RunDescription) -> dict[str, Any]:
+    """The gate after ingest, over the run folder's ingested rounds and ingest counts.
+
+    Raises:
+        GateFailed: listing the failed expectations and where the full result is.
+    """
+    run_dir = run.run_dir
+    stats = json.loads(run_dir.ingest_stats.read_text(encoding="utf-8"))
+    checked = ingest_tables(read_manifest(run_dir.ingested), stats, run.store)
+    return asdict(run_gate("ingest", checked, ingest_suites(run.recipe), run_dir))

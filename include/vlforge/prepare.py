@@ -1,0 +1,91 @@
+"""The first task of a run: validate the whole recipe, freeze it into the run folder, describe the run.
+
+Everything a recipe can get wrong fails here, in seconds and before ingest: unknown keys and bad
+values (``config.load_recipe``), and every augment op built from its parameters, which only the op
+registry can check (an op's params model). The error names the recipe file, the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from vlforge.augment.ops import REGISTRY
+from vlforge.config import Recipe, RecipeError, load_recipe, recipe_path
+from vlforge.run import RunDescription
+from vlforge.store import atomic_write_text
+
+
+def prepare_run(
+    home: Path,
+    dataset: str,
+    run: str,
+    recipe: str | Recipe,
+    *,
+    source: str = "",
+    source_format: str = "label_studio",
+    images_root: str | None = None,
+    seed: int = 0,
+    phase: str = "main",
+) -> RunDescription:
+    """Validate ``recipe`` completely, freeze it as the run folder's ``recipe.json`` and describe the run.
+
+    Args:
+        home: ``VLFORGE_HOME``.
+        dataset: the dataset name.
+        run: the run folder's name.
+        recipe: a recipe name or YAML path (loaded here), or a loaded ``Recipe``.
+        source, source_format, images_root: what ingest reads.
+        seed: the run's seed.
+        phase: the augment phase.
+
+    Returns:
+        The run description every later task takes.
+
+    Raises:
+        RecipeError: naming the recipe file, the key and what is allowed there.
+    """
+    where = str(recipe_path(recipe)) if isinstance(recipe, str) else f"<recipe {recipe.name}>"
+    resolved = load_recipe(recipe) if isinstance(recipe, str) else recipe
+    problems = augment_problems(resolved)
+    if phase not in resolved.augment.phases:
+        problems.append(f"  augment.phases: the run's phase {phase!r} is not defined; defined: {sorted(resolved.augment.phases)}")
+    if problems:
+        raise RecipeError("\n".join([f"recipe {where} is invalid:", *problems]))
+    description = RunDescription(
+        home=Path(home),
+        dataset=dataset,
+        run=run,
+        source=source,
+        source_format=source_format,
+        images_root=images_root,
+        seed=seed,
+        phase=phase,
+    )
+    frozen = json.dumps(resolved.model_dump(mode="json"), indent=2, sort_keys=True, ensure_ascii=False)
+    atomic_write_text(description.run_dir.recipe, frozen)
+    return description
+
+
+def augment_problems(recipe: Recipe) -> list[str]:
+    """One line per augment op in the recipe that cannot be built: unknown op, unknown key or bad value."""
+    problems = []
+    for position, spec in enumerate(recipe.augment.op_specs()):
+        where = f"augment.ops[{position}].{spec.name}"
+        op = REGISTRY.get(spec.name)
+        if op is None:
+            problems.append(f"  {where}: unknown op; known ops: {sorted(REGISTRY)}")
+            continue
+        try:
+            op.Params.model_validate(spec.params)
+        except ValidationError as error:
+            allowed = sorted(["probability", "task_types", *op.Params.model_fields])
+            for problem in error.errors():
+                at = ".".join([where, *(str(part) for part in problem["loc"])])
+                if problem["type"] == "extra_forbidden":
+                    problems.append(f"  {at}: unknown key; allowed here: {allowed}")
+                else:
+                    problems.append(f"  {at} = {problem.get('input')!r}: {problem['msg']}")
+    return problems

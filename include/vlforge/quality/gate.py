@@ -1,0 +1,60 @@
+"""The quality gate: each task type's mean agreement between annotation rounds reaches the recipe's thresholds."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import great_expectations as gx
+import pandas as pd
+
+from vlforge import expectations as ex
+from vlforge.config import Recipe
+from vlforge.gates import run_gate
+from vlforge.run import RunDescription
+
+METRIC_EXPECTATIONS = {
+    "iou_agreement": ex.ExpectIouAgreementAtLeast,
+    "ocr_accuracy": ex.ExpectOcrAccuracyAtLeast,
+    "action_completeness": ex.ExpectActionCompletenessAtLeast,
+    "bertscore_f1": ex.ExpectBertscoreF1AtLeast,
+}
+
+
+def quality_tables(agreement: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The agreement table split by task type: thresholds may differ per task type."""
+    return {f"agreement_{task_type}": rows for task_type, rows in agreement.groupby("task_type", sort=True)}
+
+
+def quality_suites(recipe: Recipe, tables: dict[str, pd.DataFrame]) -> dict[str, gx.ExpectationSuite]:
+    """Each task type's mean agreement reaches the recipe's dataset thresholds.
+
+    A metric that no item of a task type measured (e.g. IoU for captions) has no expectation.
+    """
+    suites = {}
+    for name, rows in tables.items():
+        task_type = str(rows["task_type"].iloc[0])
+        thresholds = recipe.quality.thresholds("dataset", task_type)
+        expectations = [
+            expectation(
+                column=metric,
+                min_value=getattr(thresholds, metric),
+                description=f"Mean {metric} of {task_type} items is at least {getattr(thresholds, metric)}.",
+            )
+            for metric, expectation in METRIC_EXPECTATIONS.items()
+            if getattr(thresholds, metric) is not None and rows[metric].notna().any()
+        ]
+        if expectations:
+            suites[name] = gx.ExpectationSuite(name=f"quality.{task_type}", expectations=expectations)
+    return suites
+
+
+def run_quality_gate(run: RunDescription) -> dict[str, Any]:
+    """The gate after the agreement stage, over the run folder's agreement table.
+
+    Raises:
+        GateFailed: naming each metric, its value and its threshold.
+    """
+    tables = quality_tables(pd.read_parquet(run.run_dir.agreement))
+    suites = quality_suites(run.recipe, tables)
+    return asdict(run_gate("quality", {name: tables[name] for name in suites}, suites, run.run_dir))
