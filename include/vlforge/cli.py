@@ -6,6 +6,8 @@
     python -m vlforge.cli releases show D V              one release: counts, metrics, gates, promotions
     python -m vlforge.cli releases diff D A B            release B against release A: metrics, counts, regressions
     python -m vlforge.cli replay ID --from DIR           replay an augmented sample from its parent; OK when the bytes match
+    python -m vlforge.cli calibrate CAPTIONS [--model-path DIR --num-layers N --name NAME --languages L ...]
+                                                         calibrate an encoder's BERTScore threshold; print its recipe entry
 
 ``replay`` looks the sample and its parent up in a release folder or a run
 folder (``--from``), reads images from its ``images/`` folder or the image store
@@ -50,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         "--from", dest="folder", type=Path, required=True, metavar="DIR", help="a release folder, a run folder or a manifest"
     )
     replay.add_argument("--store", type=Path, metavar="DIR", help="the image store (default: $VLFORGE_HOME/store/images)")
+    _add_calibrate_parser(commands)
     arguments = parser.parse_args(argv)
     if arguments.command == "prepare-demo":
         print(prepare_demo(arguments.folder))
@@ -58,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         return _releases(arguments)
     if arguments.command == "replay":
         return _replay(arguments)
+    if arguments.command == "calibrate":
+        return _calibrate(arguments)
     version = latest_version(vlforge_home(), arguments.dataset)
     if version is None:
         print(f"no release of {arguments.dataset!r} under {vlforge_home()}", file=sys.stderr)
@@ -92,6 +97,39 @@ def _add_releases_parser(commands: Any) -> None:
         metavar="METRIC=VALUE",
         help="how far METRIC may fall before it is a regression (repeatable; '*' for every other metric; default 0)",
     )
+
+
+def _add_calibrate_parser(commands: Any) -> None:
+    from vlforge.quality.encoders import MINILM
+
+    calibrate = commands.add_parser(
+        "calibrate",
+        help="calibrate a BERTScore threshold on captions of the same images by different people",
+        description="Prints the encoder's quality.text_encoders entry: threshold, ROC AUC, false accept and reject rates.",
+    )
+    calibrate.add_argument("captions", type=Path, help="{image: [captions]} JSON or a COCO captions file")
+    calibrate.add_argument("--model-path", metavar="DIR", help="a local Hugging Face encoder (default: the shipped MiniLM)")
+    calibrate.add_argument("--num-layers", type=int, default=MINILM.num_layers, help="layers kept (default: %(default)s)")
+    calibrate.add_argument("--name", help="the encoder's name in the recipe (default: the folder's name)")
+    calibrate.add_argument("--languages", nargs="+", default=list(MINILM.languages), help="languages it covers")
+    calibrate.add_argument("--seed", type=int, default=0, help="draws the different-image pairs when there are many")
+
+
+def _calibrate(arguments: argparse.Namespace) -> int:
+    from vlforge.quality.calibration import calibrate_file
+    from vlforge.quality.encoders import MINILM
+
+    encoder = MINILM.model_validate(
+        {
+            "name": arguments.name or (Path(arguments.model_path).name if arguments.model_path else MINILM.name),
+            "model_path": arguments.model_path,
+            "num_layers": arguments.num_layers,
+            "languages": arguments.languages,
+            "bertscore_f1": {},
+        }
+    )
+    print(calibrate_file(arguments.captions, encoder, arguments.seed), end="")
+    return 0
 
 
 def _releases(arguments: argparse.Namespace) -> int:

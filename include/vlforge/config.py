@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from vlforge.augment.config import AugmentConfig
 from vlforge.curate.config import CurateConfig
 from vlforge.preannotate.config import PreannotateConfig
+from vlforge.quality.encoders import MINILM, TextEncoderConfig, encoder_for
 from vlforge.records import TaskType
 
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
@@ -56,12 +57,17 @@ class ExportConfig(_Section):
 
 
 class Thresholds(_Section):
-    """Minimum agreement between annotation rounds; ``None`` switches a check off."""
+    """Minimum agreement between annotation rounds; ``None`` switches a check off.
+
+    ``bertscore_f1`` is ``None`` by default: each item's BERTScore is held to the thresholds
+    of the encoder that scored it (``QualityConfig.text_encoders``). A number here overrides
+    them, and is then on the scale of whichever encoder scores the item.
+    """
 
     iou_agreement: float | None = Field(0.85, ge=0, le=1)
     ocr_accuracy: float | None = Field(0.95, ge=0, le=1)
     action_completeness: float | None = Field(0.90, ge=0, le=1)
-    bertscore_f1: float | None = Field(0.75, ge=0, le=1)
+    bertscore_f1: float | None = Field(None, ge=0, le=1)
 
 
 class QualityConfig(_Section):
@@ -74,7 +80,17 @@ class QualityConfig(_Section):
     dataset: Thresholds = Thresholds()
     per_sample: Thresholds = Thresholds()
     per_task_type: dict[TaskType, Thresholds] = Field(default_factory=dict)
+    text_encoders: tuple[TextEncoderConfig, ...] = (MINILM,)
     bertscore_batch_size: int = Field(64, ge=1)
+
+    @field_validator("text_encoders")
+    @classmethod
+    def _unique_encoder_names(cls, encoders: tuple[TextEncoderConfig, ...]) -> tuple[TextEncoderConfig, ...]:
+        names = [encoder.name for encoder in encoders]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"encoder names must be unique (the agreement table names them); repeated: {repeated}")
+        return encoders
 
     def thresholds(self, level: Literal["dataset", "per_sample"], task_type: str) -> Thresholds:
         base = getattr(self, level)
@@ -82,6 +98,24 @@ class QualityConfig(_Section):
         if override is None:
             return base
         return base.model_copy(update=override.model_dump(exclude_unset=True))
+
+    def bertscore_threshold(
+        self, level: Literal["dataset", "per_sample"], task_type: str, encoder_name: str | None
+    ) -> float | None:
+        """The BERTScore F1 threshold for items of ``task_type`` scored by ``encoder_name``.
+
+        A ``bertscore_f1`` set under ``dataset``, ``per_sample`` or ``per_task_type`` wins;
+        otherwise the encoder's own calibrated threshold; None for an item no encoder scored.
+        """
+        override = self.thresholds(level, task_type).bertscore_f1
+        if override is not None:
+            return override
+        encoder = next((encoder for encoder in self.text_encoders if encoder.name == encoder_name), None)
+        return None if encoder is None else getattr(encoder.bertscore_f1, level)
+
+    def encoder_for(self, language: str | None) -> TextEncoderConfig | None:
+        """The encoder that scores text of ``language``: the first that covers it."""
+        return encoder_for(self.text_encoders, language)
 
 
 class ReportConfig(_Section):

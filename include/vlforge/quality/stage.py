@@ -12,7 +12,7 @@ from typing import Any
 
 from vlforge.manifest import read_manifest, write_manifest
 from vlforge.quality.agreement import TextScorer, measure_agreement
-from vlforge.quality.metrics.bertscore import LazyBertScorer
+from vlforge.quality.encoders import EncoderScorers
 from vlforge.quality.review import write_review
 from vlforge.run import RunDescription
 from vlforge.store import atomic_write_bytes, atomic_write_text
@@ -22,15 +22,15 @@ def run_agreement(run: RunDescription, scorer: TextScorer | None = None) -> dict
     """Run the quality stage over a run folder.
 
     Args:
-        run: the run; its recipe's ``quality`` section holds the thresholds.
-        scorer: the text scorer; by default vlforge's BERTScore, loaded on first use.
+        run: the run; its recipe's ``quality`` section holds the thresholds and text encoders.
+        scorer: the text scorer; by default vlforge's BERTScore with the recipe's encoders, each loaded on first use.
 
     Returns:
         The stage's counts.
     """
     run_dir, settings = run.run_dir, run.recipe.quality
     samples = read_manifest(run_dir.ingested)
-    result = measure_agreement(samples, settings, scorer or LazyBertScorer(settings.bertscore_batch_size))
+    result = measure_agreement(samples, settings, scorer or EncoderScorers(settings.bertscore_batch_size))
     write_manifest(result.released, run_dir.manifest)
     table = io.BytesIO()
     result.table().to_parquet(table, index=False)

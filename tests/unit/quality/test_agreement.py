@@ -6,12 +6,14 @@ import json
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from vlforge.config import Recipe
 from vlforge.ingest import ingest_source
 from vlforge.layout import REVIEW_TASKS_NAME
 from vlforge.quality.agreement import measure_agreement
+from vlforge.quality.encoders import EncoderThresholds, TextEncoderConfig
 from vlforge.quality.review import write_review
 from vlforge.records import Box, ImageRef, OcrLine, Sample, Source, Turn
 from vlforge.store import ImageStore
@@ -20,16 +22,15 @@ IMAGE = ImageRef(sha256="a" * 64, width=200, height=100, format="jpg")
 
 
 class WordOverlapScorer:
-    """A transparent stand-in for BERTScore in routing tests: F1 of shared words."""
+    """A transparent stand-in for BERTScore in routing tests: F1 of shared words, whatever the encoder."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[list[str], list[str]]] = []
+        self.encoders: list[str] = []
 
-    def is_meaningful(self, text: str) -> bool:
-        return text.isascii()
-
-    def score(self, candidates: list[str], references: list[str]) -> list[tuple[float, float, float]]:
+    def score(self, encoder: TextEncoderConfig, candidates: list[str], references: list[str]) -> list[tuple[float, float, float]]:
         self.calls.append((candidates, references))
+        self.encoders.append(encoder.name)
         scores = []
         for candidate, reference in zip(candidates, references, strict=True):
             candidate_words, reference_words = set(candidate.split()), set(reference.split())
@@ -94,15 +95,44 @@ def test_ocr_and_caption_agreement(recipe: Recipe) -> None:
     assert item.metrics.bertscore_f1 == pytest.approx(0.8)
     assert set(item.below) == {"ocr_accuracy"}
     assert scorer.calls == [(["a red mug on a desk"], ["a red cup on a desk"])]
+    assert scorer.encoders == ["all-MiniLM-L6-v2"]
+    row = result.table().iloc[0]
+    assert (row["text_language"], row["bertscore_encoder"]) == ("en", "all-MiniLM-L6-v2")
 
 
-def test_text_the_scorer_cannot_judge_is_left_unscored(recipe: Recipe) -> None:
+def test_text_no_encoder_covers_is_left_unscored(recipe: Recipe) -> None:
     first = _round("z", 1, task_type="caption", conversations=_caption("桌子左边有一个红色的杯子"))
     second = _round("z", 2, task_type="caption", conversations=_caption("桌子右边有一个杯子"))
     scorer = WordOverlapScorer()
     result = measure_agreement([first, second], recipe.quality, scorer)
     assert result.released[0].metrics.bertscore_f1 is None
     assert scorer.calls == []
+    row = result.table().iloc[0]
+    assert row["text_language"] == "zh" and row["bertscore_encoder"] is None
+
+
+def test_each_language_is_scored_by_its_encoder_against_its_own_threshold(recipe: Recipe) -> None:
+    chinese = TextEncoderConfig(name="zh-bert", model_path="/models/zh", num_layers=4, languages=("zh",),
+                                bertscore_f1=EncoderThresholds(dataset=0.3, per_sample=0.3))
+    quality = recipe.quality.model_copy(update={"text_encoders": (*recipe.quality.text_encoders, chinese)})
+    rounds = [
+        _round("en", 1, task_type="caption", conversations=_caption("a red cup on a wooden desk")),
+        _round("en", 2, task_type="caption", conversations=_caption("a mug")),  # word F1 of 1/2 and 1/6: 0.25 < 0.3681
+        _round("zh", 1, task_type="caption", conversations=_caption("桌 上 有 红 杯")),
+        _round("zh", 2, task_type="caption", conversations=_caption("桌 上 有 杯")),  # word F1 8/9: over 0.3
+        _round("ko", 1, task_type="caption", conversations=_caption("빨간 컵")),
+        _round("ko", 2, task_type="caption", conversations=_caption("파란 컵")),
+    ]
+    scorer = WordOverlapScorer()
+    result = measure_agreement(rounds, quality, scorer)
+    assert scorer.encoders == ["all-MiniLM-L6-v2", "zh-bert"]  # one batched call per encoder, in recipe order
+    (review,) = result.review
+    assert review.item_id == "en" and review.below == {"bertscore_f1": (pytest.approx(0.25), 0.3681)}
+    table = result.table().set_index("item_id")
+    assert table.loc["zh", "bertscore_f1"] == pytest.approx(8 / 9)
+    assert table["text_language"].to_dict() == {"en": "en", "ko": "ko", "zh": "zh"}
+    assert table["bertscore_encoder"].dropna().to_dict() == {"en": "all-MiniLM-L6-v2", "zh": "zh-bert"}
+    assert pd.isna(table.loc["ko", "bertscore_f1"])  # no encoder covers Korean: unscored
 
 
 def test_a_single_round_is_released_unmeasured(recipe: Recipe) -> None:

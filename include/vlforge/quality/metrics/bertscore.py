@@ -44,10 +44,12 @@ bert-score pads (all but the longest of each batch) and for every pair without
 negative best cosines, whatever the batch.
 
 The MiniLM has an English vocabulary: Chinese, Japanese and Korean text becomes
-mostly ``[UNK]`` tokens and its scores mean nothing. ``is_meaningful`` says
-which texts the model can judge; callers leave the rest unscored. No
-Chinese-capable encoder shipping its weights inside a PyPI package was found
-for this project, so such text needs a metric that is valid for it.
+mostly ``[UNK]`` tokens and its scores mean nothing. ``text_language`` says
+which language an encoder must cover to judge a text, ``is_meaningful`` whether
+the MiniLM can. No Chinese-capable encoder shipping its weights inside a PyPI
+package was found for this project; a recipe can name a local one for such
+text (``quality.text_encoders``, ``vlforge.quality.encoders``), and text that no
+configured encoder covers is left unscored.
 
 Importing this module is cheap: torch and transformers are imported when a
 ``BertScorer`` is made.
@@ -57,9 +59,10 @@ from __future__ import annotations
 
 import itertools
 import re
+import typing
 import unicodedata
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -96,27 +99,57 @@ _CJK_CLASS = "".join(f"{chr(low)}-{chr(high)}" for low, high in _CJK_RANGES)
 _UNITS = re.compile(rf"[{_CJK_CLASS}]|[^\W{_CJK_CLASS}]+")
 
 
-def is_meaningful(text: str) -> bool:
-    """Whether the English MiniLM can judge this text.
+Language = Literal["en", "zh", "ja", "ko"]
+LANGUAGES: tuple[Language, ...] = typing.get_args(Language)
+
+
+def _is_kana(char: str) -> bool:
+    code = ord(char)
+    return 0x3040 <= code <= 0x30FF or 0xFF66 <= code <= 0xFF9F or 0x31F0 <= code <= 0x31FF
+
+
+def _is_hangul(char: str) -> bool:
+    code = ord(char)
+    return 0x1100 <= code <= 0x11FF or 0x3130 <= code <= 0x318F or 0xAC00 <= code <= 0xD7AF
+
+
+def text_language(text: str) -> Language | None:
+    """The language an encoder must cover to judge ``text``, told from its script.
 
     The text is cut into units: each CJK ideograph, kana or Hangul character is
-    one unit (it is about a word, and the model sees it as one ``[UNK]`` token),
-    and each run of other letters, digits or underscores is one unit. The text is
-    meaningful when it has a unit and fewer than half of its units are CJK: the
-    model's vocabulary is English, so a mostly-CJK text would be scored as a row
-    of ``[UNK]`` and the score would be noise. English with a few CJK words in it
-    stays meaningful. Empty, whitespace-only and punctuation-only texts are not.
+    one unit (it is about a word), and each run of other letters, digits or
+    underscores is one unit. Text whose units are less than half CJK is ``en``:
+    the shipped MiniLM's vocabulary is English, and text in other alphabetic
+    scripts lands here too, as it always has. Mostly-CJK text is ``ja`` when it
+    holds kana, ``ko`` when it holds Hangul, else ``zh``. Empty, whitespace-only
+    and punctuation-only texts have no language.
 
     Args:
         text: a caption or answer.
 
     Returns:
-        Whether BERTScore with this model says anything about the text.
+        ``en``, ``zh``, ``ja``, ``ko``, or None for text without a word.
     """
     units = _UNITS.findall(unicodedata.normalize("NFKC", text))
     if not units:
-        return False
-    return 2 * sum(len(unit) == 1 and is_cjk(unit) for unit in units) < len(units)
+        return None
+    cjk = [unit for unit in units if len(unit) == 1 and is_cjk(unit)]
+    if 2 * len(cjk) < len(units):
+        return "en"
+    if any(_is_kana(unit) for unit in cjk):
+        return "ja"
+    if any(_is_hangul(unit) for unit in cjk):
+        return "ko"
+    return "zh"
+
+
+def is_meaningful(text: str) -> bool:
+    """Whether the English MiniLM can judge this text: its ``text_language`` is ``en``.
+
+    English with a few CJK words in it stays meaningful; a mostly-CJK text would be
+    scored as a row of ``[UNK]`` and the score would be noise.
+    """
+    return text_language(text) == "en"
 
 
 def default_model_path() -> str:
