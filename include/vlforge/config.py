@@ -51,8 +51,15 @@ class SmartResizeConfig(_Section):
     max_pixels: int = 16384 * 28 * 28
 
 
+TargetModel = Literal["qwen2_vl", "qwen2_5_vl", "qwen3_vl"]
+
+
 class ExportConfig(_Section):
+    """``target_models``: the Qwen-VL generations to train; each gets its box convention and a ready training file
+    per trainer (``vlforge.export.training_files``)."""
+
     formats: tuple[ExportFormat, ...] = typing.get_args(ExportFormat)
+    target_models: tuple[TargetModel, ...] = Field(typing.get_args(TargetModel), min_length=1)
     qwen2_5_vl_resize: SmartResizeConfig = SmartResizeConfig()
 
 

@@ -95,11 +95,13 @@ def test_release_exports_each_split_apart(staged: RunDescription, recipe: Recipe
     assert set(exports) == set(recipe.export.formats)
     listed = sorted(name for files in exports.values() for name in files)
     assert listed == sorted(str(path.relative_to(folder / "exports")) for path in (folder / "exports").rglob("*") if path.is_file())
-    assert exports["llamafactory"] == [f"llamafactory/demo_{split}.json" for split in by_split] + ["llamafactory/dataset_info.json"]
+    names = [f"demo_{split}{variant}" for split in by_split for variant in ("", "_qwen2_5_vl")]  # 0-1000, Qwen2.5-VL pixels
+    ready = [f"llamafactory/train_{model}.yaml" for model in recipe.export.target_models]
+    assert exports["llamafactory"] == [f"llamafactory/{name}.json" for name in names] + ["llamafactory/dataset_info.json", *ready]
     assert exports["parquet"] == [f"parquet/demo_{split}.parquet" for split in by_split]
     assert exports["coco"] == [f"coco/{kind}_demo_{split}.json" for split in by_split for kind in ("instances", "captions")]
     info = json.loads((folder / "exports/llamafactory/dataset_info.json").read_text())
-    assert list(info) == [f"demo_{split}" for split in by_split]
+    assert list(info) == names
     manifest = pq.read_table(folder / "manifest.parquet")
     split_of = dict(zip(manifest.column("sample_id").to_pylist(), manifest.column("split").to_pylist(), strict=True))
     for split, count in by_split.items():

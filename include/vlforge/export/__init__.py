@@ -26,6 +26,12 @@ parquet            ``<d>_<s>.parquet``: ``datasets.load_dataset("parquet", data_
 webdataset         ``<d>_<s>-000000.tar``, ``<d>_<s>-000001.tar``, ...
 =================  ===============================================================================
 
+Boxes follow each target model's convention (``export.target_models``): LLaMA-Factory gets
+``<d>_<s>_qwen2_5_vl.json`` beside the 0-1000 files when Qwen2.5-VL is a target, ms-swift one
+``<d>_<s>_<model>.jsonl`` per target beyond Qwen2-VL. Beside the files, each trainer format gets
+its ready training files (``training_files``): ``llamafactory/train_<model>.yaml``,
+``ms_swift/train_<model>.sh`` and ``qwen2_5_vl/data_dict.py``, ``qwen3_vl/data_dict.py``.
+
 Videos: the LLaMA-Factory, Qwen2.5-VL/Qwen3-VL finetune, ms-swift and CSV exports hold them
 (``VIDEO_FORMATS``). The other formats cannot: their exporters refuse a video sample, and
 ``export_all`` leaves such samples out of that format only, counting them per reason in the
@@ -36,12 +42,22 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from vlforge.config import Recipe
 from vlforge.curate.result import SPLITS
-from vlforge.export import coco, csv, llamafactory, ms_swift, parquet, qwen_finetune, qwen_vl_chatml, webdataset
+from vlforge.export import (
+    coco,
+    csv,
+    llamafactory,
+    ms_swift,
+    parquet,
+    qwen_finetune,
+    qwen_vl_chatml,
+    training_files,
+    webdataset,
+)
 from vlforge.records import Sample
 
 # One split's samples -> the files written for it, named after the name passed in.
@@ -122,8 +138,8 @@ def export_all(
         recipe: the formats to write and the prompts of the grounding and OCR turns.
 
     Returns:
-        Per format, the files written (relative to ``exports_dir``), the samples written per split,
-        and the samples the format cannot hold, which it left out.
+        Per format, the files written (relative to ``exports_dir``, its ready training files last),
+        the samples written per split, and the samples the format cannot hold, which it left out.
 
     Raises:
         ValueError: when ``splits`` does not give one known split per sample.
@@ -151,4 +167,10 @@ def export_all(
             written={split: len(kept) for split, kept in by_split.items()},
             skipped=tuple(skipped),
         )
-    return results
+    ready = training_files.write_training_files(
+        exports_dir, dataset, {name: list(result.written) for name, result in results.items()}, recipe
+    )
+    return {
+        name: replace(result, files=(*result.files, *(path.relative_to(exports_dir).as_posix() for path in ready.get(name, []))))
+        for name, result in results.items()
+    }

@@ -10,8 +10,12 @@ own ``instances_train2017.json`` and ``captions_train2017.json`` do.
 - instance ``annotations``: one per box of ``sample.boxes``, ids ``1..M`` in sample order;
   ``bbox`` is COCO's ``[x, y, width, height]`` in absolute pixels, ``area = width * height``,
   ``iscrowd`` 0 and ``segmentation`` empty (a box has no mask), as Datumaro writes boxes.
-- caption ``annotations``: the assistant answers of ``caption`` samples with exactly one image,
-  ``category_id`` 0 as in Datumaro's captions.
+- caption ``annotations``: every caption of every sample with exactly one image (``caption_answers``):
+  all assistant answers of ``caption`` samples, and in samples of other task types the answers to
+  the recipe's caption prompt (a grounding sample annotated in Label Studio often carries a caption
+  too). As in COCO's own ``captions_train2017.json``, a caption annotation is ``id``, ``image_id``
+  and ``caption`` and the file has no ``categories``: pycocotools indexes ``category_id`` only when
+  ``categories`` is present, and a caption has no category.
 
 Ids are a function of the samples' order, so the same release gives the same ids.
 COCO has no videos: a video sample is refused (``export_all`` skips it).
@@ -20,6 +24,7 @@ COCO has no videos: a video sample is refused (``export_all`` skips it).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from vlforge.config import Recipe
@@ -115,24 +120,34 @@ def instances(samples: list[Sample], dataset: str) -> dict[str, object]:
     }
 
 
-def captions(samples: list[Sample], dataset: str) -> dict[str, object]:
-    """The captions file: the assistant answers of single-image caption samples."""
+_MEDIA_TAGS = re.compile(r"<image>|<video>")
+
+
+def caption_answers(sample: Sample, caption_prompt: str) -> list[str]:
+    """The captions in a sample's conversation: every answer of a caption sample, else the answers to ``caption_prompt``.
+
+    A prompt is compared without its ``<image>``/``<video>`` tags, surrounding whitespace and case.
+    """
+    prompt = caption_prompt.strip().casefold()
+    answers, asked = [], ""
+    for turn in sample.conversations:
+        if turn.role == "user":
+            asked = _MEDIA_TAGS.sub("", turn.content).strip().casefold()
+        elif turn.role == "assistant" and turn.content.strip() and (sample.task_type == "caption" or asked == prompt):
+            answers.append(turn.content)
+    return answers
+
+
+def captions(samples: list[Sample], dataset: str, caption_prompt: str) -> dict[str, object]:
+    """The captions file: every caption of every single-image sample (``caption_answers``)."""
     ids = image_ids(samples)
     annotations = []
     for sample in samples:
-        if sample.task_type != "caption" or len(sample.images) != 1:
+        if len(sample.images) != 1:
             continue
-        for turn in sample.conversations:
-            if turn.role == "assistant" and turn.content.strip():
-                annotations.append(
-                    {
-                        "id": len(annotations) + 1,
-                        "image_id": ids[sample.images[0].sha256],
-                        "category_id": 0,
-                        "caption": turn.content,
-                    }
-                )
-    return _header(dataset) | {"categories": [], "images": _images(samples, ids), "annotations": annotations}
+        for caption in caption_answers(sample, caption_prompt):
+            annotations.append({"id": len(annotations) + 1, "image_id": ids[sample.images[0].sha256], "caption": caption})
+    return _header(dataset) | {"images": _images(samples, ids), "annotations": annotations}
 
 
 def export(samples: list[Sample], folder: Path, dataset: str, recipe: Recipe) -> list[Path]:
@@ -141,5 +156,6 @@ def export(samples: list[Sample], folder: Path, dataset: str, recipe: Recipe) ->
     instances_path = folder / f"instances_{dataset}.json"
     captions_path = folder / f"captions_{dataset}.json"
     atomic_write_text(instances_path, json.dumps(instances(samples, dataset), ensure_ascii=False, indent=2))
-    atomic_write_text(captions_path, json.dumps(captions(samples, dataset), ensure_ascii=False, indent=2))
+    captions_file = captions(samples, dataset, recipe.prompts.caption)
+    atomic_write_text(captions_path, json.dumps(captions_file, ensure_ascii=False, indent=2))
     return [instances_path, captions_path]

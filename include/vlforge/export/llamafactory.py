@@ -1,9 +1,11 @@
 """LLaMA-Factory sharegpt JSON (``messages`` + ``images`` / ``videos``) and its ``dataset_info.json`` entries.
 
-LLaMA-Factory does not convert boxes, so grounding answers use the Qwen3-VL
-``bbox_2d`` convention (relative 0-1000), which Qwen2-VL and Qwen3-VL templates
-expect, and GUI actions the Qwen3-VL ``mobile_use`` tool calls. Image and video
-paths are relative to this folder, LLaMA-Factory's ``dataset_dir``.
+LLaMA-Factory does not convert boxes, so each file holds one model generation's convention:
+``<dataset>_<split>.json`` the Qwen3-VL ``bbox_2d`` one (relative 0-1000, GUI points 0-999),
+for Qwen2-VL and Qwen3-VL; when the recipe targets Qwen2.5-VL, ``<dataset>_<split>_qwen2_5_vl.json``
+beside it has absolute pixels of the smart-resized image (the recipe's ``qwen2_5_vl_resize``, which
+LLaMA-Factory must not resize below: ``image_max_pixels`` in ``train_qwen2_5_vl.yaml``). Image and
+video paths are relative to this folder, LLaMA-Factory's ``dataset_dir`` and ``media_dir``.
 
 Videos are written as in LLaMA-Factory's ``mllm_video_demo``: a ``videos`` list with one ``<video>``
 tag per video, and the entry's ``columns`` gain ``"videos": "videos"``. A file registers ``images``
@@ -11,9 +13,9 @@ when any of its samples has images or none has videos, and ``videos`` when any h
 record of the file carries exactly the registered media keys (an empty list where it has none), so
 a file of video samples has the demo's shape (``messages`` + ``videos``).
 
-``export_splits`` writes one file per split, ``<dataset>_<split>.json``, and one ``dataset_info.json``
-registering each as ``<dataset>_<split>``: train with ``dataset: <dataset>_train`` and evaluate
-with ``eval_dataset: <dataset>_val``.
+``export_splits`` writes one file per split and model convention and one ``dataset_info.json``
+registering each under its file's stem (``dataset_name``): train with ``dataset: <dataset>_train``
+and evaluate with ``eval_dataset: <dataset>_val``.
 """
 
 from __future__ import annotations
@@ -21,20 +23,33 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from vlforge.config import Recipe
-from vlforge.export.mobile_use import qwen3_vl_points
-from vlforge.export.qwen_finetune import answer_renderers, qwen3_vl_coordinates, with_actions
+from vlforge.config import Recipe, TargetModel
+from vlforge.export.qwen_finetune import Convention, answer_renderers, model_convention, with_actions
 from vlforge.export.render import IMAGE_PREFIX, VIDEO_PREFIX, check_messages, training_turns
 from vlforge.records import Sample
 from vlforge.store import atomic_write_text
 
 TAGS = {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant"}
+# The models whose convention the plain files hold; the others get files of their own.
+BASE_CONVENTION: TargetModel = "qwen3_vl"
+SHARING_BASE: frozenset[str] = frozenset({"qwen2_vl", "qwen3_vl"})
 
 
-def record(sample: Sample, recipe: Recipe, image_prefix: str, video_prefix: str = VIDEO_PREFIX) -> dict[str, object]:
-    """One sharegpt record: ``messages``, ``images``, ``videos`` (when the sample has any) and ``system`` (when it has one)."""
-    boxes_answer, ocr_answer = answer_renderers(qwen3_vl_coordinates)
-    sample = with_actions(sample, qwen3_vl_points)
+def dataset_name(name: str, model: TargetModel) -> str:
+    """The registered name (and file stem) of a split's file for ``model``: ``name`` or ``name_<model>``."""
+    return name if model in SHARING_BASE else f"{name}_{model}"
+
+
+def record(
+    sample: Sample, recipe: Recipe, image_prefix: str, video_prefix: str = VIDEO_PREFIX, convention: Convention | None = None
+) -> dict[str, object]:
+    """One sharegpt record: ``messages``, ``images``, ``videos`` (when the sample has any) and ``system`` (when it has one).
+
+    ``convention`` gives the boxes and GUI points (default: Qwen3-VL's, relative).
+    """
+    convention = convention or model_convention(BASE_CONVENTION, recipe.export.qwen2_5_vl_resize)
+    boxes_answer, ocr_answer = answer_renderers(convention.boxes)
+    sample = with_actions(sample, convention.points)
     turns = training_turns(sample, recipe, boxes_answer, ocr_answer)
     result: dict[str, object] = {
         "messages": [{"role": turn.role, "content": turn.content} for turn in turns if turn.role != "system"],
@@ -58,9 +73,9 @@ def dataset_info_entry(file_name: str, with_system: bool, with_images: bool = Tr
     return {"file_name": file_name, "formatting": "sharegpt", "columns": columns, "tags": dict(TAGS)}
 
 
-def _write_file(samples: list[Sample], path: Path, recipe: Recipe) -> dict[str, object]:
+def _write_file(samples: list[Sample], path: Path, recipe: Recipe, convention: Convention) -> dict[str, object]:
     """Write the records of ``samples`` to ``path`` and return the file's ``dataset_info`` entry."""
-    records = [record(sample, recipe, IMAGE_PREFIX) for sample in samples]
+    records = [record(sample, recipe, IMAGE_PREFIX, convention=convention) for sample in samples]
     with_videos = any(sample.videos for sample in samples)
     with_images = any(sample.images for sample in samples) or not with_videos
     for item in records:
@@ -80,25 +95,28 @@ def export(samples: list[Sample], folder: Path, dataset: str, recipe: Recipe) ->
 
 
 def export_splits(splits: dict[str, list[Sample]], folder: Path, dataset: str, recipe: Recipe) -> list[Path]:
-    """One data file per split and one ``dataset_info.json`` that registers them all.
+    """One data file per split and model convention, and one ``dataset_info.json`` that registers them all.
 
     Args:
         splits: the samples of each split, in the order to register them; the split ``""`` names the
             file and entry ``dataset`` itself (an export without splits).
         folder: the export folder, LLaMA-Factory's ``dataset_dir``.
         dataset: the dataset name.
-        recipe: prompts for the grounding and OCR turns.
+        recipe: prompts for the grounding and OCR turns, the target models and Qwen2.5-VL's resize.
 
     Returns:
-        The data files in split order, then ``dataset_info.json``.
+        The data files in split order (each split's plain file, then its model variants), then ``dataset_info.json``.
     """
+    models: list[TargetModel] = [BASE_CONVENTION]
+    models += [model for model in recipe.export.target_models if model not in SHARING_BASE]
     info: dict[str, object] = {}
     paths = []
     for split, samples in splits.items():
-        name = f"{dataset}_{split}" if split else dataset
-        path = folder / f"{name}.json"
-        info[name] = _write_file(samples, path, recipe)
-        paths.append(path)
+        for model in models:
+            name = dataset_name(f"{dataset}_{split}" if split else dataset, model)
+            path = folder / f"{name}.json"
+            info[name] = _write_file(samples, path, recipe, model_convention(model, recipe.export.qwen2_5_vl_resize))
+            paths.append(path)
     info_path = folder / "dataset_info.json"
     atomic_write_text(info_path, json.dumps(info, ensure_ascii=False, indent=2))
     return [*paths, info_path]

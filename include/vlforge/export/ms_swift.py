@@ -7,7 +7,18 @@ format"), a box is written in the text as ``<ref-object><bbox>`` and its values 
      "objects": {"ref": ["bowl of carrots"], "bbox": [[146.0, 137.0, 615.0, 415.0]], "bbox_type": "real"}}
 
 ms-swift replaces the placeholders in order of appearance with each model template's own
-syntax and box normalisation, so one file serves every Qwen generation.
+syntax and box normalisation. Under its default ``QWENVL_BBOX_FORMAT=legacy`` the result is
+Qwen2-VL's ``<|object_ref_start|>cup<|object_ref_end|><|box_start|>(x1,y1),(x2,y2)<|box_end|>``,
+which is what ``<dataset>_<split>.jsonl`` is written for (Qwen2-VL). Qwen2.5-VL and Qwen3-VL answer
+grounding in JSON; with ``QWENVL_BBOX_FORMAT=new`` ms-swift writes a bare ``[x1, y1, x2, y2]`` for
+``<bbox>``, so ``<dataset>_<split>_qwen2_5_vl.jsonl`` and ``..._qwen3_vl.jsonl`` (one per target model)
+hold the answers of the Qwen finetune exports with ``<bbox>`` for each box's list::
+
+    [{"bbox_2d": <bbox>, "label": "cup"}]
+
+and ms-swift turns it into that model's numbers (pixels of the resized image for Qwen2.5-VL,
+0-1000 for Qwen3-VL). Labels and OCR text stay literal JSON strings there (no ``<ref-object>``),
+so quotes in them stay valid JSON. ``exports/ms_swift/train_<model>.sh`` sets the variable.
 
 ``bbox_type`` is ``real`` (absolute pixels of the image) rather than ``norm1``: vlforge's boxes
 are already absolute pixels, so they are written without any rounding, and ms-swift converts real
@@ -17,8 +28,9 @@ with several images) is only honoured with ``real``; it is written for multi-ima
 
 OCR lines with a box become ``<ref-object><bbox>`` with the line's text as the ref; lines without
 a box stay plain text. GUI actions are ``mobile_use`` tool calls in the assistant's text with
-Qwen3-VL points (relative 0-999), as in the LLaMA-Factory export: ms-swift's ``<bbox>`` would be
-replaced by each template's box tokens, which are not valid inside the tool call's JSON.
+Qwen3-VL points (relative 0-999) in the plain and Qwen3-VL files, Qwen2.5-VL points (pixels of the
+smart-resized screen) in the Qwen2.5-VL file: written out, because ms-swift's ``<bbox>`` would be
+replaced by legacy box tokens, and under ``new`` by 0-1000 points where Qwen3-VL's GUI agent uses 0-999.
 Videos go to ``videos`` with one ``<video>`` tag each, as that document's multimodal examples write them.
 Image and video paths are relative to this folder.
 """
@@ -27,10 +39,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Literal
 
-from vlforge.config import Recipe
-from vlforge.export.mobile_use import qwen3_vl_points
-from vlforge.export.qwen_finetune import with_actions
+from vlforge.config import Recipe, TargetModel
+from vlforge.export.mobile_use import PointCoordinates, qwen3_vl_points
+from vlforge.export.qwen_finetune import model_convention, with_actions
 from vlforge.export.render import (
     IMAGE_PREFIX,
     VIDEO_PREFIX,
@@ -44,30 +57,64 @@ from vlforge.store import atomic_write_text
 REF = "<ref-object>"
 BBOX = "<bbox>"
 BBOX_TYPE = "real"
+BboxFormat = Literal["legacy", "new"]
+# ms-swift's QWENVL_BBOX_FORMAT for each target model's file.
+BBOX_FORMATS: dict[str, BboxFormat] = {"qwen2_vl": "legacy", "qwen2_5_vl": "new", "qwen3_vl": "new"}
+
+
+def dataset_file(name: str, model: TargetModel) -> str:
+    """The file of a split for ``model``: ``<name>.jsonl`` for Qwen2-VL, ``<name>_<model>.jsonl`` for the others."""
+    return f"{name}.jsonl" if model == "qwen2_vl" else f"{name}_{model}.jsonl"
 
 
 class _Objects:
-    """Collects refs and boxes in the order their placeholders are written."""
+    """Collects refs and boxes in the order their placeholders are written, in one ``QWENVL_BBOX_FORMAT``."""
 
-    def __init__(self) -> None:
+    def __init__(self, bbox_format: BboxFormat) -> None:
+        self.bbox_format = bbox_format
         self.ref: list[str] = []
         self.bbox: list[list[float]] = []
         self.image_id: list[int] = []
 
-    def add(self, ref: str, box: Box) -> str:
-        self.ref.append(ref)
+    def _add_box(self, box: Box) -> None:
         self.bbox.append([float(box.x1), float(box.y1), float(box.x2), float(box.y2)])
         self.image_id.append(box.image_index)
+
+    def add(self, ref: str, box: Box) -> str:
+        self.ref.append(ref)
+        self._add_box(box)
         return REF + BBOX
 
+    def _json_answer(self, items: list[tuple[Box | None, str, str]]) -> str:
+        """``[{"bbox_2d": <bbox>, key: text}, ...]``: the placeholder stands where ms-swift writes the list."""
+        written = []
+        for box, key, text in items:
+            if box is None:
+                written.append({key: text})
+            else:
+                self._add_box(box)
+                written.append({"bbox_2d": BBOX, key: text})
+        return json.dumps(written, ensure_ascii=False).replace(json.dumps(BBOX), BBOX)
+
     def boxes_answer(self, boxes: list[Box], images: tuple[ImageRef, ...]) -> str:
+        if self.bbox_format == "new":
+            return self._json_answer([(box, "label", box.label) for box in boxes])
         return "\n".join(self.add(box.label, box) for box in boxes)
 
     def ocr_answer(self, lines: list[OcrLine], images: tuple[ImageRef, ...]) -> str:
+        if self.bbox_format == "new":
+            return self._json_answer([(line.box, "text_content", line.text) for line in lines])
         return "\n".join(self.add(line.text, line.box) if line.box else line.text for line in lines)
 
 
-def record(sample: Sample, recipe: Recipe, image_prefix: str, video_prefix: str = VIDEO_PREFIX) -> dict[str, object]:
+def record(
+    sample: Sample,
+    recipe: Recipe,
+    image_prefix: str,
+    video_prefix: str = VIDEO_PREFIX,
+    bbox_format: BboxFormat = "legacy",
+    points: PointCoordinates = qwen3_vl_points,
+) -> dict[str, object]:
     """One ms-swift record.
 
     Args:
@@ -75,12 +122,14 @@ def record(sample: Sample, recipe: Recipe, image_prefix: str, video_prefix: str 
         recipe: prompts for the grounding and OCR turns.
         image_prefix: the images' folder relative to this export's folder.
         video_prefix: the videos' folder relative to this export's folder.
+        bbox_format: the ``QWENVL_BBOX_FORMAT`` the file is trained with.
+        points: the GUI point convention of the target model.
 
     Returns:
         ``{"messages", "images"}``, ``"videos"`` when the sample has videos and ``"objects"`` when it has boxes.
     """
-    objects = _Objects()
-    sample = with_actions(sample, qwen3_vl_points)
+    objects = _Objects(bbox_format)
+    sample = with_actions(sample, points)
     turns = training_turns(sample, recipe, objects.boxes_answer, objects.ocr_answer)
     result: dict[str, object] = {
         "messages": [{"role": turn.role, "content": turn.content} for turn in turns],
@@ -113,7 +162,13 @@ def validate(sample: Sample, result: dict[str, object]) -> None:
 
 
 def export(samples: list[Sample], folder: Path, dataset: str, recipe: Recipe) -> list[Path]:
-    path = folder / f"{dataset}.jsonl"
-    lines = [json.dumps(record(sample, recipe, IMAGE_PREFIX), ensure_ascii=False) for sample in samples]
-    atomic_write_text(path, "".join(line + "\n" for line in lines))
-    return [path]
+    """``<dataset>.jsonl`` (Qwen2-VL, legacy boxes) and one ``<dataset>_<model>.jsonl`` per other target model."""
+    models: list[TargetModel] = ["qwen2_vl", *(model for model in recipe.export.target_models if model != "qwen2_vl")]
+    paths = []
+    for model in models:
+        points = model_convention(model, recipe.export.qwen2_5_vl_resize).points
+        records = [record(sample, recipe, IMAGE_PREFIX, bbox_format=BBOX_FORMATS[model], points=points) for sample in samples]
+        path = folder / dataset_file(dataset, model)
+        atomic_write_text(path, "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in records))
+        paths.append(path)
+    return paths

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from vlforge.config import Recipe, SmartResizeConfig
+from vlforge.config import Recipe, SmartResizeConfig, TargetModel
 from vlforge.export.mobile_use import PointCoordinates, actions_answer, qwen2_5_vl_points, qwen3_vl_points
 from vlforge.export.render import (
     IMAGE_PREFIX,
@@ -53,6 +54,21 @@ def qwen2_5_vl_coordinates(resize: SmartResizeConfig) -> BoxCoordinates:
         return list(xyxy_to_resized_absolute((box.x1, box.y1, box.x2, box.y2), image.width, image.height, width, height))
 
     return coordinates
+
+
+@dataclass(frozen=True)
+class Convention:
+    """How one model generation writes boxes and GUI points."""
+
+    boxes: BoxCoordinates
+    points: PointCoordinates
+
+
+def model_convention(model: TargetModel, resize: SmartResizeConfig) -> Convention:
+    """Qwen2-VL and Qwen3-VL: relative 0-1000 boxes and 0-999 points; Qwen2.5-VL: pixels of the smart-resized image."""
+    if model == "qwen2_5_vl":
+        return Convention(qwen2_5_vl_coordinates(resize), qwen2_5_vl_points(resize))
+    return Convention(qwen3_vl_coordinates, qwen3_vl_points)
 
 
 def answer_renderers(coordinates: BoxCoordinates) -> tuple[Callable[..., str], Callable[..., str]]:

@@ -52,15 +52,17 @@ def test_export_all_writes_every_format_of_the_recipe_once_per_split(tmp_path: P
     )
     assert {name: list(result.files) for name, result in written.items()} == {
         "qwen_vl_chatml": ["qwen_vl_chatml/ds_train.jsonl", "qwen_vl_chatml/ds_val.jsonl", "qwen_vl_chatml/ds_test.jsonl"],
-        "qwen2_5_vl": ["qwen2_5_vl/ds_train.json", "qwen2_5_vl/ds_val.json", "qwen2_5_vl/ds_test.json"],
-        "qwen3_vl": ["qwen3_vl/ds_train.json", "qwen3_vl/ds_val.json", "qwen3_vl/ds_test.json"],
-        "llamafactory": [
-            "llamafactory/ds_train.json",
-            "llamafactory/ds_val.json",
-            "llamafactory/ds_test.json",
+        "qwen2_5_vl": ["qwen2_5_vl/ds_train.json", "qwen2_5_vl/ds_val.json", "qwen2_5_vl/ds_test.json", "qwen2_5_vl/data_dict.py"],
+        "qwen3_vl": ["qwen3_vl/ds_train.json", "qwen3_vl/ds_val.json", "qwen3_vl/ds_test.json", "qwen3_vl/data_dict.py"],
+        "llamafactory": [  # 0-1000 boxes (Qwen2-VL, Qwen3-VL), then Qwen2.5-VL's resized pixels, per split
+            *(f"llamafactory/ds_{split}{variant}.json" for split in ("train", "val", "test") for variant in ("", "_qwen2_5_vl")),
             "llamafactory/dataset_info.json",
+            *(f"llamafactory/train_{model}.yaml" for model in ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")),
         ],
-        "ms_swift": ["ms_swift/ds_train.jsonl", "ms_swift/ds_val.jsonl", "ms_swift/ds_test.jsonl"],
+        "ms_swift": [  # Qwen2-VL's legacy boxes, then the JSON answers of Qwen2.5-VL and Qwen3-VL, per split
+            *(f"ms_swift/ds_{split}{variant}.jsonl" for split in ("train", "val", "test") for variant in ("", "_qwen2_5_vl", "_qwen3_vl")),
+            *(f"ms_swift/train_{model}.sh" for model in ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")),
+        ],
         "coco": [
             "coco/instances_ds_train.json",
             "coco/captions_ds_train.json",
@@ -110,10 +112,11 @@ def test_llamafactory_registers_one_entry_per_split_in_one_dataset_info(tmp_path
     export_all(samples, splits, tmp_path / "exports", "ds", recipe)
     folder = tmp_path / "exports" / "llamafactory"
     info = json.loads((folder / "dataset_info.json").read_text(encoding="utf-8"))
-    assert list(info) == ["ds_train", "ds_val", "ds_test"]
-    for split in ("train", "val", "test"):
-        assert info[f"ds_{split}"] == dataset_info_entry(f"ds_{split}.json", with_system=False)
-        assert len(json.loads((folder / f"ds_{split}.json").read_text(encoding="utf-8"))) == 1
+    names = [f"ds_{split}{variant}" for split in ("train", "val", "test") for variant in ("", "_qwen2_5_vl")]
+    assert list(info) == names
+    for name in names:
+        assert info[name] == dataset_info_entry(f"{name}.json", with_system=False)
+        assert len(json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))) == 1
 
 
 def test_datasets_finds_the_parquet_splits_by_their_names(tmp_path: Path, recipe: Recipe) -> None:
@@ -140,10 +143,18 @@ def test_a_split_without_samples_gets_no_files(tmp_path: Path, recipe: Recipe) -
     exports = tmp_path / "exports"
     written = export_all([grounding_sample(), multi_image_sample()], ["train", "train"], exports, "ds", recipe)
     assert written["llamafactory"] == FormatExport(
-        files=("llamafactory/ds_train.json", "llamafactory/dataset_info.json"), written={"train": 2}
+        files=(
+            "llamafactory/ds_train.json",
+            "llamafactory/ds_train_qwen2_5_vl.json",
+            "llamafactory/dataset_info.json",
+            *(f"llamafactory/train_{model}.yaml" for model in ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")),
+        ),
+        written={"train": 2},
     )
     assert written["webdataset"].files == ("webdataset/ds_train-000000.tar",)
-    assert list(json.loads((exports / "llamafactory/dataset_info.json").read_text(encoding="utf-8"))) == ["ds_train"]
+    info = json.loads((exports / "llamafactory/dataset_info.json").read_text(encoding="utf-8"))
+    assert list(info) == ["ds_train", "ds_train_qwen2_5_vl"]
+    assert "eval_dataset" not in (exports / "llamafactory/train_qwen3_vl.yaml").read_text(encoding="utf-8")
     assert not [path for path in exports.rglob("*") if "_val" in path.name or "_test" in path.name]
 
 
@@ -184,7 +195,13 @@ def test_a_format_whose_every_sample_is_skipped_writes_nothing(tmp_path: Path, r
     only = recipe.model_copy(update={"export": formats})
     written = export_all([video_sample()], ["test"], tmp_path / "exports", "ds", only)
     assert written["coco"] == FormatExport(files=(), written={}, skipped=(Skipped("video-1", "test", VIDEO_NOT_SUPPORTED),))
-    assert written["ms_swift"].files == ("ms_swift/ds_test.jsonl",)
+    assert written["ms_swift"].files == (
+        "ms_swift/ds_test.jsonl",
+        "ms_swift/ds_test_qwen2_5_vl.jsonl",
+        "ms_swift/ds_test_qwen3_vl.jsonl",
+        *(f"ms_swift/train_{model}.sh" for model in ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")),
+    )
+    assert '--dataset "$here/ds_test_qwen3_vl.jsonl" "$@"' in (tmp_path / "exports/ms_swift/train_qwen3_vl.sh").read_text()
     assert not (tmp_path / "exports" / "coco").exists()
 
 

@@ -6,17 +6,18 @@ import json
 from pathlib import Path
 
 import pytest
-from export_samples import COCO, SMALL, WIDE, caption_sample, grounding_sample, multi_image_sample, ocr_sample
+from export_samples import COCO, SMALL, WIDE, caption_sample, grounding_sample, multi_image_sample, ocr_sample, system_sample
 from pycocotools.coco import COCO as CocoApi
 
 from vlforge.config import Recipe
-from vlforge.export.coco import captions, export, instances
+from vlforge.export.coco import caption_answers, captions, export, instances
 from vlforge.export.render import ExportError
 from vlforge.geometry import coco_xywh_to_xyxy
-from vlforge.records import Box
+from vlforge.records import Box, Turn
 
 SAMPLES = [grounding_sample(), multi_image_sample(), ocr_sample(), caption_sample()]
 DATUMARO = "datumaro/tests/assets/coco_dataset/coco/annotations"
+PROMPT = "Describe this image."
 
 
 def image_entry(image_id: int, width: int, height: int, file_name: str) -> dict:  # type: ignore[type-arg]
@@ -59,25 +60,56 @@ def test_instances_values() -> None:
 
 
 def test_captions_values() -> None:
-    result = captions(SAMPLES, "ds")
-    assert result["categories"] == []
+    result = captions(SAMPLES, "ds", PROMPT)
+    assert "categories" not in result
     assert result["images"] == IMAGES
-    assert result["annotations"] == [{"id": 1, "image_id": 1, "category_id": 0, "caption": "Carrots in a bowl, 胡萝卜."}]
+    assert result["annotations"] == [{"id": 1, "image_id": 1, "caption": "Carrots in a bowl, 胡萝卜."}]
+
+
+def test_every_caption_in_the_release_is_in_the_captions_file() -> None:
+    """A grounding sample annotated with a caption (as Label Studio exports give it) contributes its caption;
+    a VQA answer is no caption; a caption sample's every answer is one."""
+    described = grounding_sample().model_copy(
+        update={"conversations": (Turn(role="user", content="<image>\n describe THIS image. "), Turn(role="assistant", content="A bowl of carrots."))}
+    )
+    asked = caption_sample().model_copy(
+        update={
+            "sample_id": "caption-2",
+            "conversations": (
+                Turn(role="user", content="What is in the bowl?"),
+                Turn(role="assistant", content="Carrots."),
+                Turn(role="user", content="And in one sentence?"),
+                Turn(role="assistant", content="Sliced carrots fill a white bowl."),
+            ),
+        }
+    )
+    result = captions([described, multi_image_sample(), system_sample(), asked], "ds", PROMPT)
+    assert [(item["image_id"], item["caption"]) for item in result["annotations"]] == [
+        (1, "A bowl of carrots."),
+        (1, "Carrots."),
+        (1, "Sliced carrots fill a white bowl."),
+    ]
+    assert caption_answers(system_sample(), PROMPT) == []
 
 
 def test_ids_are_stable() -> None:
     assert instances(SAMPLES, "ds") == instances(list(SAMPLES), "ds")
-    assert captions(SAMPLES, "ds") == captions(list(SAMPLES), "ds")
+    assert captions(SAMPLES, "ds", PROMPT) == captions(list(SAMPLES), "ds", PROMPT)
 
 
-def test_files_have_datumaros_structure(fixtures_dir: Path) -> None:
-    for kind, ours in (("instances", instances(SAMPLES, "ds")), ("captions", captions(SAMPLES, "ds"))):
+def test_files_have_datumaros_structure_and_captions_cocos(fixtures_dir: Path) -> None:
+    """Instances as Datumaro writes them; captions as COCO's own captions_train2017.json: no categories, and
+    annotations of id, image_id and caption (Datumaro's category_id 0 points at no category)."""
+    for kind, ours in (("instances", instances(SAMPLES, "ds")), ("captions", captions(SAMPLES, "ds", PROMPT))):
         reference = json.loads((fixtures_dir / DATUMARO / f"{kind}_train.json").read_text(encoding="utf-8"))
-        assert set(ours) == set(reference) == {"licenses", "info", "categories", "images", "annotations"}
+        not_in_captions = {"categories"} if kind == "captions" else set()
+        assert set(ours) == set(reference) - not_in_captions
+        assert set(reference) == {"licenses", "info", "categories", "images", "annotations"}
         assert set(ours["info"]) - set(reference["info"]) == {"images_dir"}
         assert ours["licenses"] == reference["licenses"]
         assert [set(image) for image in ours["images"]] == [set(reference["images"][0])] * 3
-        assert {key for annotation in ours["annotations"] for key in annotation} == set(reference["annotations"][0])
+        keys = {key for annotation in ours["annotations"] for key in annotation}
+        assert keys == set(reference["annotations"][0]) - ({"category_id"} if kind == "captions" else set())
         if reference["categories"]:
             assert {key for category in ours["categories"] for key in category} == set(reference["categories"][0])
 
@@ -97,6 +129,7 @@ def test_pycocotools_loads_both_files(tmp_path: Path, recipe: Recipe) -> None:
     assert caption_api.getAnnIds(imgIds=[1]) == [1]
     assert caption_api.loadAnns(1)[0]["caption"] == "Carrots in a bowl, 胡萝卜."
     assert caption_api.getAnnIds(imgIds=[2, 3]) == []
+    assert "category_id" not in caption_api.loadAnns(1)[0] and "categories" not in caption_api.dataset
 
 
 def test_unlabelled_box_is_refused() -> None:

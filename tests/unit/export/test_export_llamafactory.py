@@ -26,6 +26,7 @@ from export_samples import (
 
 from vlforge.config import Recipe
 from vlforge.export.llamafactory import dataset_info_entry, export, export_splits, record
+from vlforge.export.qwen_finetune import model_convention
 from vlforge.ingest import ingest_source
 from vlforge.export.render import ExportError
 from vlforge.records import Turn
@@ -133,19 +134,33 @@ def test_records_have_the_shape_of_mllm_demo(fixtures_dir: Path, recipe: Recipe)
         assert sum(message["content"].count("<image>") for message in result["messages"]) == len(result["images"])
 
 
+def relative_boxes_only(recipe: Recipe) -> Recipe:
+    """The recipe without Qwen2.5-VL among its targets: one file per split, 0-1000 boxes."""
+    return recipe.model_copy(update={"export": recipe.export.model_copy(update={"target_models": ("qwen2_vl", "qwen3_vl")})})
+
+
 def test_export_writes_data_and_dataset_info(tmp_path: Path, recipe: Recipe) -> None:
     folder = tmp_path / "llamafactory"
     files = export([grounding_sample(), system_sample()], folder, "vlforge_v1", recipe)
-    assert files == [folder / "vlforge_v1.json", folder / "dataset_info.json"]
+    assert files == [folder / "vlforge_v1.json", folder / "vlforge_v1_qwen2_5_vl.json", folder / "dataset_info.json"]
     data = json.loads(files[0].read_text(encoding="utf-8"))
     assert data == [record(grounding_sample(), recipe, "../../images"), record(system_sample(), recipe, "../../images")]
-    info = json.loads(files[1].read_text(encoding="utf-8"))
-    assert info == {"vlforge_v1": dataset_info_entry("vlforge_v1.json", with_system=True)}
-    assert sorted(path.name for path in folder.iterdir()) == ["dataset_info.json", "vlforge_v1.json"]
+    resized = json.loads(files[1].read_text(encoding="utf-8"))
+    qwen2_5_vl = model_convention("qwen2_5_vl", recipe.export.qwen2_5_vl_resize)
+    assert resized == [record(sample, recipe, "../../images", convention=qwen2_5_vl) for sample in (grounding_sample(), system_sample())]
+    assert resized[0]["messages"][1]["content"] != data[0]["messages"][1]["content"]  # pixels, not 0-1000
+    info = json.loads(files[2].read_text(encoding="utf-8"))
+    assert info == {
+        "vlforge_v1": dataset_info_entry("vlforge_v1.json", with_system=True),
+        "vlforge_v1_qwen2_5_vl": dataset_info_entry("vlforge_v1_qwen2_5_vl.json", with_system=True),
+    }
+    assert sorted(path.name for path in folder.iterdir()) == ["dataset_info.json", "vlforge_v1.json", "vlforge_v1_qwen2_5_vl.json"]
+    only_relative = export([grounding_sample()], tmp_path / "relative", "ds", relative_boxes_only(recipe))
+    assert [path.name for path in only_relative] == ["ds.json", "dataset_info.json"]
 
 
 def test_export_without_system_registers_no_system_column(tmp_path: Path, recipe: Recipe) -> None:
-    files = export([caption_sample()], tmp_path, "ds", recipe)
+    files = export([caption_sample()], tmp_path, "ds", relative_boxes_only(recipe))
     info = json.loads(files[1].read_text(encoding="utf-8"))
     assert info["ds"]["columns"] == {"messages": "messages", "images": "images"}
 
@@ -180,7 +195,7 @@ def test_video_export_has_the_shape_of_mllm_video_demo(fixtures_dir: Path, tmp_p
     data_dir = fixtures_dir / "llamafactory/data"
     reference = json.loads((data_dir / "dataset_info.json").read_text(encoding="utf-8"))["mllm_video_demo"]
     demo = json.loads((data_dir / "mllm_video_demo.json").read_text(encoding="utf-8"))
-    data_path, info_path = export([video_sample()], tmp_path, "clips", recipe)
+    data_path, info_path = export([video_sample()], tmp_path, "clips", relative_boxes_only(recipe))
     info = json.loads(info_path.read_text(encoding="utf-8"))
     assert info == {"clips": reference | {"file_name": "clips.json"}}
     assert dataset_info_entry("x.json", with_system=False, with_images=False, with_videos=True) == reference | {"file_name": "x.json"}
@@ -206,7 +221,7 @@ def test_ingested_video_demo_exports_back_to_its_messages_and_videos(
     for video in {video for sample in result.samples for video in sample.videos}:
         store.link_into(video.sha256, video.format, release / "videos")
     folder = release / "exports" / "llamafactory"
-    data_path, info_path = export(result.samples, folder, "demo", recipe)
+    data_path, info_path = export(result.samples, folder, "demo", relative_boxes_only(recipe))
     exported = json.loads(data_path.read_text(encoding="utf-8"))
     assert [entry["messages"] for entry in exported] == [entry["messages"] for entry in demo]
     for entry, original in zip(exported, demo, strict=True):
@@ -224,10 +239,13 @@ def test_ingested_video_demo_exports_back_to_its_messages_and_videos(
 
 def test_export_splits_writes_one_dataset_info_for_all_splits(tmp_path: Path, recipe: Recipe) -> None:
     files = export_splits({"train": [grounding_sample(), video_sample()], "test": [system_sample()]}, tmp_path, "ds", recipe)
-    assert files == [tmp_path / "ds_train.json", tmp_path / "ds_test.json", tmp_path / "dataset_info.json"]
-    info = json.loads(files[2].read_text(encoding="utf-8"))
+    names = ["ds_train", "ds_train_qwen2_5_vl", "ds_test", "ds_test_qwen2_5_vl"]
+    assert files == [*(tmp_path / f"{name}.json" for name in names), tmp_path / "dataset_info.json"]
+    info = json.loads(files[-1].read_text(encoding="utf-8"))
     assert info == {
         "ds_train": dataset_info_entry("ds_train.json", with_system=False, with_images=True, with_videos=True),
+        "ds_train_qwen2_5_vl": dataset_info_entry("ds_train_qwen2_5_vl.json", with_system=False, with_images=True, with_videos=True),
         "ds_test": dataset_info_entry("ds_test.json", with_system=True),
+        "ds_test_qwen2_5_vl": dataset_info_entry("ds_test_qwen2_5_vl.json", with_system=True),
     }
-    assert [len(json.loads(path.read_text(encoding="utf-8"))) for path in files[:2]] == [2, 1]
+    assert [len(json.loads(path.read_text(encoding="utf-8"))) for path in files[:-1]] == [2, 2, 1, 1]

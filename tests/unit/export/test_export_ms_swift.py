@@ -136,14 +136,18 @@ def test_records_have_the_structure_of_the_docs_examples(fixtures_dir: Path, rec
 def test_export_writes_json_lines(tmp_path: Path, recipe: Recipe) -> None:
     folder = tmp_path / "ms_swift"
     files = export([grounding_sample(), caption_sample()], folder, "ds", recipe)
-    assert files == [folder / "ds.jsonl"]
+    assert files == [folder / "ds.jsonl", folder / "ds_qwen2_5_vl.jsonl", folder / "ds_qwen3_vl.jsonl"]
     lines = files[0].read_text(encoding="utf-8").splitlines()
     assert [json.loads(line) for line in lines] == [
         record(grounding_sample(), recipe, "../../images"),
         record(caption_sample(), recipe, "../../images"),
     ]
     assert "胡萝卜" in lines[1]
-    assert [path.name for path in folder.iterdir()] == ["ds.jsonl"]
+    for path in files[1:]:  # the JSON answers of Qwen2.5-VL and Qwen3-VL, for QWENVL_BBOX_FORMAT=new
+        assert json.loads(path.read_text(encoding="utf-8").splitlines()[0])["messages"][1] == {
+            "role": "assistant", "content": '[{"bbox_2d": <bbox>, "label": "bowl of carrots"}]'
+        }
+    assert sorted(path.name for path in folder.iterdir()) == ["ds.jsonl", "ds_qwen2_5_vl.jsonl", "ds_qwen3_vl.jsonl"]
 
 
 def test_video_record_uses_the_videos_key(recipe: Recipe) -> None:
