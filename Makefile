@@ -26,7 +26,7 @@ SUDO := $(shell test "$$(id -u)" = 0 || echo sudo)
 CONF ?=
 DEMO_SOURCE := $(VLFORGE_HOME)/demo/label_studio_export.json
 
-.PHONY: setup demo run test bench airflow clean
+.PHONY: setup demo run test bench calibrate airflow clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -63,6 +63,10 @@ test: setup
 bench: setup
 	$(BIN)/python bench/bench_bertscore.py
 	$(BIN)/python bench/bench_augment.py
+
+# The shipped MiniLM's BERTScore threshold, calibrated on real COCO captions (the recipe's text_encoders entry).
+calibrate: setup
+	$(BIN)/python -m vlforge.cli calibrate tests/data/coco_captions/debug.ref.json
 
 airflow: setup
 	# standalone starts its components as `airflow ...` subprocesses: they must find the venv's.

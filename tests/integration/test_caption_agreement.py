@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from vlforge.config import Recipe
 from vlforge.ingest import run_ingest
 from vlforge.layout import AGREEMENT

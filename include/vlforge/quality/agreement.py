@@ -24,8 +24,8 @@ import pandas as pd
 
 from vlforge.config import QualityConfig
 from vlforge.quality.encoders import TextEncoderConfig
-from vlforge.quality.metrics.bertscore import Scores, text_language
 from vlforge.quality.metrics.actions import action_completeness
+from vlforge.quality.metrics.bertscore import Scores, text_language
 from vlforge.quality.metrics.iou import iou_agreement
 from vlforge.quality.metrics.ocr import sample_ocr_accuracy
 from vlforge.records import Metrics, Sample

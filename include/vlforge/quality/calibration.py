@@ -114,7 +114,7 @@ def choose_threshold(positives: np.ndarray, negatives: np.ndarray) -> float:
     as few decimals (2, 3 or 4) as keep its error rates, so that the recipe reads ``0.37``.
     """
     values = np.unique(np.concatenate([positives, negatives]))
-    gaps = [(low, high) for low, high in zip(values[:-1], values[1:], strict=True)] or [(values[0], values[0])]
+    gaps = list(itertools.pairwise(values)) or [(values[0], values[0])]
 
     def total_error(threshold: float) -> float:
         return sum(error_rates(positives, negatives, threshold))
