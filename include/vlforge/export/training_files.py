@@ -31,7 +31,7 @@ file                       what it holds, and how the trainer resolves its paths
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import yaml
 
@@ -57,6 +57,14 @@ BOX_CONVENTIONS: dict[TargetModel, str] = {
     "qwen2_5_vl": "boxes in pixels of the smart-resized image",
     "qwen3_vl": "boxes relative 0-1000",
 }
+
+
+READY_FILE_NAMES = ("train_*.yaml", "train_*.sh", "data_dict.py")
+
+
+def is_ready_file(relative_path: str) -> bool:
+    """Whether a file of the exports folder is one of these ready files (by name)."""
+    return any(PurePosixPath(relative_path).match(pattern) for pattern in READY_FILE_NAMES)
 
 
 def train_and_eval(dataset: str, splits: list[str]) -> tuple[str, str | None]:
