@@ -133,10 +133,10 @@ def test_demo_release_end_to_end(dagbag, vlforge_home: Path, tmp_path: Path) -> 
     assert "4 augmented copies of the train split" in report and "Curation kept 5 of 5 samples" in report
     for files in release["exports"].values():
         assert all((folder / "exports" / name).is_file() for name in files)
-    # One LLaMA-Factory file per split, all registered in one dataset_info.json.
+    # One LLaMA-Factory file per split and box convention (0-1000, Qwen2.5-VL pixels), all in one dataset_info.json.
     info = json.loads((folder / "exports" / "llamafactory" / "dataset_info.json").read_text())
     splits = [split for split in ("train", "val", "test") if counts["by_split"][split]]
-    assert list(info) == [f"dagtest_{split}" for split in splits]
+    assert list(info) == [f"dagtest_{split}{variant}" for split in splits for variant in ("", "_qwen2_5_vl")]
     sharegpt = {
         split: json.loads((folder / "exports" / "llamafactory" / f"dagtest_{split}.json").read_text()) for split in splits
     }
