@@ -15,7 +15,7 @@ import pytest
 from vlforge.config import Recipe
 from vlforge.ingest import run_ingest
 from vlforge.layout import AGREEMENT
-from vlforge.quality.gates import run_ingest_gate, run_quality_gate
+from vlforge.quality.gates import GateFailed, run_ingest_gate, run_quality_gate
 from vlforge.quality.stage import run_agreement
 from vlforge.release import publish_release
 from vlforge.store import ImageStore
@@ -103,3 +103,20 @@ def test_the_old_threshold_sent_the_paraphrases_to_review(demo_export: Path, rec
     run_ingest(str(export), "label_studio", old, store, stage)
     stats = run_agreement(stage, old)
     assert (stats["items_released"], stats["items_in_review"]) == (0, 3)
+
+
+def test_a_set_of_mismatched_captions_fails_the_gate_at_the_encoders_threshold(
+    demo_export: Path, recipe: Recipe, tmp_path: Path
+) -> None:
+    mismatched = {  # round 2 describes another of these photos
+        "coffee.png": ("A cup of coffee on a saucer.", "A striped cat gazing upward."),
+        "chelsea.png": ("A tabby cat looking up.", "A person wearing a space suit."),
+        "astronaut.png": ("An astronaut in a spacesuit.", "A coffee cup on a small plate."),
+    }
+    export = _caption_export(demo_export.parent, mismatched | MISMATCHED)
+    stage, store = tmp_path / "stage", tmp_path / "store"
+    run_ingest(str(export), "label_studio", recipe, store, stage)
+    assert run_agreement(stage, recipe)["items_in_review"] == 4
+    with pytest.raises(GateFailed) as failure:
+        run_quality_gate(stage, recipe)
+    assert "bertscore_f1" in str(failure.value) and "0.3681" in str(failure.value)
