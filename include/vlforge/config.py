@@ -67,8 +67,9 @@ class Thresholds(_Section):
     """Minimum agreement between annotation rounds; ``None`` switches a check off.
 
     ``bertscore_f1`` is ``None`` by default: each item's BERTScore is held to the thresholds
-    of the encoder that scored it (``QualityConfig.text_encoders``). A number here overrides
-    them, and is then on the scale of whichever encoder scores the item.
+    of the encoder that scored it (``QualityConfig.text_encoders``; null there switches the check
+    off for that encoder). A number here overrides them, and is then on the scale of whichever
+    encoder scores the item (0 lets every item pass).
     """
 
     iou_agreement: float | None = Field(0.85, ge=0, le=1)
