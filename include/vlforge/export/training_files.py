@@ -36,7 +36,8 @@ from pathlib import Path, PurePosixPath
 import yaml
 
 from vlforge.config import Recipe, TargetModel
-from vlforge.export import llamafactory, ms_swift
+from vlforge.export.llamafactory import dataset_name
+from vlforge.export.ms_swift import BBOX_FORMATS, dataset_file
 from vlforge.store import atomic_write_text
 
 MODEL_NAMES: dict[TargetModel, str] = {"qwen2_vl": "Qwen2-VL", "qwen2_5_vl": "Qwen2.5-VL", "qwen3_vl": "Qwen3-VL"}
@@ -83,10 +84,10 @@ def llamafactory_yaml(dataset: str, splits: list[str], model: TargetModel, recip
         "template": LLAMAFACTORY_TEMPLATES[model],
         "dataset_dir": folder,
         "media_dir": folder,
-        "dataset": llamafactory.dataset_name(train, model),
+        "dataset": dataset_name(train, model),
     }
     if evaluate:
-        config["eval_dataset"] = llamafactory.dataset_name(evaluate, model)
+        config["eval_dataset"] = dataset_name(evaluate, model)
     if model == "qwen2_5_vl":
         resize = recipe.export.qwen2_5_vl_resize
         config |= {"image_max_pixels": resize.max_pixels, "image_min_pixels": resize.min_pixels}
@@ -102,20 +103,20 @@ def llamafactory_yaml(dataset: str, splits: list[str], model: TargetModel, recip
 def ms_swift_script(dataset: str, splits: list[str], model: TargetModel, recipe: Recipe) -> str:
     """``train_<model>.sh``: ``swift sft`` on the model's file with the environment its paths and boxes need."""
     train, evaluate = train_and_eval(dataset, splits)
-    environment = {"ROOT_IMAGE_DIR": '"$here"', "QWENVL_BBOX_FORMAT": ms_swift.BBOX_FORMATS[model]}
+    environment = {"ROOT_IMAGE_DIR": '"$here"', "QWENVL_BBOX_FORMAT": BBOX_FORMATS[model]}
     if model == "qwen2_5_vl":
         resize = recipe.export.qwen2_5_vl_resize
         environment |= {"IMAGE_FACTOR": str(resize.factor), "MIN_PIXELS": str(resize.min_pixels), "MAX_PIXELS": str(resize.max_pixels)}
-    arguments = f'--dataset "$here/{ms_swift.dataset_file(train, model)}"'
+    arguments = f'--dataset "$here/{dataset_file(train, model)}"'
     if evaluate:
-        arguments += f' --val_dataset "$here/{ms_swift.dataset_file(evaluate, model)}"'
+        arguments += f' --val_dataset "$here/{dataset_file(evaluate, model)}"'
     exports = " ".join(f"{name}={value}" for name, value in environment.items())
     return (
         "#!/bin/sh\n"
         f"# ms-swift SFT of {MODEL_NAMES[model]} on release {dataset} ({BOX_CONVENTIONS[model]}). From any folder:\n"
         f"#   sh <release>/exports/ms_swift/train_{model}.sh --model {EXAMPLE_MODELS[model]} --output_dir output\n"
         "# ms-swift resolves image paths from the current folder or ROOT_IMAGE_DIR, not from the JSONL's folder;\n"
-        f"# QWENVL_BBOX_FORMAT={ms_swift.BBOX_FORMATS[model]} renders <bbox> as {MODEL_NAMES[model]} is trained to answer.\n"
+        f"# QWENVL_BBOX_FORMAT={BBOX_FORMATS[model]} renders <bbox> as {MODEL_NAMES[model]} is trained to answer.\n"
         "set -e\n"
         'here=$(cd "$(dirname "$0")" && pwd)\n'
         f"export {exports}\n"

@@ -23,7 +23,7 @@ from typing import Protocol
 import pandas as pd
 
 from vlforge.config import QualityConfig
-from vlforge.quality.encoders import TextEncoderConfig
+from vlforge.quality.config import TextEncoderConfig
 from vlforge.quality.metrics.actions import action_completeness
 from vlforge.quality.metrics.bertscore import Scores, text_language
 from vlforge.quality.metrics.iou import iou_agreement
@@ -37,7 +37,7 @@ TEXT_COLUMNS = ("text_language", "bertscore_encoder")
 
 
 class TextScorer(Protocol):
-    """BERTScore with a given encoder (``vlforge.quality.encoders.EncoderScorers``)."""
+    """BERTScore with a given encoder (``vlforge.quality.metrics.bertscore.EncoderScorers``)."""
 
     def score(self, encoder: TextEncoderConfig, candidates: list[str], references: list[str]) -> list[Scores]: ...
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vlforge.quality.encoders import Calibration, EncoderThresholds, TextEncoderConfig
+from vlforge.quality.config import Calibration, EncoderThresholds, TextEncoderConfig
 
 # Above this many different-image pairs, a seeded sample of this size is scored: all pairs grow with
 # the square of the caption count, and the error rates need only a few thousand.
@@ -180,7 +180,7 @@ def calibrate_file(path: Path, encoder: TextEncoderConfig, seed: int = 0, batch_
     """
     import yaml
 
-    from vlforge.quality.encoders import EncoderScorers
+    from vlforge.quality.metrics.bertscore import EncoderScorers
 
     captions = load_captions(path)
     pairs = caption_pairs(captions, random.Random(seed))

@@ -12,7 +12,7 @@ from typing import Any
 
 from vlforge.manifest import read_manifest, write_manifest
 from vlforge.quality.agreement import TextScorer, measure_agreement
-from vlforge.quality.encoders import EncoderScorers
+from vlforge.quality.metrics.bertscore import EncoderScorers
 from vlforge.quality.review import write_review
 from vlforge.run import RunDescription
 from vlforge.store import atomic_write_bytes, atomic_write_text

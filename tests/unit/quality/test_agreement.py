@@ -13,7 +13,7 @@ from vlforge.config import Recipe
 from vlforge.ingest import ingest_source
 from vlforge.layout import REVIEW_TASKS_NAME
 from vlforge.quality.agreement import measure_agreement
-from vlforge.quality.encoders import EncoderThresholds, TextEncoderConfig
+from vlforge.quality.config import EncoderThresholds, TextEncoderConfig
 from vlforge.quality.review import write_review
 from vlforge.records import Box, ImageRef, OcrLine, Sample, Source, Turn
 from vlforge.store import ImageStore

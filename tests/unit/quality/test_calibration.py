@@ -23,8 +23,8 @@ from vlforge.quality.calibration import (
     load_captions,
     roc_auc,
 )
-from vlforge.quality.encoders import MINILM, EncoderScorers, EncoderThresholds, TextEncoderConfig
-from vlforge.quality.metrics.bertscore import BertScorer, text_language
+from vlforge.quality.config import MINILM, EncoderThresholds, TextEncoderConfig
+from vlforge.quality.metrics.bertscore import BertScorer, EncoderScorers, text_language
 from vlforge.records import ImageRef, Sample, Source, Turn
 from vlforge.report import text_encoder_section
 

@@ -48,7 +48,7 @@ mostly ``[UNK]`` tokens and its scores mean nothing. ``text_language`` says
 which language an encoder must cover to judge a text, ``is_meaningful`` whether
 the MiniLM can. No Chinese-capable encoder shipping its weights inside a PyPI
 package was found for this project; a recipe can name a local one for such
-text (``quality.text_encoders``, ``vlforge.quality.encoders``), and text that no
+text (``quality.text_encoders``, ``vlforge.quality.config``), and text that no
 configured encoder covers is left unscored.
 
 Importing this module is cheap: torch and transformers are imported when a
@@ -59,17 +59,17 @@ from __future__ import annotations
 
 import itertools
 import re
-import typing
 import unicodedata
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from vlforge.quality.config import NUM_LAYERS, Language, TextEncoderConfig
 
 if TYPE_CHECKING:
     import torch
 
-NUM_LAYERS = 6
 Ids = tuple[int, ...]
 Scores = tuple[float, float, float]
 
@@ -97,10 +97,6 @@ def is_cjk(char: str) -> bool:
 
 _CJK_CLASS = "".join(f"{chr(low)}-{chr(high)}" for low, high in _CJK_RANGES)
 _UNITS = re.compile(rf"[{_CJK_CLASS}]|[^\W{_CJK_CLASS}]+")
-
-
-Language = Literal["en", "zh", "ja", "ko"]
-LANGUAGES: tuple[Language, ...] = typing.get_args(Language)
 
 
 def _is_kana(char: str) -> bool:
@@ -309,7 +305,6 @@ class BertScorer:
         return candidate != reference and self._empty not in pair
 
 
-
 class LazyBertScorer:
     """A ``BertScorer`` made on the first pair to score: most runs without two captioned rounds never load the model."""
 
@@ -324,3 +319,18 @@ class LazyBertScorer:
         if self._scorer is None:
             self._scorer = BertScorer(batch_size=self.batch_size)
         return self._scorer.score(candidates, references)
+
+
+class EncoderScorers:
+
+    """One ``BertScorer`` per encoder, each loaded on its first pair: most runs never load one."""
+
+    def __init__(self, batch_size: int) -> None:
+        self.batch_size = batch_size
+        self._scorers: dict[str, BertScorer] = {}
+
+    def score(self, encoder: TextEncoderConfig, candidates: list[str], references: list[str]) -> list[Scores]:
+        """BERTScore of each (candidate, reference) pair with ``encoder``."""
+        if encoder.name not in self._scorers:
+            self._scorers[encoder.name] = BertScorer(self.batch_size, encoder.model_path, encoder.num_layers)
+        return self._scorers[encoder.name].score(candidates, references)

@@ -1,12 +1,13 @@
-"""Which text encoder scores BERTScore for which language, each with thresholds on its own scale.
+"""The recipe's text encoders: which scores BERTScore for which language, each with thresholds on its own scale.
 
 BERTScore F1 has no common scale: it depends on the encoder and the layer taken.
 The shipped MiniLM (layer 6, no baseline rescaling) gives two people's captions
-of the same photo 0.33-0.87 and captions of different photos 0.02-0.50, where
-bert-score's default RoBERTa-large gives both far higher values. So a threshold
-means something only next to the encoder it was calibrated for, and each
+of the same photo 0.33-0.87 and captions of different photos 0.02-0.50 (COCO
+captions, ``tests/data/coco_captions``); another encoder or layer moves both. So a
+threshold means something only next to the encoder it was calibrated for, and each
 ``TextEncoderConfig`` carries its own, with the figures of its calibration
-(``vlforge calibrate``, ``vlforge.quality.calibration``).
+(``vlforge calibrate``, ``vlforge.quality.calibration``); ``metrics.bertscore.EncoderScorers``
+loads each.
 
 A pair of texts is scored by the first encoder of ``quality.text_encoders`` that
 covers its language (``metrics.bertscore.text_language``); text that none covers
@@ -15,9 +16,14 @@ is left unscored and the report says so.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
-from vlforge.quality.metrics.bertscore import NUM_LAYERS, BertScorer, Language, Scores
+# The shipped MiniLM's layers: BERTScore takes the last one (bert-score's ``num_layers``).
+NUM_LAYERS = 6
+# Languages an encoder can cover, told apart by script (``metrics.bertscore.text_language``).
+Language = Literal["en", "zh", "ja", "ko"]
 
 
 class _Section(BaseModel):
@@ -75,17 +81,3 @@ MINILM = TextEncoderConfig(
 def encoder_for(encoders: tuple[TextEncoderConfig, ...], language: str | None) -> TextEncoderConfig | None:
     """The first encoder that covers ``language``, or None when none does (or the text has no language)."""
     return next((encoder for encoder in encoders if language in encoder.languages), None)
-
-
-class EncoderScorers:
-    """One ``BertScorer`` per encoder, each loaded on its first pair: most runs never load one."""
-
-    def __init__(self, batch_size: int) -> None:
-        self.batch_size = batch_size
-        self._scorers: dict[str, BertScorer] = {}
-
-    def score(self, encoder: TextEncoderConfig, candidates: list[str], references: list[str]) -> list[Scores]:
-        """BERTScore of each (candidate, reference) pair with ``encoder``."""
-        if encoder.name not in self._scorers:
-            self._scorers[encoder.name] = BertScorer(self.batch_size, encoder.model_path, encoder.num_layers)
-        return self._scorers[encoder.name].score(candidates, references)
