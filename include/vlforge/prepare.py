@@ -1,8 +1,9 @@
 """The first task of a run: validate the whole recipe, freeze it into the run folder, describe the run.
 
 Everything a recipe can get wrong fails here, in seconds and before ingest: unknown keys and bad
-values (``config.load_recipe``), and every augment op built from its parameters, which only the op
-registry can check (an op's params model). The error names the recipe file, the key and what is allowed.
+values (``config.load_recipe``), every augment op built from its parameters, which only the op
+registry can check (an op's params model), and every local text encoder's folder and layer count.
+The error names the recipe file, the key and what is allowed.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def prepare_run(
     """
     where = str(recipe_path(recipe)) if isinstance(recipe, str) else f"<recipe {recipe.name}>"
     resolved = load_recipe(recipe) if isinstance(recipe, str) else recipe
-    problems = augment_problems(resolved)
+    problems = augment_problems(resolved) + encoder_problems(resolved)
     if phase not in resolved.augment.phases:
         problems.append(f"  augment.phases: the run's phase {phase!r} is not defined; defined: {sorted(resolved.augment.phases)}")
     if problems:
@@ -67,6 +68,23 @@ def prepare_run(
     frozen = json.dumps(resolved.model_dump(mode="json"), indent=2, sort_keys=True, ensure_ascii=False)
     atomic_write_text(description.run_dir.recipe, frozen)
     return description
+
+
+def encoder_problems(recipe: Recipe) -> list[str]:
+    """One line per text encoder whose ``model_path`` is no Hugging Face model folder or has fewer layers than asked."""
+    problems = []
+    for position, encoder in enumerate(recipe.quality.text_encoders):
+        if encoder.model_path is None:
+            continue
+        where = f"  quality.text_encoders[{position}]"
+        config = Path(encoder.model_path) / "config.json"
+        if not config.is_file():
+            problems.append(f"{where}.model_path = {encoder.model_path!r}: not a Hugging Face model folder (no config.json)")
+            continue
+        layers = json.loads(config.read_text(encoding="utf-8")).get("num_hidden_layers")
+        if isinstance(layers, int) and encoder.num_layers > layers:
+            problems.append(f"{where}.num_layers = {encoder.num_layers}: {encoder.model_path} has {layers} layers")
+    return problems
 
 
 def augment_problems(recipe: Recipe) -> list[str]:

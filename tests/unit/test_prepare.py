@@ -70,3 +70,21 @@ def test_the_default_flip_never_mirrors_ocr_pages_or_gui_screens() -> None:
     (flip,) = [spec for spec in Recipe(name="any").augment.op_specs() if spec.name == "horizontal_flip"]
     assert flip.applies_to("caption") and flip.applies_to("grounding")
     assert not flip.applies_to("ocr") and not flip.applies_to("gui_action")
+
+
+def test_a_local_text_encoder_is_checked_before_ingest(tmp_path: Path) -> None:
+    """A recipe naming a missing encoder folder, or more layers than the folder's model has, fails in prepare."""
+    model = tmp_path / "zh-bert"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps({"model_type": "bert", "num_hidden_layers": 4}), encoding="utf-8")
+    path = tmp_path / "zh.yaml"
+    entry = "    - {name: %s, model_path: '%s', num_layers: %d, languages: [zh], bertscore_f1: {per_sample: 0.5}}\n"
+    path.write_text("quality:\n  text_encoders:\n" + entry % ("ok", model, 4) + entry % ("deep", model, 9)
+                    + entry % ("gone", tmp_path / "missing", 2), encoding="utf-8")
+    with pytest.raises(RecipeError) as error:
+        prepare_run(tmp_path / "home", "zh", "run1", str(path))
+    assert str(error.value) == (
+        f"recipe {path} is invalid:\n"
+        f"  quality.text_encoders[1].num_layers = 9: {model} has 4 layers\n"
+        f"  quality.text_encoders[2].model_path = '{tmp_path / 'missing'}': not a Hugging Face model folder (no config.json)"
+    )
