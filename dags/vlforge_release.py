@@ -17,16 +17,21 @@ Builds a versioned, quality-gated training-set release from annotated data.
    `review/` as Label Studio tasks and are left out of the release.
 4. **gate_quality**: each task type's mean agreement must reach the recipe's thresholds.
 5. **curate**: filters, visual-token budgets, dedup and train/val/test splits on the samples to release.
-6. **plan_augment** / **augment** (one mapped task per shard) / **merge_augment**: the train split
+6. **compose**: samples composed from the curated train split (val and test stay real): QA turns of
+   one image merged (multi-turn), caption, boxes, QA and OCR of one image together (multi-task),
+   and 2-4 pictures with comparison questions answered from their boxes (multi-image, English and
+   Chinese), within the recipe's image and token limits; with `compose.packing`, same-task train
+   samples grouped into sequences of a token budget.
+7. **plan_augment** / **augment** (one mapped task per shard) / **merge_augment**: the train split
    is augmented as the recipe's `augment` section says for the training `phase` (`warmup`: resize
    and crop only, `main`: every op, `finetune`: no copies); every copy records its parent, ops,
    drawn parameters and seed, so `vlforge replay <sample_id>` recreates it byte for byte.
-7. **gate_augment**: boxes inside their images, no emptied conversations, left/right words that
+8. **gate_augment**: boxes inside their images, no emptied conversations, left/right words that
    agree with the flips, each op's applied share near its probability, paraphrase BERTScore.
-8. **release**: exports for every trainer format, Data Docs, report, `RELEASE.json` (metric means,
+9. **release**: exports for every trainer format, Data Docs, report, `RELEASE.json` (metric means,
    counts per task type and split, synthetic share); the folder
    `$VLFORGE_HOME/releases/<dataset>/<version>` appears atomically.
-9. **compare_and_promote**: the release is compared with the last released version of the dataset
+10. **compare_and_promote**: the release is compared with the last released version of the dataset
    and recorded in the release catalog. A metric that fell by more than the recipe's
    `release.tolerance` holds it: `current` stays where it was and an alert goes out. Otherwise it
    becomes `current` (catalog flag and the `releases/<dataset>/current` symlink), an improvement is
@@ -155,6 +160,14 @@ def vlforge_release() -> None:
         return run
 
     @task
+    def compose(run: Run) -> Run:
+        from vlforge.run import RunDescription
+        from vlforge.synth.compose.stage import run_compose
+
+        print(run_compose(RunDescription.from_json(run)))
+        return run
+
+    @task
     def plan_augment(run: Run) -> list[dict[str, Any]]:
         from vlforge.augment.stage import plan_shards
         from vlforge.run import RunDescription
@@ -227,7 +240,7 @@ def vlforge_release() -> None:
             yield Metadata(Asset(f"vlforge://{decision.dataset}"), decision.asset_extra(), alias=RELEASE_ALIAS)
         return decision.to_dict()
 
-    curated = curate(gate_quality(measure_agreement(gate_ingest(ingest(prepare())))))
+    curated = compose(curate(gate_quality(measure_agreement(gate_ingest(ingest(prepare()))))))
     shards = augment.partial(run=curated).expand(shard=plan_augment(curated))
     augmented = gate_augment(merge_augment(curated, shards))
     compare_and_promote(augmented, release(augmented))

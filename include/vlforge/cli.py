@@ -163,11 +163,19 @@ def _releases(arguments: argparse.Namespace) -> int:
 
 
 def _replay(arguments: argparse.Namespace) -> int:
-    from vlforge.augment.replay import (
-        check_replay,  # albumentations and OpenCV: only for this command
-    )
+    # albumentations and OpenCV: imported only for this command
+    from vlforge.augment.replay import check_replay
+    from vlforge.layout import sample_manifests
+    from vlforge.manifest import find_sample
+    from vlforge.synth.compose.rule import compose_params
+    from vlforge.synth.compose.stage import check_recompose
 
     try:
+        found = find_sample(sample_manifests(arguments.folder), arguments.sample_id)
+        if found is not None and compose_params(found) is not None:
+            ok, detail = check_recompose(arguments.folder, arguments.sample_id)
+            print(f"{'OK' if ok else 'MISMATCH'} {arguments.sample_id}: {detail}")
+            return 0 if ok else 1
         check = check_replay(arguments.folder, arguments.sample_id, arguments.store or store_root(vlforge_home()))
     except (LookupError, ValueError) as error:
         print(error, file=sys.stderr)

@@ -20,6 +20,7 @@ from vlforge.curate.config import CurateConfig
 from vlforge.preannotate.config import PreannotateConfig
 from vlforge.quality.config import MINILM, TextEncoderConfig, encoder_for
 from vlforge.records import TaskType
+from vlforge.synth.compose.config import ComposeConfig
 
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
 ExportFormat = Literal[
@@ -150,6 +151,7 @@ class Recipe(_Section):
     prompts: Prompts = Prompts()
     quality: QualityConfig = QualityConfig()
     curate: CurateConfig = CurateConfig()
+    compose: ComposeConfig = ComposeConfig()
     augment: AugmentConfig = AugmentConfig()
     export: ExportConfig = ExportConfig()
     report: ReportConfig = ReportConfig()

@@ -119,6 +119,20 @@ class RunDir(SampleFolder):
     def curate_stats(self) -> Path:
         return self.path / "curate_stats.json"
 
+    # compose
+    @property
+    def composed(self) -> Path:
+        """Samples composed from the curated train split (a split manifest, all ``train``)."""
+        return self.path / "composed.parquet"
+
+    @property
+    def compose_stats(self) -> Path:
+        return self.path / "compose_stats.json"
+
+    @property
+    def packing(self) -> Path:
+        return self.path / "packing.json"
+
     # augment
     @property
     def augment_plan(self) -> Path:
@@ -159,7 +173,7 @@ class RunDir(SampleFolder):
 
     def manifests(self) -> list[Path]:
         """The run's sample tables, most derived first: where a copy and its parent are looked up."""
-        return [self.augmented, self.curated, self.manifest, self.ingested]
+        return [self.augmented, self.composed, self.curated, self.manifest, self.ingested]
 
 
 @dataclass(frozen=True)
@@ -169,6 +183,11 @@ class ReleaseDir(SampleFolder):
     @property
     def release_json(self) -> Path:
         return self.path / "RELEASE.json"
+
+    @property
+    def packing(self) -> Path:
+        """Same-task train samples grouped into sequences of at most a token budget (when the recipe packs)."""
+        return self.path / "packing.json"
 
     @property
     def images(self) -> Path:
@@ -219,3 +238,11 @@ class DatasetReleases:
 
     def latest_version(self) -> str | None:
         return self.latest.read_text(encoding="utf-8").strip() if self.latest.is_file() else None
+
+
+def sample_manifests(folder: Path) -> list[Path]:
+    """Where a sample of a release folder, a run folder or one manifest file is looked up, most derived first."""
+    folder = Path(folder)
+    if folder.is_file():
+        return [folder]
+    return list(dict.fromkeys([*RunDir(folder).manifests(), *ReleaseDir(folder).manifests()]))

@@ -99,8 +99,10 @@ def publish_release(run: RunDescription) -> dict[str, Any]:
     if failed or not gates:
         raise RuntimeError(f"release refused: gates not passed in {run_dir.path}: {failed or 'no gate results'}")
     samples, splits = read_split_manifest(run_dir.curated)
-    copies, copy_splits = read_split_manifest(run_dir.augmented) if run_dir.augmented.is_file() else ([], [])
-    samples, splits = samples + copies, splits + copy_splits
+    for derived in (run_dir.composed, run_dir.augmented):
+        if derived.is_file():
+            more, more_splits = read_split_manifest(derived)
+            samples, splits = samples + more, splits + more_splits
     quarantine_text = run_dir.quarantine.read_text(encoding="utf-8")
     digest = content_hash(samples, quarantine_text, recipe, run.seed)
     version = digest[:12]
@@ -177,6 +179,10 @@ def _assemble(
     counts["samples"] = len(samples)
     counts["by_task_type"] = dict(sorted(Counter(sample.task_type for sample in samples).items()))
     counts["by_split"] = {split: splits.count(split) for split in curate_stats["splits"]}
+    if run_dir.compose_stats.is_file():
+        counts["compose"] = json.loads(run_dir.compose_stats.read_text(encoding="utf-8"))
+    if run_dir.packing.is_file():
+        shutil.copyfile(run_dir.packing, building.packing)
     if run_dir.augment_stats.is_file():
         augment_stats = json.loads(run_dir.augment_stats.read_text(encoding="utf-8"))
         counts["augment"] = {key: augment_stats[key] for key in ("phase", "augmented", "dropped", "ops", "paraphrase")}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from vlforge.augment.lineage import applied_ops, parent_id
 from vlforge.augment.pipeline import VIDEO_SAMPLING, replay, replay_video
-from vlforge.layout import ReleaseDir, RunDir
+from vlforge.layout import ReleaseDir, sample_manifests
 from vlforge.manifest import find_sample
 from vlforge.store import ImageStore, sha256_bytes
 
@@ -47,7 +47,7 @@ def check_replay(folder: Path, sample_id: str, store_dir: Path | None = None) ->
         LookupError: when the copy, its lineage's parent or the parent's image cannot be found.
     """
     folder = Path(folder)
-    candidates = [folder] if folder.is_file() else list(dict.fromkeys([*RunDir(folder).manifests(), *ReleaseDir(folder).manifests()]))
+    candidates = sample_manifests(folder)
     files = [path for path in candidates if path.is_file()]
     base = folder.parent if folder.is_file() else folder
     if not files:

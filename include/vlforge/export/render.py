@@ -2,7 +2,7 @@
 
 A sample's own conversation is kept as it is; boxes and OCR lines become one
 more user/assistant pair whose answer is written in the target format's box
-syntax, which each exporter passes in. Images and videos are marked in the text
+syntax, which each exporter passes in (boxes on several pictures: one pair per picture). Images and videos are marked in the text
 with ``<image>`` and ``<video>`` tags, one per image and per video.
 """
 
@@ -61,7 +61,12 @@ def training_turns(sample: Sample, recipe: Recipe, boxes_answer: BoxAnswer, ocr_
             )
     if sample.ocr_lines:
         turns += _pair(recipe.prompts.ocr, ocr_answer(list(sample.ocr_lines), sample.images))
-    if sample.boxes:
+    if sample.boxes and len(sample.images) > 1:
+        # One question per picture: a box answer does not say which picture it is measured on.
+        for index in sorted({box.image_index for box in sample.boxes}):
+            boxes = [box for box in sample.boxes if box.image_index == index]
+            turns += _pair(f"Picture {index + 1}: {recipe.prompts.grounding}", boxes_answer(boxes, sample.images))
+    elif sample.boxes:
         turns += _pair(recipe.prompts.grounding, boxes_answer(list(sample.boxes), sample.images))
     text = "".join(turn.content for turn in turns)
     prefix = "<image>" * len(sample.images) if "<image>" not in text else ""

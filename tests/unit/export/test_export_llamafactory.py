@@ -46,13 +46,14 @@ def test_grounding_record(recipe: Recipe) -> None:
 
 
 def test_multi_image_record(recipe: Recipe) -> None:
-    # the box lies on image 1 (200x100): 50/200*1000, 25/100*1000, 150/200*1000, 75/100*1000
+    # the box lies on image 1 (200x100): 50/200*1000, 25/100*1000, 150/200*1000, 75/100*1000; the
+    # question names its picture, since a box answer alone does not say which picture it is on
     result = record(multi_image_sample(), recipe, "../../images")
     assert result == {
         "messages": [
             {"role": "user", "content": "<image>\n<image>\nWhat changed between the two screens?"},
             {"role": "assistant", "content": "The dialog closed."},
-            {"role": "user", "content": GROUNDING_PROMPT},
+            {"role": "user", "content": "Picture 2: " + GROUNDING_PROMPT},
             {"role": "assistant", "content": '[{"bbox_2d": [250, 250, 750, 750], "label": "dialog"}]'},
         ],
         "images": [path_of(WIDE), path_of(SMALL)],

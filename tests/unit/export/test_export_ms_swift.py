@@ -48,7 +48,7 @@ def test_multi_image_record_says_which_image_a_box_is_on(recipe: Recipe) -> None
         "messages": [
             {"role": "user", "content": "<image>\n<image>\nWhat changed between the two screens?"},
             {"role": "assistant", "content": "The dialog closed."},
-            {"role": "user", "content": GROUNDING_PROMPT},
+            {"role": "user", "content": "Picture 2: " + GROUNDING_PROMPT},
             {"role": "assistant", "content": "<ref-object><bbox>"},
         ],
         "images": [path_of(WIDE), path_of(SMALL)],

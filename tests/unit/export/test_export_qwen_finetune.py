@@ -85,7 +85,7 @@ def test_multi_image_keeps_tags_and_measures_box_on_its_own_image(recipe: Recipe
         "conversations": [
             {"from": "human", "value": "<image>\n<image>\nWhat changed between the two screens?"},
             {"from": "gpt", "value": "The dialog closed."},
-            {"from": "human", "value": GROUNDING_PROMPT},
+            {"from": "human", "value": "Picture 2: " + GROUNDING_PROMPT},
             {"from": "gpt", "value": '[{"bbox_2d": [250, 250, 750, 750], "label": "dialog"}]'},
         ],
     }

@@ -53,7 +53,7 @@ def test_multi_image_record_numbers_pictures(recipe: Recipe) -> None:
                 ),
             },
             {"from": "assistant", "value": "The dialog closed."},
-            {"from": "user", "value": GROUNDING_PROMPT},
+            {"from": "user", "value": "Picture 2: " + GROUNDING_PROMPT},
             {"from": "assistant", "value": "<ref>dialog</ref><box>(250,250),(750,750)</box>"},
         ],
     }
