@@ -49,6 +49,22 @@ class PackingConfig(_Section):
     max_tokens: int = Field(8192, ge=1)
 
 
+class RewriteConfig(_Section):
+    """LLM-assisted rewriting of composed answers by a local model (``compose.rewrite``)."""
+
+    enabled: bool = False
+    model_path: str | None = Field(None, description="A local seq2seq or causal transformers model folder.")
+    model_kind: Literal["auto", "seq2seq", "causal"] = "auto"
+    bertscore_threshold: float = Field(0.85, ge=0.0, le=1.0)
+    bertscore_batch_size: int = Field(64, ge=1)
+
+    @model_validator(mode="after")
+    def _model_needs_path(self) -> RewriteConfig:
+        if self.enabled and not self.model_path:
+            raise ValueError("compose.rewrite.enabled needs compose.rewrite.model_path (a local model folder)")
+        return self
+
+
 class ComposeConfig(_Section):
     """The ``compose:`` section.
 
@@ -65,4 +81,5 @@ class ComposeConfig(_Section):
     max_tokens: int = Field(16384, ge=1)
     model: Literal["qwen2_vl", "qwen2_5_vl", "qwen3_vl"] = "qwen2_5_vl"
     tokenizer_path: str | None = None
+    rewrite: RewriteConfig = RewriteConfig()
     packing: PackingConfig = PackingConfig()

@@ -16,8 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from vlforge.augment.paraphrase import TransformersParaphraser
+from vlforge.augment.paraphrase.filter import Scorer
 from vlforge.layout import sample_manifests
 from vlforge.manifest import find_sample, read_split_manifest, write_split_manifest
+from vlforge.quality.metrics.bertscore import LazyBertScorer
 from vlforge.records import Sample
 from vlforge.run import RunDescription
 from vlforge.store import atomic_write_text
@@ -25,6 +28,7 @@ from vlforge.synth.compose import multi_image, same_image
 from vlforge.synth.compose.budget import TokenCounter, over_budget
 from vlforge.synth.compose.config import ComposeConfig
 from vlforge.synth.compose.packing import Packable, pack
+from vlforge.synth.compose.rewrite import REWRITE_OP, apply_rewrites, rewrite_answers
 from vlforge.synth.compose.rule import compose_params, group_rng
 
 log = logging.getLogger(__name__)
@@ -33,7 +37,7 @@ RULES = ("multi_turn", "multi_task", "multi_image")
 
 
 def compose_all(
-    train: list[Sample], config: ComposeConfig, seed: int, counter: TokenCounter
+    train: list[Sample], config: ComposeConfig, seed: int, counter: TokenCounter, scorer: Scorer | None = None
 ) -> tuple[list[Sample], dict[str, Any]]:
     """Every composed sample of the train split, and counts: made and dropped per rule, dropped per reason.
 
@@ -42,35 +46,46 @@ def compose_all(
         config: the ``compose`` section.
         seed: the run's seed.
         counter: counts tokens for the budget.
+        scorer: BERTScore for rewrites (``compose.rewrite``); by default vlforge's, loaded on first use.
     """
-    made: list[Sample] = []
-    counts: dict[str, Any] = {rule: {"composed": 0, "dropped": 0} for rule in RULES}
-    reasons: Counter[str] = Counter()
-
-    def keep(rule: str, sample: Sample) -> None:
-        reason = over_budget(sample, config, counter)
-        if reason:
-            counts[rule]["dropped"] += 1
-            reasons[reason] += 1
-        else:
-            counts[rule]["composed"] += 1
-            made.append(sample)
-
+    candidates: list[tuple[str, Sample]] = []
     groups = same_image.image_groups(train)
     for rule, settings in (("multi_turn", config.multi_turn), ("multi_task", config.multi_task)):
         if not settings.enabled:
             continue
         for sources in [group for group in groups if same_image.can_compose(rule, group)][: settings.max_samples]:
             params = same_image.draw(sources, group_rng(seed, rule, sources), settings.max_pairs)
-            keep(rule, same_image.compose(rule, sources, params))
+            candidates.append((rule, same_image.compose(rule, sources, params)))
     if config.multi_image.enabled:
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x6D756C7469]))
         for sources in multi_image.draw_groups(multi_image.eligible(train), config.multi_image, rng):
             params = multi_image.draw(sources, config.multi_image, group_rng(seed, multi_image.RULE, sources))
             if params["questions"]:
-                keep(multi_image.RULE, multi_image.compose(sources, params))
+                candidates.append((multi_image.RULE, multi_image.compose(sources, params)))
+    stats: dict[str, Any] = {}
+    if config.rewrite.enabled and candidates:
+        settings = config.rewrite
+        paraphraser = TransformersParaphraser(str(settings.model_path), kind=settings.model_kind)
+        rewritten, stats["rewrite"] = rewrite_answers(
+            [sample for _, sample in candidates],
+            settings,
+            seed,
+            paraphraser,
+            scorer or LazyBertScorer(settings.bertscore_batch_size),
+        )
+        candidates = [(rule, sample) for (rule, _), sample in zip(candidates, rewritten, strict=True)]
+    made: list[Sample] = []
+    counts: dict[str, Any] = {rule: {"composed": 0, "dropped": 0} for rule in RULES}
+    reasons: Counter[str] = Counter()
+    for rule, sample in candidates:
+        reason = over_budget(sample, config, counter)
+        counts[rule]["dropped" if reason else "composed"] += 1
+        if reason:
+            reasons[reason] += 1
+        else:
+            made.append(sample)
     made.sort(key=lambda sample: sample.sample_id)
-    return made, {"by_rule": counts, "dropped_by_reason": dict(sorted(reasons.items())), "composed": len(made)}
+    return made, {**stats, "by_rule": counts, "dropped_by_reason": dict(sorted(reasons.items())), "composed": len(made)}
 
 
 def recompose(sample: Sample, find: Callable[[str], Sample | None]) -> Sample:
@@ -88,9 +103,9 @@ def recompose(sample: Sample, find: Callable[[str], Sample | None]) -> Sample:
     if missing:
         raise LookupError(f"sources {missing} of composed sample {sample.sample_id} not found")
     found = [source for source in sources if source is not None]
-    if rule == multi_image.RULE:
-        return multi_image.compose(found, recorded)
-    return same_image.compose(rule, found, recorded)
+    again = multi_image.compose(found, recorded) if rule == multi_image.RULE else same_image.compose(rule, found, recorded)
+    rewrites = tuple(entry for entry in sample.lineage if entry.op == REWRITE_OP)
+    return apply_rewrites(again.model_copy(update={"lineage": again.lineage + rewrites})) if rewrites else again
 
 
 def check_recompose(folder: Path, sample_id: str) -> tuple[bool, str]:
