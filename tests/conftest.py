@@ -12,8 +12,17 @@ from vlforge.config import Recipe, load_recipe
 from vlforge.demo import prepare_demo
 from vlforge.store import ImageStore
 
-REPO = Path(__file__).resolve().parent.parent
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
 FIXTURES = REPO.parent / "shared" / "fixtures"
+# Every test in these folders starts Airflow or needs a database server.
+INTEGRATION_FOLDERS = ("dags", "integration")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.relative_to(TESTS).parts[0] in INTEGRATION_FOLDERS:
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(scope="session")

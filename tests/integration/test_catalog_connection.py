@@ -21,7 +21,6 @@ from sqlalchemy.exc import OperationalError
 
 from vlforge.catalog import open_catalog
 
-pytestmark = pytest.mark.integration
 SERVER_URL = os.environ.get("VLFORGE_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 
 

@@ -20,7 +20,6 @@ import pytest
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.exc import OperationalError
 
-pytestmark = pytest.mark.integration
 SERVER_URL = os.environ.get("VLFORGE_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 
 # The unit module is imported by name (as pytest itself imports it) so that its asserts are rewritten.

@@ -21,7 +21,6 @@ import pytest
 
 from vlforge.catalog import open_catalog
 
-pytestmark = pytest.mark.integration
 TOKEN = "T0000/B0000/XXXXXXXX"
 
 
