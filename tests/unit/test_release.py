@@ -26,6 +26,9 @@ from vlforge.quality.stage import run_agreement
 from vlforge.release import latest_version, publish_release
 from vlforge.run import RunDescription
 
+# Each module fixture runs the demo through ingest, the gates and agreement, BERTScore's MiniLM included.
+pytestmark = pytest.mark.slow
+
 
 def _stage(root: Path, recipe: Recipe) -> RunDescription:
     """A demo run ingested, measured and gated under ``root``."""

@@ -31,6 +31,7 @@ def big_run(tmp_path_factory: pytest.TempPathFactory) -> RunDescription:
     return run
 
 
+@pytest.mark.slow
 def test_op_shares_within_five_points_and_gate_passes(big_run: RunDescription) -> None:
     stats = json.loads(big_run.run_dir.augment_stats.read_text())
     assert stats["augmented"] >= MIN_COPIES_FOR_SHARES
@@ -50,6 +51,7 @@ def test_op_shares_within_five_points_and_gate_passes(big_run: RunDescription) -
     assert {"boxes", "copies", "op_shares", "paraphrases"} <= set(gx_result)
 
 
+@pytest.mark.slow
 def test_share_expectations_need_1000_eligible_copies(tmp_path: Path) -> None:
     run = augment_run(tmp_path, seed=1, shard_size=30)
     make_curated(run, train=30)
@@ -69,6 +71,7 @@ def _rows(run: RunDescription) -> list[dict]:
     return pq.read_table(run.run_dir.augmented).to_pylist()
 
 
+@pytest.mark.slow
 def test_corrupted_copies_fail_the_gate(big_run: RunDescription, tmp_path: Path) -> None:
     run = replace(big_run, home=tmp_path)  # a copy of the big run's folder, without its gate results
     shutil.copytree(big_run.run_dir.path, run.run_dir.path, ignore=shutil.ignore_patterns("gx", "gx_results", "gates"))

@@ -191,6 +191,7 @@ def test_filter_keeps_every_rule_paraphrase_of_cjk(rules: RuleParaphraser) -> No
     assert rejected == len(chinese) - 2
 
 
+@pytest.mark.slow
 def test_filter_with_the_real_bertscorer() -> None:
     from vlforge.quality.metrics.bertscore import BertScorer
 
@@ -216,6 +217,7 @@ def tiny_model(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     return kind, build_tiny_paraphraser(tmp_path_factory.mktemp(f"tiny_{kind}"), kind)
 
 
+@pytest.mark.slow
 def test_transformers_backend_loads_a_local_model_and_is_seeded(tiny_model: tuple[str, Path]) -> None:
     kind, folder = tiny_model
     paraphraser = TransformersParaphraser(folder, max_new_tokens=6)

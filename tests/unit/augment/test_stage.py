@@ -106,6 +106,7 @@ class RejectAll(FakeScorer):
         return [(0.5, 0.5, 0.5)] * len(candidates)
 
 
+@pytest.mark.slow
 def test_paraphrases_kept_above_threshold_and_rejected_below(tmp_path: Path) -> None:
     run = augment_run(tmp_path)
     make_curated(run, train=60)

@@ -91,6 +91,7 @@ def test_vlm_boxes_and_caption_become_rectanglelabels_and_a_caption_textarea(fix
     assert '<Label value="cat"/>' in config and 'name="transcription"' in config and 'name="caption"' in config
 
 
+@pytest.mark.slow
 def test_ocr_lines_are_box_and_transcription_pairs_with_scores(fixtures_dir: Path, tmp_path: Path) -> None:
     images = _copy(fixtures_dir, tmp_path / "images", {"paragraph.png": PARAGRAPH})
     counts = run_preannotate(images, tmp_path / "tasks.json", OCR_ONLY)
@@ -114,6 +115,7 @@ def test_ocr_lines_are_box_and_transcription_pairs_with_scores(fixtures_dir: Pat
     assert task["meta"]["languages"] == ["en"]
 
 
+@pytest.mark.slow
 def test_exif_rotated_photo_is_read_upright_like_the_unrotated_one(fixtures_dir: Path, tmp_path: Path) -> None:
     images = _copy(fixtures_dir, tmp_path / "images", {"plain.jpeg": POSTER, "rotated.jpeg": POSTER_EXIF})
     with Image.open(images / "rotated.jpeg") as stored:
@@ -171,6 +173,7 @@ def test_recipe_errors_name_the_key_and_what_is_allowed(tmp_path: Path) -> None:
     assert "preannotate.vlm.max_new_tokens = 0" in message
 
 
+@pytest.mark.slow
 def test_accepted_predictions_read_back_through_the_label_studio_ingest(fixtures_dir: Path, tmp_path: Path, store, recipe) -> None:  # noqa: ANN001
     from vlforge.ingest import ingest_source
 

@@ -21,6 +21,7 @@ def _read(fixtures_dir: Path, name: str) -> list:
         return recognise(image, name, ("eng", "chi_sim"))
 
 
+@pytest.mark.slow
 def test_printed_english_paragraph_is_read_line_by_line(fixtures_dir: Path) -> None:
     lines = _read(fixtures_dir, PARAGRAPH)
     texts = [recognised.line.text for recognised in lines]
@@ -40,12 +41,14 @@ def test_printed_english_paragraph_is_read_line_by_line(fixtures_dir: Path) -> N
     assert (first.x1, first.y1) == (31.0, 19.0) and 340 <= first.x2 <= 360 and 28 <= first.y2 <= 34
 
 
+@pytest.mark.slow
 def test_scanned_book_page_is_read(fixtures_dir: Path) -> None:
     joined = " ".join(recognised.line.text for recognised in _read(fixtures_dir, PAGE)).lower()
     for words in ("segmentation", "markers of the coins", "background"):
         assert words in joined
 
 
+@pytest.mark.slow
 def test_simplified_chinese_screenshot_lines_are_chinese_and_unspaced(fixtures_dir: Path) -> None:
     lines = _read(fixtures_dir, PHONE_ZH)
     by_text = {recognised.line.text: recognised.line for recognised in lines}
@@ -84,12 +87,14 @@ def test_tsv_words_group_into_lines_with_union_boxes_and_mean_confidence() -> No
     assert parse_tsv(TSV_HEADER) == []
 
 
+@pytest.mark.slow
 def test_a_missing_language_pack_is_named_with_the_installed_ones() -> None:
     assert {"eng", "chi_sim"} <= set(installed_languages())
     with pytest.raises(TesseractError, match=r"\['klingon'\] not installed; installed: .*'chi_sim'.*'eng'"):
         check_languages(["eng", "klingon"])
 
 
+@pytest.mark.slow
 def test_a_failing_tesseract_names_the_image(tmp_path: Path) -> None:
     fake = tmp_path / "tesseract"
     fake.write_text(

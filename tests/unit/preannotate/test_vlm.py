@@ -15,6 +15,9 @@ from vlforge.preannotate.config import VlmConfig
 from vlforge.preannotate.tiny_qwen import GENERATIONS, Generation
 from vlforge.preannotate.vlm import GROUNDING_PROMPTS, Answer, QwenVlm, VlmError, load_processor, shared_vlm
 
+# Builds and runs tiny random Qwen-VL models of three generations.
+pytestmark = pytest.mark.slow
+
 CAT = "images_from_wheels/skimage/chelsea.png"  # 451x300
 
 # generation -> what a released checkpoint of it names, and how the tiny one resizes the cat.

@@ -10,6 +10,9 @@ from numpy.testing import assert_allclose
 
 from vlforge.quality.metrics.bertscore import NUM_LAYERS, BertScorer, default_model_path, f1_score, is_meaningful
 
+# Loads the packaged MiniLM, and bert_score's own copy of it.
+pytestmark = pytest.mark.slow
+
 LONG = " ".join(["a crowded harbour with fishing boats, gulls and stacked crates of ice"] * 60)  # > 512 tokens
 CANDIDATES = [
     "A dog runs along the beach.",
