@@ -26,7 +26,7 @@ SUDO := $(shell test "$$(id -u)" = 0 || echo sudo)
 CONF ?=
 DEMO_SOURCE := $(VLFORGE_HOME)/demo/label_studio_export.json
 
-.PHONY: setup demo run test bench calibrate airflow clean
+.PHONY: setup demo run test test-fast bench calibrate airflow clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,10 @@ run: setup
 
 test: setup
 	$(BIN)/python -m pytest -q tests
+
+# The inner loop: no Airflow, databases, Tesseract, models or subprocesses (markers in pytest.ini).
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not integration and not slow" tests
 
 # Speed goals, measured as ratios side by side in one run (never as timed assertions in tests).
 bench: setup
