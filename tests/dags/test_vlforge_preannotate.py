@@ -8,8 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from vlforge.preannotate.tiny_qwen import build_tiny_qwen2_vl
+from support.tiny_qwen_vl import build_tiny_qwen_vl
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
 IMAGES = {
@@ -21,7 +20,7 @@ IMAGES = {
 
 @pytest.fixture(scope="module")
 def tiny_qwen(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_qwen2_vl(tmp_path_factory.mktemp("tiny_qwen2_vl"))
+    return build_tiny_qwen_vl(tmp_path_factory.mktemp("tiny_qwen2_vl"), "qwen2_vl")
 
 
 def test_preannotate_dag_is_documented_tagged_and_retried(dagbag) -> None:  # noqa: ANN001

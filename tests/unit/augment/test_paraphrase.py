@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.tiny_paraphrasers import build_tiny_paraphraser
 
 from vlforge.augment.paraphrase import (
     LexiconError,
@@ -18,7 +19,6 @@ from vlforge.augment.paraphrase import (
     load_lexicon,
     protected_spans,
 )
-from vlforge.augment.paraphrase.tiny import build_tiny_paraphraser
 from vlforge.quality.metrics.bertscore import is_meaningful
 
 TEXTS = [

@@ -6,8 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-from vlforge.preannotate.tiny_qwen import Generation, build_tiny_qwen_vl
+from support.tiny_qwen_vl import Generation, build_tiny_qwen_vl
 
 
 @pytest.fixture(scope="session")

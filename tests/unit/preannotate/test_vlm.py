@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from support.tiny_qwen_vl import GENERATIONS, Generation, build_tiny_qwen_vl
 
 from vlforge.geometry import smart_resize
 from vlforge.preannotate.config import VlmConfig
-from vlforge.preannotate.tiny_qwen import GENERATIONS, Generation
 from vlforge.preannotate.vlm import GROUNDING_PROMPTS, Answer, QwenVlm, VlmError, load_processor, shared_vlm
 
 # Builds and runs tiny random Qwen-VL models of three generations.
@@ -170,8 +170,6 @@ def test_folders_that_are_not_qwen_vl_models_are_refused(tmp_path: Path, tiny_qw
 
 
 def test_an_unknown_generation_is_refused(tmp_path: Path) -> None:
-    from vlforge.preannotate.tiny_qwen import build_tiny_qwen_vl
-
     with pytest.raises(ValueError, match=r"unknown Qwen-VL generation 'qwen9_vl'; known: \['qwen2_vl', 'qwen2_5_vl', 'qwen3_vl'\]"):
         build_tiny_qwen_vl(tmp_path, "qwen9_vl")  # type: ignore[arg-type]
 

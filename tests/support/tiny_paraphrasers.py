@@ -1,4 +1,4 @@
-"""Tiny, randomly initialised paraphrase models (T5 seq2seq, GPT-2 causal), built offline, for tests and smoke runs.
+"""Test support: tiny, randomly initialised paraphrase models (T5 seq2seq, GPT-2 causal), built offline.
 
 The tokenizer is a word-level ``tokenizers`` tokenizer over a small fixed vocabulary (plus
 ``[UNK]``), wrapped as ``PreTrainedTokenizerFast`` and saved with ``save_pretrained``, so

@@ -1,4 +1,4 @@
-"""Tiny, randomly initialised Qwen2-VL, Qwen2.5-VL and Qwen3-VL model folders, built offline.
+"""Test support: tiny, randomly initialised Qwen2-VL, Qwen2.5-VL and Qwen3-VL model folders, built offline.
 
 Each folder has the files a released checkpoint of its generation has (``config.json`` with the
 generation's ``model_type``, ``generation_config.json``, ``model.safetensors``, ``tokenizer.json``
@@ -162,11 +162,6 @@ _SPECS: dict[Generation, _Spec] = {
 }
 
 
-def patch_size(generation: Generation) -> int:
-    """The side in pixels of one vision patch of ``generation`` (the resize factor is twice it)."""
-    return _SPECS[generation].patch_size
-
-
 def build_tiny_qwen_vl(folder: Path, generation: Generation = "qwen2_vl", seed: int = 0, max_pixels: int | None = None) -> Path:
     """Save a tiny random Qwen-VL model of ``generation`` with its tokenizer and image processor into ``folder``.
 
@@ -249,16 +244,3 @@ def build_tiny_qwen_vl(folder: Path, generation: Generation = "qwen2_vl", seed: 
     preprocessor.write_text(json.dumps(settings, indent=2), encoding="utf-8")
     return folder
 
-
-def build_tiny_qwen2_vl(folder: Path, seed: int = 0, max_pixels: int = 28 * 28 * 16) -> Path:
-    """Save a tiny random Qwen2-VL model into ``folder`` (``build_tiny_qwen_vl`` with ``generation="qwen2_vl"``).
-
-    Args:
-        folder: where to save it (created).
-        seed: torch seed for the random weights.
-        max_pixels: the image processor's largest resized area (small keeps generation fast).
-
-    Returns:
-        ``folder``.
-    """
-    return build_tiny_qwen_vl(folder, "qwen2_vl", seed=seed, max_pixels=max_pixels)
