@@ -81,7 +81,10 @@ def test_release_folder_holds_everything(staged: RunDescription, recipe: Recipe,
         "report_assets",
     }
     release = json.loads((folder / "RELEASE.json").read_text())
-    assert set(release) >= {"version", "content_hash", "parent_version", "counts", "gates", "recipe", "seed", "exports"}
+    assert set(release) == {
+        "version", "dataset", "created_at", "content_hash", "parent_version", "source", "counts", "metrics", "gates",
+        "recipe", "recipe_hash", "seed", "exports",
+    }  # fmt: skip
     assert release["recipe"] == recipe.model_dump(mode="json")
     # The images of released samples, and of the item in review, which the review tasks show.
     assert release["counts"]["images"] == 5 and len(list((folder / "images").iterdir())) == 6
@@ -246,7 +249,8 @@ def test_curation_drops_are_left_out_and_listed(staged: RunDescription, recipe: 
     folder = Path(str(published["path"]))
     curated = published["counts"]["curate"]
     drops = [json.loads(line) for line in (folder / "curate_drops.jsonl").read_text().splitlines()]
-    assert curated["dropped"] == len(drops) >= 1 and curated["kept"] + curated["dropped"] == 5
+    # the cat photograph (451x300) and the scanned page (384x191) are under 400 px on their short side
+    assert (curated["kept"], curated["dropped"]) == (3, 2) and sorted(drop["value"] for drop in drops) == ["384x191", "451x300"]
     assert {drop["reason"] for drop in drops} == {"min_side"} and all(drop["stage"] == "filter" for drop in drops)
     kept_ids = {sample.sample_id for sample in read_manifest(folder / "manifest.parquet")}
     assert len(kept_ids) == curated["kept"] and not kept_ids & {drop["sample_id"] for drop in drops}

@@ -101,7 +101,7 @@ def test_rules_never_change_spatial_words_numbers_or_markup(rules: RuleParaphras
         for original, paraphrase in zip(SPATIAL_AND_NUMBERS, rules.paraphrase(SPATIAL_AND_NUMBERS, np.random.default_rng(seed))):
             assert protected_spans(paraphrase) == protected_spans(original)
             changed += paraphrase != original
-    assert changed > 100
+    assert changed == 130  # of 40 x 4
     assert protected_spans(SPATIAL_AND_NUMBERS[2]) == [
         "左", "两", "右", "3", "<ref>小狗</ref>", "<box>(5,6),(7,8)</box>", "上",
     ]
@@ -227,7 +227,7 @@ def test_transformers_backend_loads_a_local_model_and_is_seeded(tiny_model: tupl
     first = paraphraser.paraphrase(texts, np.random.default_rng(0))
     assert first == paraphraser.paraphrase(texts, np.random.default_rng(0))
     assert len(first) == 2 and all(isinstance(text, str) and text for text in first)
-    assert len({tuple(paraphraser.paraphrase(texts, np.random.default_rng(seed))) for seed in range(5)}) > 1
+    assert len({tuple(paraphraser.paraphrase(texts, np.random.default_rng(seed))) for seed in range(5)}) == 5
     greedy = TransformersParaphraser(folder, kind=kind, max_new_tokens=6, sample=False)
     assert greedy.paraphrase(texts, np.random.default_rng(0)) == greedy.paraphrase(texts, np.random.default_rng(9))
 

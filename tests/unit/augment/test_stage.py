@@ -28,8 +28,8 @@ def test_plan_covers_the_train_split_only(tmp_path: Path) -> None:
     assert plan["samples_by_split"] == {"test": 3, "train": 10, "val": 3} and plan["train_samples"] == 10
     stats = augment_all(run)
     copies = read_augmented(run.run_dir.augmented)
-    assert {parent_id(copy) for copy in copies} <= {sample.sample_id for sample in train}
-    assert stats["parents"] == 10 and stats["augmented"] + stats["dropped"] == 10
+    assert sorted(parent_id(copy) for copy in copies) == sorted(sample.sample_id for sample in train)
+    assert (stats["parents"], stats["augmented"], stats["dropped"]) == (10, 10, 0)
 
 
 def test_warmup_applies_only_crop(tmp_path: Path) -> None:
@@ -112,9 +112,9 @@ def test_paraphrases_kept_above_threshold_and_rejected_below(tmp_path: Path) -> 
     make_curated(run, train=60)
     kept = augment_all(run)
     paraphrase = kept["paraphrase"]
-    assert paraphrase["kept"] > 0 and paraphrase["kept"] + paraphrase["rejected"] + paraphrase["unchanged"] == paraphrase["candidates"]
+    assert paraphrase == {"candidates": 30, "kept": 9, "rejected": 0, "unchanged": 21}
     entries = [json.loads(e.params_json) for c in read_augmented(run.run_dir.augmented) for e in c.lineage if e.op == "paraphrase"]
-    assert len(entries) > 0 and all(t["f1"] >= 0.85 for entry in entries for t in entry["turns"])
+    assert len(entries) == 9 and all(t["f1"] >= 0.85 for entry in entries for t in entry["turns"])
 
     rejected = augment_all(run, scorer=RejectAll())["paraphrase"]
     assert rejected["kept"] == 0 and rejected["rejected"] == paraphrase["kept"] + paraphrase["rejected"]
@@ -129,8 +129,8 @@ def test_drop_sample_counts_lost_objects(tmp_path: Path) -> None:
     run = augment_run(tmp_path, recipe)
     make_curated(run, train=30, ocr_every=0)
     stats = augment_all(run)
-    assert stats["dropped"] > 0 and stats["dropped_by_reason"] == {"lost_object": stats["dropped"]}
-    assert stats["augmented"] + stats["dropped"] == 30
+    # a crop of 10-15% of the image can hardly hold 90% of the 24x24 square (14% of it): here every copy loses it
+    assert (stats["augmented"], stats["dropped"], stats["dropped_by_reason"]) == (0, 30, {"lost_object": 30})
 
 
 def test_recipe_augment_section() -> None:

@@ -144,8 +144,8 @@ def test_random_offset_copies_retime_events_and_text(tmp_path: Path, fixtures_di
     write_curated(run, [video_sample(run.store, fixtures_dir, events=(EVENTS[0],))])
     stats = augment_all(run)
     copies = video_copies(run)
-    assert len(copies) + stats["dropped"] == 8 and len(copies) >= 2
-    assert set(stats["dropped_by_reason"]) <= {"video_event_not_sampled"}
+    # with seed 21 every copy samples a frame inside the event (1-3 s), so none is dropped
+    assert (len(copies), stats["dropped"], stats["dropped_by_reason"]) == (8, 0, {})
     shifted = 0
     for copy in copies:
         params, seed = sampling(copy)
@@ -163,7 +163,7 @@ def test_random_offset_copies_retime_events_and_text(tmp_path: Path, fixtures_di
         assert answer.startswith(f"Someone waves from {start:.1f}s to {end:.1f}s")
         shifted += first > 0
         assert check_replay(run.run_dir.path, copy.sample_id, run.store_dir).ok
-    assert shifted >= 1
+    assert shifted == 8
 
 
 def test_fixed_fps_clip_keeps_the_source_spacing(tmp_path: Path, fixtures_dir: Path) -> None:

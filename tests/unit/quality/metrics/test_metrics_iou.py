@@ -29,7 +29,7 @@ def test_iou_matrix_equals_pycocotools_on_random_boxes() -> None:
     a = np.hstack([corners[0], corners[0] + sizes[0]])
     b = np.hstack([corners[1], corners[1] + sizes[1]])
     expected = coco_mask.iou(_xywh(a), _xywh(b), [0] * len(b))
-    assert (expected > 0).sum() > 10  # the draw must have overlaps for this to test anything
+    assert (expected > 0).sum() == 189  # of 1600 pairs: the draw has overlaps, so this tests something
     assert_allclose(iou_matrix(a, b), expected, atol=1e-6)
 
 
