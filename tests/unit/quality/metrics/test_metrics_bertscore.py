@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import bert_score
-import bert_score.utils
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
 from vlforge.quality.metrics.bertscore import NUM_LAYERS, BertScorer, default_model_path, f1_score, is_meaningful
 
-# Loads the packaged MiniLM, and bert_score's own copy of it.
+# Loads the packaged MiniLM, and bert_score's own copy of it. bert_score (and the matplotlib it imports) is imported
+# inside the tests: at module level it would add over a second to every collection, `make test-fast`'s included.
 pytestmark = pytest.mark.slow
 
 LONG = " ".join(["a crowded harbour with fishing boats, gulls and stacked crates of ice"] * 60)  # > 512 tokens
@@ -50,6 +49,8 @@ def scorer() -> BertScorer:
 
 
 def _bert_score(candidates: list[str], references: list[str]) -> np.ndarray:
+    import bert_score
+
     precision, recall, f1 = bert_score.score(
         candidates, references, model_type=default_model_path(), num_layers=NUM_LAYERS
     )
@@ -80,6 +81,8 @@ def test_a_pair_scores_as_bert_score_scores_it_in_a_padded_batch(scorer: BertSco
 
 
 def test_token_ids_are_bert_scores(scorer: BertScorer) -> None:
+    import bert_score.utils
+
     texts = [*CANDIDATES, *REFERENCES, "  padded  ", "naïve café", "我们去公园"]
     assert scorer.encode(texts) == [tuple(bert_score.utils.sent_encode(scorer.tokenizer, text)) for text in texts]
     assert len(scorer.encode([LONG])[0]) == scorer.tokenizer.model_max_length
@@ -101,6 +104,8 @@ def test_results_do_not_depend_on_what_else_is_scored(scorer: BertScorer) -> Non
 
 
 def test_empty_text_scores_zero_as_bert_score_intends(scorer: BertScorer, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bert_score.utils
+
     candidates = ["", "A dog on the beach.", "   ", "A cat."]
     references = ["A dog on the beach.", "", "", "A cat on a sofa."]
     ours = scorer.score(candidates, references)
