@@ -232,6 +232,7 @@ def test_transformers_backend_loads_a_local_model_and_is_seeded(tiny_model: tupl
     assert greedy.paraphrase(texts, np.random.default_rng(0)) == greedy.paraphrase(texts, np.random.default_rng(9))
 
 
+@pytest.mark.slow  # imports transformers: over a second on its own
 def test_transformers_backend_names_a_bad_folder(tmp_path: Path) -> None:
     with pytest.raises(ParaphraseModelError, match=f"paraphrase model folder {tmp_path} has no config.json"):
         TransformersParaphraser(tmp_path).paraphrase(["a dog"], np.random.default_rng(0))
