@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from tiny_bert import build_tiny_bert
+from support.tiny_bert import build_tiny_bert
 from vlforge.cli import main
 from vlforge.config import Recipe
 from vlforge.quality.agreement import measure_agreement
