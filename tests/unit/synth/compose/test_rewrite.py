@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.tiny_paraphrasers import build_tiny_paraphraser
 
-from vlforge.augment.paraphrase.tiny import build_tiny_paraphraser
 from vlforge.records import Sample
 from vlforge.synth.compose import multi_image
 from vlforge.synth.compose.budget import TokenCounter
