@@ -171,13 +171,14 @@ def test_ms_swift_scripts_run_from_anywhere_with_the_models_box_format(release: 
         if model == "qwen2_5_vl":  # the resize its GUI points were computed for (qwen_vl_utils' variables)
             assert (environment["IMAGE_FACTOR"], environment["MIN_PIXELS"], environment["MAX_PIXELS"]) == ("28", "3136", "12845056")
         records = [json.loads(line) for path in (train, val) for line in Path(path).read_text(encoding="utf-8").splitlines()]
+        here = Path.cwd()
         os.chdir(elsewhere)
         try:
             for record in records:
                 resolved = [_swift_check_path(image, environment["ROOT_IMAGE_DIR"]) for image in record["images"]]
                 assert all(path and Path(path).parent == release / "images" for path in resolved), resolved
         finally:
-            os.chdir(release.parent)
+            os.chdir(here)
         rendered = {sample.sample_id: _swift_render(record, model, environment["QWENVL_BBOX_FORMAT"], [(i.width, i.height) for i in sample.images])
                     for sample, record in zip([s for s, split in zip(SAMPLES, SPLITS) if split == "train"], records, strict=False)}
         if model == "qwen2_vl":

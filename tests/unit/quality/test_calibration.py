@@ -81,8 +81,9 @@ def test_load_captions_reads_reference_files_and_coco_captions(tmp_path: Path, f
 
 
 @pytest.mark.slow
-def test_calibrate_reproduces_the_recipes_minilm_entry() -> None:
+def test_calibrate_reproduces_the_recipes_minilm_entry(monkeypatch: pytest.MonkeyPatch) -> None:
     """`vlforge calibrate` on the kept COCO sample prints exactly the default recipe's encoder entry."""
+    monkeypatch.chdir(COCO_SAMPLE.parents[3])  # the entry names the data by its path from the repository
     output = io.StringIO()
     with redirect_stdout(output):
         assert main(["calibrate", str(COCO_SAMPLE.relative_to(Path.cwd()))]) == 0
