@@ -48,7 +48,7 @@ setup: $(STAMP) $(DEBIAN_STAMP) $(AIRFLOW_HOME)/airflow.db
 
 demo: setup
 	$(BIN)/python -m vlforge.cli prepare-demo $(VLFORGE_HOME)/demo
-	$(BIN)/airflow dags test vlforge_release -c '{"source": "$(DEMO_SOURCE)", "source_format": "label_studio", "dataset": "demo"}' > $(VLFORGE_HOME)/demo/dags_test.log 2>&1 \
+	$(BIN)/airflow dags test vlforge_release -c '{"source": "$(DEMO_SOURCE)", "source_format": "label_studio", "dataset": "demo", "recipe": "demo"}' > $(VLFORGE_HOME)/demo/dags_test.log 2>&1 \
 		|| (tail -60 $(VLFORGE_HOME)/demo/dags_test.log; exit 1)
 	$(BIN)/python -m vlforge.cli latest demo
 

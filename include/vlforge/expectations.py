@@ -83,6 +83,14 @@ class ExpectParaphraseBertscoreAtLeast(gxe.ExpectColumnValuesToBeBetween):
     """Every kept paraphrase's BERTScore F1 against its original reaches the recipe's threshold."""
 
 
+
+class ExpectCurateDropsWithinLimit(gxe.ExpectColumnValuesToBeNull):
+    """Dedup, filters and token budgets together drop at most the recipe's share of samples (the column says why not)."""
+
+
+class ExpectSplitsNearRecipe(gxe.ExpectColumnValuesToBeNull):
+    """Each split's share of the samples is within the recipe's tolerance of its ratio (the column says why not)."""
+
 def box_expectations() -> list[gxe.Expectation]:
     """Every box lies inside its image and has a positive area (a ``tables.boxes_table`` table)."""
     return [

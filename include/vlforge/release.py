@@ -6,8 +6,9 @@ content hash, which covers those samples (with their image hashes), the quaranti
 recipe and the seed: the same inputs, recipe and seed give the same version, and a rerun returns
 the release that is already there. A release is assembled in a temporary folder beside its final
 place and renamed into place, so readers never see half a release and a failed run leaves the
-previous one untouched. ``RELEASE.json`` carries the dataset's metric means (``metrics``) and its
-counts per task type and split and synthetic share, which ``vlforge.compare`` and the catalog read;
+previous one untouched. ``RELEASE.json`` carries the dataset's metric means (``metrics``, at the
+precision that ``numerics`` states, with any output that may differ between CPUs) and its counts
+per task type and split and synthetic share, which ``vlforge.compare`` and the catalog read;
 ``exports`` lists each format's files (one set per split, see ``vlforge.export``) and
 ``counts.exports`` the samples each format wrote per split and left out per reason (video samples
 in formats that cannot hold video). Promotion to ``current`` is ``vlforge.promotion``'s job.
@@ -34,6 +35,7 @@ from vlforge.export import export_all
 from vlforge.gates import gate_summaries
 from vlforge.layout import DatasetReleases, ReleaseDir
 from vlforge.manifest import read_manifest, read_split_manifest, write_split_manifest
+from vlforge.numerics import numerics_record, stored_metric
 from vlforge.quality.agreement import METRICS
 from vlforge.records import Sample
 from vlforge.report import write_report
@@ -58,7 +60,7 @@ def metric_means(agreement: pd.DataFrame) -> dict[str, Any]:
 
     def means(rows: pd.DataFrame) -> dict[str, float | None]:
         values = {name: float(rows[name].mean()) if len(rows) else math.nan for name in METRICS}
-        return {name: None if math.isnan(value) else value for name, value in values.items()}
+        return {name: None if math.isnan(value) else stored_metric(value) for name, value in values.items()}
 
     by_task_type = {str(task_type): means(rows) for task_type, rows in agreement.groupby("task_type", sort=True)}
     return {**means(agreement), "by_task_type": by_task_type}
@@ -202,4 +204,5 @@ def _assemble(
         "seed": run.seed,
         "source": run.source_record(),
         "exports": {name: list(result.files) for name, result in exports.items()},
+        "numerics": numerics_record(recipe),
     }

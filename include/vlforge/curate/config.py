@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 VisionModel = Literal["qwen2_vl", "qwen2_5_vl", "qwen3_vl"]
-DedupRelation = Literal["exact", "image", "text"]
+DedupLevel = Literal["sample", "image"]
 
 
 class _Section(BaseModel):
@@ -20,23 +20,37 @@ class _Section(BaseModel):
 
 
 class DedupConfig(_Section):
-    """How duplicates are found and which kinds of duplicate are dropped.
+    """When a sample is a duplicate of another, and which duplicates are dropped (``vlforge.curate.dedup``).
 
-    Every relation groups samples for the splits (a group never straddles splits);
-    only the relations in ``drop`` also drop all but the first sample of a group.
+    ``level: sample`` (the default, for annotated data) drops a sample only when both its
+    media and its annotations duplicate a kept sample's: samples of one image with different
+    questions, boxes or captions are each annotators' work and are all kept. ``level: image``
+    drops every sample whose media duplicate a kept sample's, whatever its annotations: the
+    usual choice for pretraining caption pairs, where one caption per image is enough.
     """
 
+    enabled: bool = Field(True, description="False: nothing is dropped as a duplicate (samples of one image still share a split).")
+    level: DedupLevel = "sample"
     image_max_distance: int | None = Field(
-        8, ge=0, le=64, description="Images whose 64-bit pHashes differ in at most this many bits are near-duplicates; None: off."
+        8, ge=0, le=64, description="Images whose 64-bit pHashes differ in at most this many bits are near-duplicates; None: only equal files."
     )
-    text_min_jaccard: float | None = Field(
-        0.8, gt=0, le=1, description="Conversations whose character 5-gram sets reach this Jaccard are near-duplicates; None: off."
+    text_min_jaccard: float = Field(
+        0.8, gt=0, le=1, description="Annotation texts whose character n-gram sets (boilerplate left out) reach this Jaccard are near-duplicates."
     )
     text_shingle_size: int = Field(5, ge=1)
-    text_min_chars: int = Field(
-        40, ge=0, description="Normalised conversations shorter than this are left out of the text comparison (templates)."
+    boilerplate_share: float = Field(
+        0.1,
+        gt=0,
+        le=1,
+        description="An n-gram in more than this share of samples (and more than boilerplate_min_samples of them) is "
+        "boilerplate, e.g. a prompt template or fixed instruction, and is left out of the text comparison.",
     )
-    drop: tuple[DedupRelation, ...] = ("exact", "image", "text")
+    boilerplate_min_samples: int = Field(
+        20, ge=1, description="Small datasets: an n-gram in at most this many samples is never boilerplate."
+    )
+    box_min_iou: float = Field(
+        0.9, gt=0, le=1, description="Boxes (relative to their images, matched one-to-one per label) must agree at least this much."
+    )
 
 
 class FilterConfig(_Section):
@@ -83,11 +97,19 @@ class TokenBudget(_Section):
 
 
 class SplitConfig(_Section):
-    """Shares of groups that go to each split; they must add up to 1."""
+    """Shares of samples per split, how far a split may miss its share, and whether a miss is accepted.
+
+    Groups that must not straddle splits (rounds of one item, samples of one image, near-duplicate
+    images) are assigned whole (``vlforge.curate.splits``). A split whose share of the samples is
+    further than ``tolerance`` from its ratio fails the curate gate, naming the largest groups and
+    what linked them, unless ``accept_off_target`` is true.
+    """
 
     train: float = Field(0.9, ge=0, le=1)
     val: float = Field(0.05, ge=0, le=1)
     test: float = Field(0.05, ge=0, le=1)
+    tolerance: float = Field(0.02, ge=0, le=1, description="Largest allowed |share - ratio| per split.")
+    accept_off_target: bool = False
 
     @model_validator(mode="after")
     def _sums_to_one(self) -> SplitConfig:
@@ -98,6 +120,11 @@ class SplitConfig(_Section):
 
 
 class CurateConfig(_Section):
+    """The ``curate:`` section: dedup, filters, token budgets, splits, and the gate's drop limit."""
+
+    max_drop_share: float = Field(
+        0.2, ge=0, le=1, description="The curate gate fails when dedup, filters and budgets drop more than this share of samples."
+    )
     dedup: DedupConfig = DedupConfig()
     filters: FilterConfig = FilterConfig()
     token_budgets: dict[VisionModel, TokenBudget] = Field(

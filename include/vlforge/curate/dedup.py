@@ -1,33 +1,47 @@
-"""Duplicate detection: exact duplicates, near-duplicate images (pHash), near-duplicate texts (5-gram Jaccard).
+"""Duplicate detection that keeps annotators' work: a sample is dropped only as a copy of a sample that is kept.
 
-Three relations link pairs of samples:
+Two samples are **duplicates** when both of these hold:
 
-* ``exact``: the same image and video files (sha256, in order), the same normalised
-  conversation (``vlforge.curate.text.normalize_text``: casefolded, punctuation
-  deleted, whitespace collapsed, media tags removed, per role) and the same
-  structured annotations (boxes, OCR lines, actions, video events, choices), so
-  that two boxes-only samples of one image with different boxes are not exact duplicates.
-* ``image``: some image of one sample and some image of the other have 64-bit
-  perceptual hashes (``imagehash.phash`` of the stored file: 32x32 greyscale, DCT,
-  the 8x8 low frequencies against their median) that differ in at most
-  ``image_max_distance`` bits. Re-encoding and resizing change few bits; different
-  photos differ in about half of them. A shared sha256 is distance 0, so rounds of
-  one item are near-duplicates and the gold round is kept.
-* ``text``: the normalised conversations' sets of character ``k``-grams
-  (``text_shingle_size``, 5 by default) have Jaccard ``|A & B| / |A | B|`` of at
-  least ``text_min_jaccard``. Conversations shorter than ``text_min_chars`` are left
-  out, so that short templated prompts and answers do not chain unrelated samples.
-  Candidate pairs come from prefix filtering (Bayardo et al., "Scaling up all pairs
-  similarity search", WWW 2007): with shingles sorted rarest first, two sets with
-  Jaccard >= t share a token among the first ``n - ceil(t * n) + 1`` of each, so the
-  search is exact (no missed pair) and every candidate is verified.
+* **media**: the same number of images and videos; videos are the same files (sha256) and
+  each image is a near-duplicate of the other sample's image at the same position: the
+  same file, or 64-bit perceptual hashes (``imagehash.phash`` of the stored file: 32x32
+  greyscale, DCT, the 8x8 low frequencies against their median) at most
+  ``image_max_distance`` bits apart. Re-encoding and resizing change few bits; different
+  photos differ in about half of them.
+* **annotations** (``level: sample``, the default): the annotation texts (conversation,
+  OCR lines, choices, actions, video events; normalised by ``vlforge.curate.text``) have
+  character ``text_shingle_size``-gram sets with Jaccard ``|A & B| / |A | B|`` of at least
+  ``text_min_jaccard``, and their boxes agree. Boilerplate is left out of the Jaccard:
+  an n-gram that more than ``boilerplate_share`` of the samples (and more than
+  ``boilerplate_min_samples`` of them) contain is a prompt template or a fixed
+  instruction, and two questions built on one template are compared on what differs
+  (when both texts are nothing but boilerplate, their whole n-gram sets are compared).
+  Boxes (objects, OCR lines, action targets; an action point as a box of 2% of the
+  image's sides around it) are taken relative to their image's size, so a half-size
+  copy's boxes match, and must agree by ``vlforge.quality.metrics.iou.iou_agreement``
+  (one-to-one per label, unmatched boxes count 0) of at least ``box_min_iou``.
+  With ``level: image`` the media alone decide (caption-pair data: one caption per image).
 
-Links are joined into groups by union-find. Samples are ordered gold first, then by
-``sample_id``; the first of each group (over the relations named in ``drop``) is kept
-and every other member is dropped with a reason naming the link that joined it. The
-groups over all relations are what the splits keep together.
+Which duplicates are dropped: samples are visited gold first, then those with fewer
+duplicates first, then by ``sample_id``; a sample that duplicates an already kept sample
+is dropped, naming that sample and the measured values, and every other sample is kept.
+So a dropped sample is always itself a duplicate of a kept one, and no two kept samples
+are duplicates of each other: a chain ``A ~ B ~ ... ~ Z`` of pairwise duplicates whose
+ends differ never collapses into one sample. Its ends usually have the fewest duplicates
+and are visited first, so they are kept, with every sample between them that no kept
+neighbour duplicates. Samples of one image with different annotations are all kept.
 
-Pure functions apart from reading stored images.
+Candidate pairs come from the texts (prefix filtering, exact: ``similar_sets``) and, for
+samples without annotation text and for ``level: image``, from samples whose first images
+are near-duplicates; every candidate is then checked in full.
+
+Exact duplicates (same image and video files, same normalised turns and structured
+annotations) are reported as ``exact_duplicate``, other duplicates as
+``near_duplicate`` (``level: sample``) or ``same_media`` (``level: image``).
+
+``find_duplicates`` also returns the near-duplicate image pairs, which the splits use to
+keep copies of one picture out of different splits. Pure functions apart from reading
+stored images.
 """
 
 from __future__ import annotations
@@ -42,76 +56,55 @@ from pathlib import Path
 
 import numpy as np
 
-from vlforge.curate.config import DedupConfig, DedupRelation
-from vlforge.curate.result import Drop, make_drop
-from vlforge.curate.text import normalized_conversation, normalized_turns
-from vlforge.curate.union_find import UnionFind
-from vlforge.records import Sample
+from vlforge.curate.config import DedupConfig
+from vlforge.curate.result import Drop, DuplicatePair, make_drop
+from vlforge.curate.text import normalize_text, normalized_turns
+from vlforge.quality.metrics.iou import iou_agreement
+from vlforge.records import Box, Sample
 from vlforge.store import ImageStore
 
-_REASONS: dict[str, str] = {
-    "exact": "exact_duplicate",
-    "image": "near_duplicate_image",
-    "text": "near_duplicate_text",
-}
-_FIELDS: dict[str, str] = {"exact": "images+conversations", "image": "images", "text": "conversations"}
-_NAMES: dict[str, str] = {"exact": "exact duplicate", "image": "near-duplicate image", "text": "near-duplicate text"}
+# An action given as a point is compared as a box this share of the image's sides wide and high.
+POINT_BOX_SIDE = 0.02
 
 
 @dataclass(frozen=True)
-class Link:
-    """Two samples joined by one relation; ``first`` comes before ``second`` in keep order.
-
-    Attributes:
-        first: sample id.
-        second: sample id.
-        relation: ``exact``, ``image`` or ``text``.
-        value: the measured value, e.g. ``pHash distance 2`` or ``Jaccard 0.850``.
-        detail: what was compared, for the drop reason.
-    """
+class ImageLink:
+    """Two distinct stored images whose perceptual hashes are at most ``image_max_distance`` bits apart."""
 
     first: str
     second: str
-    relation: DedupRelation
-    value: str
-    detail: str
+    distance: int
 
 
 @dataclass(frozen=True)
 class DedupResult:
-    """Links, groups and the keep/drop decision.
+    """The keep/drop decision and the facts behind it.
 
     Attributes:
-        order: sample ids in keep order (gold first, then sample_id).
-        links: every link found, sorted.
-        groups: groups of two or more samples over all relations, members in keep order.
-        kept: ids of the samples kept, in keep order.
+        order: sample ids in the order they were visited.
+        kept: ids of the samples kept, in that order.
         drops: one ``Drop`` per sample dropped as a duplicate.
+        pairs: one ``DuplicatePair`` per dropped sample.
+        image_links: near-duplicate pairs of distinct images (for the splits).
     """
 
     order: tuple[str, ...]
-    links: tuple[Link, ...]
-    groups: tuple[tuple[str, ...], ...]
     kept: tuple[str, ...]
     drops: tuple[Drop, ...]
+    pairs: tuple[DuplicatePair, ...]
+    image_links: tuple[ImageLink, ...]
 
 
-def keep_order(samples: Iterable[Sample]) -> list[Sample]:
-    """Samples in the order duplicates are kept by: gold rounds first, then by ``sample_id``.
-
-    Raises:
-        ValueError: naming a sample id that occurs twice.
-    """
-    ordered = sorted(samples, key=lambda sample: (not sample.gold, sample.sample_id))
+def check_unique_ids(samples: Iterable[Sample]) -> None:
+    """Raises ValueError naming a sample id that occurs twice, with both source records."""
     seen: dict[str, Sample] = {}
-    for sample in ordered:
+    for sample in samples:
         earlier = seen.setdefault(sample.sample_id, sample)
         if earlier is not sample:
             raise ValueError(
                 f"sample_id {sample.sample_id!r} occurs twice ({earlier.source.file} record "
                 f"{earlier.source.record_id}, {sample.source.file} record {sample.source.record_id})"
             )
-    return ordered
 
 
 def exact_key(sample: Sample) -> str:
@@ -190,6 +183,17 @@ def hamming_pairs(hashes: Sequence[int], max_distance: int) -> list[tuple[int, i
     return sorted(pairs)
 
 
+def near_image_links(
+    samples: Sequence[Sample], store: ImageStore, max_distance: int | None, cache: MutableMapping[str, int] | None = None
+) -> list[ImageLink]:
+    """Pairs of distinct images of ``samples`` at most ``max_distance`` pHash bits apart (none when it is None)."""
+    if max_distance is None:
+        return []
+    hashes = image_hashes(samples, store, cache)
+    shas = sorted(hashes)
+    return [ImageLink(shas[i], shas[j], distance) for i, j, distance in hamming_pairs([hashes[sha] for sha in shas], max_distance)]
+
+
 def shingles(text: str, size: int) -> frozenset[str]:
     """Character ``size``-grams of ``text``; a text shorter than ``size`` is its own single shingle."""
     if len(text) <= size:
@@ -204,11 +208,119 @@ def jaccard(first: frozenset[str], second: frozenset[str]) -> float:
     return shared / (len(first) + len(second) - shared)
 
 
-def similar_sets(sets: Sequence[frozenset[str]], min_jaccard: float) -> list[tuple[int, int, float]]:
-    """Index pairs ``(i, j, jaccard)``, ``i < j``, of sets with Jaccard >= ``min_jaccard`` (exact, by prefix filtering).
+def annotation_text(sample: Sample) -> str:
+    """Everything annotated as text, normalised: conversation turns, OCR lines, choices, actions, video events."""
+    parts = [f"{role} {content}" for role, content in normalized_turns(sample) if content]
+    parts += [f"ocr {normalize_text(line.text)}" for line in sample.ocr_lines]
+    parts += [f"choice {normalize_text(choice)}" for choice in sample.choices]
+    parts += [f"action {action.type} {normalize_text(action.text)}" for action in sample.actions]
+    parts += [f"event {event.start_s:.1f} {event.end_s:.1f} {normalize_text(event.description)}" for event in sample.video_events]
+    return " | ".join(parts)
 
-    Sets are visited from small to large; each indexes the ``n - ceil(t * n) + 1``
-    rarest of its tokens, and a candidate must also pass the size filter
+
+def boilerplate(sets: Iterable[frozenset[str]], share: float, min_samples: int) -> frozenset[str]:
+    """The n-grams that more than ``share`` of the sets, and more than ``min_samples`` of them, contain."""
+    listed = list(sets)
+    frequency = Counter(token for tokens in listed for token in tokens)
+    limit = max(share * len(listed), min_samples)
+    return frozenset(token for token, count in frequency.items() if count > limit)
+
+
+def text_similarity(first: frozenset[str], second: frozenset[str], common: frozenset[str]) -> float:
+    """Jaccard of two n-gram sets without the ``common`` ones; of the whole sets when neither has any other."""
+    first_own, second_own = first - common, second - common
+    if not first_own and not second_own:
+        return jaccard(first, second)
+    return jaccard(first_own, second_own)
+
+
+def relative_boxes(sample: Sample) -> list[Box]:
+    """Every box of the sample in fractions of its image's sides, labelled by kind and label.
+
+    Object boxes, OCR line boxes (labelled with the line's text) and action targets; an action
+    given only as a point becomes a box ``POINT_BOX_SIDE`` of the sides wide around it.
+    """
+    located: list[tuple[str, Box]] = [(f"object:{box.label}", box) for box in sample.boxes]
+    located += [(f"ocr:{normalize_text(line.text)}", line.box) for line in sample.ocr_lines if line.box]
+    for action in sample.actions:
+        if action.box:
+            located.append((f"action:{action.type}", action.box))
+        elif action.point and sample.images:
+            image = sample.images[0]
+            half_w, half_h = POINT_BOX_SIDE * image.width / 2, POINT_BOX_SIDE * image.height / 2
+            x, y = action.point
+            located.append((f"action:{action.type}", Box(x1=x - half_w, y1=y - half_h, x2=x + half_w, y2=y + half_h)))
+    relative = []
+    for label, box in located:
+        image = sample.images[box.image_index] if box.image_index < len(sample.images) else None
+        width, height = (image.width, image.height) if image else (1, 1)
+        relative.append(
+            Box(x1=box.x1 / width, y1=box.y1 / height, x2=box.x2 / width, y2=box.y2 / height, label=label, image_index=box.image_index)
+        )
+    return relative
+
+
+def box_agreement(first: Sample, second: Sample) -> float:
+    """``iou_agreement`` of the two samples' relative boxes; 1.0 when neither has any."""
+    boxes_a, boxes_b = relative_boxes(first), relative_boxes(second)
+    if not boxes_a and not boxes_b:
+        return 1.0
+    return iou_agreement(boxes_a, boxes_b)
+
+
+class _MediaIndex:
+    """Which stored images are near-duplicates of each other, and how far apart."""
+
+    def __init__(self, links: Iterable[ImageLink]) -> None:
+        self.distance: dict[tuple[str, str], int] = {}
+        self.neighbours: dict[str, set[str]] = defaultdict(set)
+        for link in links:
+            self.distance[(link.first, link.second)] = self.distance[(link.second, link.first)] = link.distance
+            self.neighbours[link.first].add(link.second)
+            self.neighbours[link.second].add(link.first)
+
+    def media_distance(self, first: Sample, second: Sample) -> int | None:
+        """The largest pHash distance between images at the same position; None when the media differ."""
+        if len(first.images) != len(second.images) or [v.sha256 for v in first.videos] != [v.sha256 for v in second.videos]:
+            return None
+        largest = 0
+        for image_a, image_b in zip(first.images, second.images, strict=True):
+            if image_a.sha256 == image_b.sha256:
+                continue
+            distance = self.distance.get((image_a.sha256, image_b.sha256))
+            if distance is None:
+                return None
+            largest = max(largest, distance)
+        return largest
+
+    def candidate_pairs(self, samples: Sequence[Sample]) -> set[tuple[str, str]]:
+        """Pairs of ``samples`` (ids in order) whose first images are near-duplicates, or that have the same videos and no image."""
+        by_key: dict[tuple[str, ...], list[str]] = defaultdict(list)
+        for sample in samples:
+            by_key[self._key(sample)].append(sample.sample_id)
+        pairs: set[tuple[str, str]] = set()
+        for sample in samples:
+            keys = [self._key(sample)]
+            if sample.images:
+                keys += [("image", sha) for sha in self.neighbours[sample.images[0].sha256]]
+            for key in keys:
+                pairs.update((sample.sample_id, other) for other in by_key.get(key, []) if other > sample.sample_id)
+        return pairs
+
+    @staticmethod
+    def _key(sample: Sample) -> tuple[str, ...]:
+        if not sample.images:
+            return ("videos", *(video.sha256 for video in sample.videos))
+        return ("image", sample.images[0].sha256)
+
+
+def similar_sets(sets: Sequence[frozenset[str]], min_jaccard: float) -> list[tuple[int, int, float]]:
+    """Index pairs ``(i, j, jaccard)``, ``i < j``, of non-empty sets with Jaccard >= ``min_jaccard``.
+
+    Exact, by prefix filtering (Bayardo et al., "Scaling up all pairs similarity search",
+    WWW 2007): with tokens sorted rarest first, two sets with Jaccard >= t share a token
+    among the first ``n - ceil(t * n) + 1`` of each. Sets are visited from small to large;
+    each indexes that prefix, and a candidate must also pass the size filter
     ``|smaller| >= t * |larger|`` before its Jaccard is computed.
     """
     frequency = Counter(token for tokens in sets for token in tokens)
@@ -231,150 +343,69 @@ def similar_sets(sets: Sequence[frozenset[str]], min_jaccard: float) -> list[tup
     return sorted(pairs)
 
 
-def _star(members_by_key: dict[str, list[str]]) -> Iterable[tuple[str, str, str]]:
-    """Link every member to the first with the same key: ``(first, member, key)``."""
-    for key, members in members_by_key.items():
-        for member in members[1:]:
-            yield members[0], member, key
+def similar_texts(
+    texts: dict[str, frozenset[str]], common: frozenset[str], min_jaccard: float
+) -> dict[tuple[str, str], float]:
+    """Pairs of sample ids whose ``text_similarity`` reaches ``min_jaccard``; samples without text are left out.
 
-
-def duplicate_links(
-    samples: Sequence[Sample],
-    store: ImageStore,
-    config: DedupConfig,
-    hash_cache: MutableMapping[str, int] | None = None,
-) -> list[Link]:
-    """Every exact, image and text link among ``samples`` (relations switched off in ``config`` are skipped).
-
-    Samples sharing a key (exact key, sha256, normalised text) are linked to the first of them
-    in keep order, and near keys are linked through those first samples: the groups are the
-    same as with every pair linked, with far fewer links.
+    Texts with n-grams of their own are compared on those, texts that are all boilerplate on
+    their whole sets (a text of one kind is never similar to one of the other: Jaccard 0).
     """
-    ordered = keep_order(samples)
-    links: list[Link] = []
-
-    by_exact: dict[str, list[str]] = defaultdict(list)
-    for sample in ordered:
-        by_exact[exact_key(sample)].append(sample.sample_id)
-    for first, second, key in _star(by_exact):
-        links.append(Link(first, second, "exact", f"key {key[:12]}", "same images, normalised text and annotations"))
-
-    if config.image_max_distance is not None:
-        links += _image_links(ordered, store, config.image_max_distance, hash_cache)
-    if config.text_min_jaccard is not None:
-        links += _text_links(ordered, config)
-    return sorted(links, key=lambda link: (link.relation, link.first, link.second))
+    found: dict[tuple[str, str], float] = {}
+    own = [sample_id for sample_id, text in texts.items() if text - common]
+    only_common = [sample_id for sample_id, text in texts.items() if text and not text - common]
+    for ids, sets in ((own, [texts[i] - common for i in own]), (only_common, [texts[i] for i in only_common])):
+        for i, j, _ in similar_sets(sets, min_jaccard):
+            first, second = sorted((ids[i], ids[j]))
+            found[(first, second)] = text_similarity(texts[first], texts[second], common)
+    return found
 
 
-def _image_links(
-    ordered: list[Sample], store: ImageStore, max_distance: int, cache: MutableMapping[str, int] | None
-) -> list[Link]:
-    hashes = image_hashes(ordered, store, cache)
-    rank = {sample.sample_id: position for position, sample in enumerate(ordered)}
-    by_sha: dict[str, list[str]] = defaultdict(list)
-    for sample in ordered:
-        for sha in dict.fromkeys(image.sha256 for image in sample.images):
-            by_sha[sha].append(sample.sample_id)
-    links = [
-        Link(first, second, "image", "pHash distance 0", f"same image {sha[:12]} (pHash distance 0 <= {max_distance})")
-        for first, second, sha in _star(by_sha)
-        if first != second
-    ]
-    shas = list(by_sha)
-    for i, j, distance in hamming_pairs([hashes[sha] for sha in shas], max_distance):
-        first, second = by_sha[shas[i]][0], by_sha[shas[j]][0]
-        if first == second:
-            continue
-        detail = f"images {shas[i][:12]} and {shas[j][:12]} have pHash distance {distance} <= {max_distance}"
-        links.append(Link(*_in_order(first, second, rank), "image", f"pHash distance {distance}", detail))
-    return links
+def duplicate_pairs(
+    samples: Sequence[Sample], image_links: Sequence[ImageLink], config: DedupConfig
+) -> dict[tuple[str, str], tuple[str, str]]:
+    """Every pair of duplicate samples (see the module docstring), keyed by their ids in ``sample_id`` order.
 
-
-def _text_links(ordered: list[Sample], config: DedupConfig) -> list[Link]:
-    threshold = config.text_min_jaccard
-    assert threshold is not None
-    rank = {sample.sample_id: position for position, sample in enumerate(ordered)}
-    by_text: dict[str, list[str]] = defaultdict(list)
-    for sample in ordered:
-        text = normalized_conversation(sample)
-        if len(text) >= config.text_min_chars and text:
-            by_text[text].append(sample.sample_id)
-    links = [
-        Link(first, second, "text", "Jaccard 1.000", "same normalised conversation (Jaccard 1.000)")
-        for first, second, _ in _star(by_text)
-    ]
-    texts = list(by_text)
-    sets = [shingles(text, config.text_shingle_size) for text in texts]
-    for i, j, similarity in similar_sets(sets, threshold):
-        first, second = by_text[texts[i]][0], by_text[texts[j]][0]
-        detail = f"conversations' {config.text_shingle_size}-gram Jaccard {similarity:.3f} >= {threshold}"
-        links.append(Link(*_in_order(first, second, rank), "text", f"Jaccard {similarity:.3f}", detail))
-    return links
-
-
-def _in_order(first: str, second: str, rank: dict[str, int]) -> tuple[str, str]:
-    return (first, second) if rank[first] < rank[second] else (second, first)
-
-
-def duplicate_groups(order: Sequence[str], links: Iterable[Link]) -> list[list[str]]:
-    """Groups of two or more sample ids joined by ``links``, members and groups in ``order``."""
-    return [group for group in _all_groups(order, links) if len(group) > 1]
-
-
-def decide(
-    samples: Sequence[Sample], links: Sequence[Link], drop: Iterable[DedupRelation]
-) -> tuple[list[str], list[Drop]]:
-    """Keep the first sample of every group over the ``drop`` relations; drop the others with a reason.
-
-    A dropped sample's reason names its link to the kept sample when it has one, else its
-    first link in keep order, so that a chain ``a ~ b ~ c`` says how ``c`` got there.
+    Candidates come from the texts (``similar_texts``), and from the media for samples
+    without annotation text and for ``level: image``; each is then checked in full.
 
     Returns:
-        The kept ids in keep order and one ``Drop`` per other sample.
+        ``{(id_a, id_b): (reason, measured)}`` with ``id_a < id_b``.
     """
-    ordered = keep_order(samples)
-    order = [sample.sample_id for sample in ordered]
-    relations = set(drop)
-    active = [link for link in links if link.relation in relations]
-    by_sample: dict[str, list[Link]] = defaultdict(list)
-    for link in active:
-        by_sample[link.first].append(link)
-        by_sample[link.second].append(link)
-    kept: list[str] = []
-    drops: list[Drop] = []
-    keeper_of: dict[str, tuple[str, int]] = {}
-    for group in _all_groups(order, active):
-        for member in group:
-            keeper_of[member] = (group[0], len(group))
-    rank = {sample_id: position for position, sample_id in enumerate(order)}
-    for sample in ordered:
-        keeper, size = keeper_of[sample.sample_id]
-        if keeper == sample.sample_id:
-            kept.append(sample.sample_id)
+    media = _MediaIndex(image_links)
+    by_id = {sample.sample_id: sample for sample in samples}
+    texts = {sample.sample_id: shingles(annotation_text(sample), config.text_shingle_size) for sample in samples}
+    common = boilerplate(texts.values(), config.boilerplate_share, config.boilerplate_min_samples)
+    exact = {sample.sample_id: exact_key(sample) for sample in samples}
+    if config.level == "image":
+        similarity: dict[tuple[str, str], float] = {}
+        candidates = media.candidate_pairs(samples)
+    else:
+        similarity = similar_texts(texts, common, config.text_min_jaccard)
+        candidates = set(similarity) | media.candidate_pairs([sample for sample in samples if not texts[sample.sample_id]])
+    found: dict[tuple[str, str], tuple[str, str]] = {}
+    for pair in sorted(candidates):
+        first, second = by_id[pair[0]], by_id[pair[1]]
+        distance = media.media_distance(first, second)
+        if distance is None:
             continue
-        candidates = sorted(
-            by_sample[sample.sample_id],
-            key=lambda link: (keeper not in (link.first, link.second), rank[_other(link, sample.sample_id)], link.relation),
-        )
-        link = candidates[0]
-        other = _other(link, sample.sample_id)
-        detail = (
-            f"{_NAMES[link.relation]} in a group of {size} that keeps {keeper}; "
-            f"linked to {other}: {link.detail}"
-        )
-        drops.append(make_drop(sample, "dedup", _REASONS[link.relation], _FIELDS[link.relation], link.value, detail))
-    return kept, drops
+        if exact[first.sample_id] == exact[second.sample_id]:
+            found[pair] = ("exact_duplicate", "same files, normalised text and annotations")
+            continue
+        shown = f"pHash distance {distance}" if first.images else "same videos"
+        if config.level == "image":
+            found[pair] = ("same_media", shown)
+            continue
+        boxes = box_agreement(first, second)
+        if boxes >= config.box_min_iou:
+            found[pair] = ("near_duplicate", f"{shown}, text Jaccard {similarity.get(pair, 1.0):.3f}, box agreement {boxes:.3f}")
+    return found
 
 
-def _all_groups(order: Sequence[str], links: Iterable[Link]) -> list[list[str]]:
-    union = UnionFind(order)
-    for link in links:
-        union.union(link.first, link.second)
-    return union.groups()
-
-
-def _other(link: Link, sample_id: str) -> str:
-    return link.second if link.first == sample_id else link.first
+def keep_order(samples: Sequence[Sample], pairs: Iterable[tuple[str, str]]) -> list[Sample]:
+    """Gold first, then samples with fewer duplicates, then by ``sample_id``."""
+    degree = Counter(sample_id for pair in pairs for sample_id in pair)
+    return sorted(samples, key=lambda sample: (not sample.gold, degree[sample.sample_id], sample.sample_id))
 
 
 def find_duplicates(
@@ -383,19 +414,50 @@ def find_duplicates(
     config: DedupConfig,
     hash_cache: MutableMapping[str, int] | None = None,
 ) -> DedupResult:
-    """Links, groups and keep/drop decisions for ``samples``.
+    """Which samples to keep and which to drop as duplicates of kept ones (see the module docstring).
 
     Args:
-        samples: the samples to deduplicate; their images must be in ``store``.
+        samples: the samples; their images must be in ``store``.
         store: the content-addressed image store.
-        config: thresholds and the relations that drop.
+        config: thresholds, the level and whether duplicates are dropped at all.
         hash_cache: sha256 -> pHash, reused across calls and filled in.
 
     Returns:
-        The ``DedupResult``.
+        The ``DedupResult``; with ``config.enabled`` false nothing is dropped.
+
+    Raises:
+        ValueError: naming a sample id that occurs twice.
+        FileNotFoundError: naming a sample whose image is not in the store.
     """
-    order = tuple(sample.sample_id for sample in keep_order(samples))
-    links = duplicate_links(samples, store, config, hash_cache)
-    kept, drops = decide(samples, links, config.drop)
-    groups = tuple(tuple(group) for group in duplicate_groups(order, links))
-    return DedupResult(order=order, links=tuple(links), groups=groups, kept=tuple(kept), drops=tuple(drops))
+    check_unique_ids(samples)
+    links = near_image_links(samples, store, config.image_max_distance, hash_cache)
+    found = duplicate_pairs(samples, links, config) if config.enabled else {}
+    ordered = keep_order(samples, found)
+    partners: dict[str, list[str]] = defaultdict(list)
+    for first, second in found:
+        partners[first].append(second)
+        partners[second].append(first)
+    rank = {sample.sample_id: position for position, sample in enumerate(ordered)}
+    kept: list[str] = []
+    kept_set: set[str] = set()
+    drops: list[Drop] = []
+    pairs: list[DuplicatePair] = []
+    for sample in ordered:
+        keepers = sorted((other for other in partners[sample.sample_id] if other in kept_set), key=rank.__getitem__)
+        if not keepers:
+            kept.append(sample.sample_id)
+            kept_set.add(sample.sample_id)
+            continue
+        keeper = keepers[0]
+        reason, measured = found[min(sample.sample_id, keeper), max(sample.sample_id, keeper)]
+        pair = DuplicatePair(dropped=sample.sample_id, kept=keeper, reason=reason, measured=measured)
+        pairs.append(pair)
+        field = "images+annotations" if config.level == "sample" else "images"
+        drops.append(make_drop(sample, "dedup", reason, field, keeper, f"duplicates kept sample {keeper}: {measured}"))
+    return DedupResult(
+        order=tuple(sample.sample_id for sample in ordered),
+        kept=tuple(kept),
+        drops=tuple(drops),
+        pairs=tuple(pairs),
+        image_links=tuple(links),
+    )

@@ -1,9 +1,8 @@
 """The curate stage in one call: filters, visual-token budget, dedup, splits.
 
-Order matters: filters and the budget run first, so that a duplicate group keeps a
-sample that is itself usable; dedup runs on the survivors; splits keep every
-duplicate group (also the ones whose members were not dropped, see
-``DedupConfig.drop``) and every item's rounds together.
+Order matters: filters and the budget run first, so that a duplicate is dropped only
+in favour of a sample that is itself usable; dedup runs on the survivors; the splits
+keep every item's rounds, every image's samples and near-duplicate images together.
 """
 
 from __future__ import annotations
@@ -74,22 +73,25 @@ def curate(
     for drop in duplicates.drops:
         dropped[drop.sample_id] = drop
     kept_samples = [sample for sample in survivors if sample.sample_id not in dropped]
-    splits = assign_splits(kept_samples, duplicates.groups, config.splits, seed)
+    plan = assign_splits(kept_samples, duplicates.image_links, config.splits, seed)
 
     kept = tuple(
         KeptSample(
             sample=sample,
-            split=splits[sample.sample_id].split,
+            split=plan.split_of[sample.sample_id],
             visual_tokens={outcome.model: outcome.tokens_after for outcome in budgets[sample.sample_id]},
             resize_to={
                 outcome.model: outcome.resize_to for outcome in budgets[sample.sample_id] if outcome.decision == "downscale"
             },
-            group=splits[sample.sample_id].group,
+            group=plan.group_of[sample.sample_id],
         )
         for sample in kept_samples
     )
     result = CurateResult(
-        kept=kept, dropped=tuple(dropped[sample.sample_id] for sample in samples if sample.sample_id in dropped)
+        kept=kept,
+        dropped=tuple(dropped[sample.sample_id] for sample in samples if sample.sample_id in dropped),
+        duplicate_pairs=duplicates.pairs,
+        split_groups=plan.groups,
     )
     downscaled = sum(1 for item in kept if item.resize_to)
     logger.info(

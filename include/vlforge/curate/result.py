@@ -8,13 +8,16 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from vlforge.records import Sample
 
 Split = Literal["train", "val", "test"]
 SPLITS: tuple[Split, ...] = ("train", "val", "test")
 Stage = Literal["filter", "budget", "dedup"]
+# How much of the facts curate_stats.json keeps for the curate gate's messages.
+EXAMPLES_PER_REASON = 3
+LARGEST_GROUPS_SHOWN = 5
 
 
 @dataclass(frozen=True)
@@ -26,7 +29,7 @@ class Drop:
         source_file: the file it was read from.
         record_id: the record in that file.
         stage: ``filter``, ``budget`` or ``dedup``.
-        reason: a stable code to count by, e.g. ``min_side`` or ``near_duplicate_image``.
+        reason: a stable code to count by, e.g. ``min_side`` or ``near_duplicate``.
         field: the sample field at fault, e.g. ``images[1].width``.
         value: the offending value as text.
         message: a sentence a person understands, naming all of the above.
@@ -74,6 +77,47 @@ def make_drop(sample: Sample, stage: Stage, reason: str, field_name: str, value:
 
 
 @dataclass(frozen=True)
+class DuplicatePair:
+    """A dropped sample and the kept sample it duplicates, with what was measured.
+
+    Attributes:
+        dropped: sample id.
+        kept: sample id.
+        reason: ``exact_duplicate``, ``near_duplicate`` or ``same_media``.
+        measured: e.g. ``pHash distance 2, text Jaccard 0.912, box agreement 1.000``.
+    """
+
+    dropped: str
+    kept: str
+    reason: str
+    measured: str
+
+    def describe(self) -> str:
+        return f"{self.dropped} duplicates kept {self.kept} ({self.measured})"
+
+
+@dataclass(frozen=True)
+class SplitGroup:
+    """Samples that share a split.
+
+    Attributes:
+        key: a name for the group: its first sample's item (``item:<id>``), else its first image
+            (``image:<sha256 prefix>``), else the sample (``sample:<id>``), by ``sample_id``.
+        members: sample ids, sorted.
+        linked_by: what joined them, e.g. ``"3 samples share image 3f2a9c1b0d4e; 2 near-duplicate image pairs"``.
+        split: the split the group went to.
+    """
+
+    key: str
+    members: tuple[str, ...]
+    linked_by: str
+    split: Split
+
+    def describe(self) -> str:
+        return f"{self.key} ({len(self.members)} samples in {self.split}: {self.linked_by})"
+
+
+@dataclass(frozen=True)
 class KeptSample:
     """A sample in the release, with its split and its visual tokens per model.
 
@@ -83,7 +127,7 @@ class KeptSample:
         visual_tokens: per model, the tokens of all its images at ``resize_to`` (or the model's own resize).
         resize_to: per model that needed a downscale to fit its budget, one ``(width, height)`` per
             image to resize to before training; the model's processor keeps that size unchanged.
-        group: the split group's key (shared by near-duplicates and rounds of one item).
+        group: the split group's key (shared by rounds of one item, samples of one image and near-duplicate images).
     """
 
     sample: Sample
@@ -95,8 +139,19 @@ class KeptSample:
 
 @dataclass(frozen=True)
 class CurateResult:
+    """What curate kept and dropped, with the facts the curate gate checks.
+
+    Attributes:
+        kept: the samples in the release with their splits.
+        dropped: one ``Drop`` per sample left out, in input order.
+        duplicate_pairs: each sample dropped as a duplicate with the kept sample it duplicates.
+        split_groups: the groups that were assigned to splits whole, largest first.
+    """
+
     kept: tuple[KeptSample, ...]
     dropped: tuple[Drop, ...]
+    duplicate_pairs: tuple[DuplicatePair, ...] = ()
+    split_groups: tuple[SplitGroup, ...] = ()
 
     def counts(self) -> dict[str, int]:
         """Dropped samples per reason code, sorted by code."""
@@ -106,11 +161,28 @@ class CurateResult:
         counts = Counter(kept.split for kept in self.kept)
         return {split: counts.get(split, 0) for split in SPLITS}
 
-    def to_json(self) -> dict[str, object]:
-        """A small JSON-able summary (for a task's return value or a report)."""
+    def drop_examples(self) -> dict[str, list[str]]:
+        """Up to ``EXAMPLES_PER_REASON`` examples per drop reason: a duplicate's pair, else the drop's message."""
+        pairs = {pair.dropped: pair for pair in self.duplicate_pairs}
+        examples: dict[str, list[str]] = {}
+        for drop in self.dropped:
+            shown = examples.setdefault(drop.reason, [])
+            if len(shown) < EXAMPLES_PER_REASON:
+                pair = pairs.get(drop.sample_id)
+                shown.append(pair.describe() if pair else drop.message)
+        return dict(sorted(examples.items()))
+
+    def to_json(self) -> dict[str, Any]:
+        """What ``curate_stats.json`` holds: the counts, and the facts the curate gate judges (``vlforge.curate.facts``)."""
+        samples_in = len(self.kept) + len(self.dropped)
         return {
+            "samples_in": samples_in,
             "kept": len(self.kept),
             "dropped": len(self.dropped),
             "dropped_by_reason": self.counts(),
+            "drop_share": len(self.dropped) / samples_in if samples_in else 0.0,
+            "drop_examples": self.drop_examples(),
             "splits": self.split_counts(),
+            "split_groups": len(self.split_groups),
+            "largest_split_groups": [group.describe() for group in self.split_groups[:LARGEST_GROUPS_SHOWN]],
         }

@@ -1,100 +1,137 @@
-"""Train/val/test splits that keep near-duplicates and an item's rounds together and stay put across runs.
+"""Train/val/test splits that never split a group and come as close to the recipe's shares as the groups allow.
 
-Samples are joined into split groups: every duplicate group from ``dedup`` and all
-rounds of one ``item_id``. A group's key is the smallest of its members' anchors
-(``item:<item_id>``, or ``sample:<sample_id>`` for samples without an item), so adding
-unrelated samples never changes it. The split is a pure function of the key and the
-seed: ``u = int(sha256(f"{seed}:{key}")[:16], 16) / 2**64`` goes to ``train`` when
-``u < train``, to ``val`` when ``u < train + val``, else to ``test``. No list is
-shuffled, so a sample's split depends only on its own group, and the ratios hold for
-groups (for samples, approximately).
+**Groups.** Samples that must share a split are joined: all rounds of one ``item_id``,
+all samples of one image (a VQA or grounding set has several per photo), and samples
+whose images are near-duplicates (``vlforge.curate.dedup.ImageLink``: a resized copy of
+a test photo in train would leak it). Joining is transitive, so each group records what
+linked it, for the reason when a split misses its share.
+
+**Assignment.** Each split's target is its ratio times the number of samples. Groups are
+taken largest first (equal sizes in an order drawn from the seed: the first 64 bits of
+``sha256(f"{seed}:{key}")``) and each goes to the split furthest below its target in
+samples (ties: train, val, test). Large groups land while every split still has room and
+small ones fill the remainders, so each share ends within about one group's size of its
+target. The same samples and seed give the same splits; adding samples may move groups.
+
+The curate gate checks each split's share against its ratio (``vlforge.curate.facts``).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from vlforge.curate.config import SplitConfig
-from vlforge.curate.result import SPLITS, Split
+from vlforge.curate.dedup import ImageLink
+from vlforge.curate.result import SPLITS, Split, SplitGroup
 from vlforge.curate.union_find import UnionFind
 from vlforge.records import Sample
 
-
 @dataclass(frozen=True)
-class SplitAssignment:
-    split: Split
-    group: str
+class SplitPlan:
+    """Every sample's split and the groups they were assigned in, largest first."""
+
+    split_of: dict[str, Split]
+    group_of: dict[str, str]
+    groups: tuple[SplitGroup, ...]
+
+    def counts(self) -> dict[str, int]:
+        counts = Counter(self.split_of.values())
+        return {split: counts.get(split, 0) for split in SPLITS}
 
 
-def anchor(sample: Sample) -> str:
-    """What ties a sample to its group across runs: its item, else itself."""
-    return f"item:{sample.item_id}" if sample.item_id else f"sample:{sample.sample_id}"
+def order_key(key: str, seed: int) -> int:
+    """A deterministic 64-bit number from a group key and the seed (orders groups of equal size)."""
+    return int(hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()[:16], 16)
 
 
-def unit_interval(key: str, seed: int) -> float:
-    """A deterministic number in ``[0, 1)`` from ``key`` and ``seed``: the first 64 bits of their sha256."""
-    digest = hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()
-    return int(digest[:16], 16) / float(1 << 64)
-
-
-def split_for(key: str, seed: int, ratios: SplitConfig) -> Split:
-    """The split of a group key under ``ratios`` (cumulative thresholds on ``unit_interval``)."""
-    value = unit_interval(key, seed)
-    bound = 0.0
-    shares = [(split, getattr(ratios, split)) for split in SPLITS]
-    for split, share in shares:
-        bound += share
-        if value < bound:
-            return split
-    return next(split for split, share in reversed(shares) if share > 0)
-
-
-def split_groups(samples: Sequence[Sample], duplicate_groups: Iterable[Iterable[str]]) -> dict[str, str]:
-    """The split group key of every sample: duplicate groups and item rounds joined by union-find.
+def split_groups(samples: Sequence[Sample], image_links: Iterable[ImageLink]) -> list[tuple[str, tuple[str, ...], str]]:
+    """Join samples by item, by shared image and by near-duplicate images.
 
     Args:
         samples: the samples to split.
-        duplicate_groups: groups of sample ids that must share a split (from ``dedup``);
-            ids not among ``samples`` are ignored, so groups found before dropping can be passed.
+        image_links: near-duplicate pairs of distinct images; pairs of images no sample has are ignored.
 
     Returns:
-        sample_id -> group key (the smallest member anchor).
+        ``(key, members, linked_by)`` per group, members sorted; see ``SplitGroup``.
     """
-    ids = [sample.sample_id for sample in samples]
-    union = UnionFind(ids)
-    present = set(ids)
-    for group in duplicate_groups:
-        members = [member for member in group if member in present]
-        for member in members[1:]:
-            union.union(members[0], member)
-    first_of_item: dict[str, str] = {}
-    for sample in samples:
+    ordered = sorted(samples, key=lambda sample: sample.sample_id)
+    nodes = [sample.sample_id for sample in ordered]
+    nodes += sorted({f"item:{s.item_id}" for s in ordered if s.item_id})
+    nodes += sorted({f"image:{image.sha256}" for s in ordered for image in s.images})
+    union = UnionFind(nodes)
+    present = set(nodes)
+    for sample in ordered:
         if sample.item_id:
-            union.union(first_of_item.setdefault(sample.item_id, sample.sample_id), sample.sample_id)
-    by_id = {sample.sample_id: sample for sample in samples}
-    keys: dict[str, str] = {}
-    for group in union.groups():
-        key = min(anchor(by_id[member]) for member in group)
-        keys.update(dict.fromkeys(group, key))
-    return keys
+            union.union(sample.sample_id, f"item:{sample.item_id}")
+        for image in sample.images:
+            union.union(sample.sample_id, f"image:{image.sha256}")
+    near: list[ImageLink] = []
+    for link in image_links:
+        first, second = f"image:{link.first}", f"image:{link.second}"
+        if first in present and second in present:
+            union.union(first, second)
+            near.append(link)
+    root_of = {sample.sample_id: union.find(sample.sample_id) for sample in ordered}
+    members: dict[str, list[Sample]] = {}
+    for sample in ordered:
+        members.setdefault(root_of[sample.sample_id], []).append(sample)
+    near_by_root = Counter(union.find(f"image:{link.first}") for link in near)
+    groups = []
+    for root, group in members.items():
+        groups.append((_group_key(group[0]), tuple(s.sample_id for s in group), _linked_by(group, near_by_root[root])))
+    return groups
 
 
-def assign_splits(
-    samples: Sequence[Sample], duplicate_groups: Iterable[Iterable[str]], ratios: SplitConfig, seed: int
-) -> dict[str, SplitAssignment]:
-    """Split every sample so that each split group lands in exactly one split.
+def _group_key(sample: Sample) -> str:
+    if sample.item_id:
+        return f"item:{sample.item_id}"
+    if sample.images:
+        return f"image:{sample.images[0].sha256[:12]}"
+    return f"sample:{sample.sample_id}"
+
+
+def _linked_by(group: list[Sample], near_pairs: int) -> str:
+    if len(group) == 1:
+        return "a single sample"
+    reasons = []
+    per_image = Counter(sha for sample in group for sha in {image.sha256 for image in sample.images})
+    for sha, count in sorted(per_image.items(), key=lambda entry: (-entry[1], entry[0])):
+        if count > 1:
+            reasons.append(f"{count} samples share image {sha[:12]}")
+    per_item = Counter(sample.item_id for sample in group if sample.item_id)
+    reasons += [f"{count} rounds of item {item}" for item, count in sorted(per_item.items()) if count > 1]
+    if near_pairs:
+        reasons.append(f"{near_pairs} near-duplicate image pair{'s' if near_pairs > 1 else ''} (pHash)")
+    shown = reasons[:3] + ([f"{len(reasons) - 3} more links"] if len(reasons) > 3 else [])
+    return "; ".join(shown)
+
+
+def assign_splits(samples: Sequence[Sample], image_links: Iterable[ImageLink], ratios: SplitConfig, seed: int) -> SplitPlan:
+    """Assign whole groups to splits, largest first, each to the split furthest below its target.
 
     Args:
         samples: the samples to split.
-        duplicate_groups: groups of sample ids from ``dedup`` that must share a split.
-        ratios: the share of groups per split.
-        seed: the release seed; the same seed gives the same splits.
+        image_links: near-duplicate image pairs from ``dedup`` (their samples share a split).
+        ratios: the recipe's shares.
+        seed: the release seed; orders groups of equal size.
 
     Returns:
-        sample_id -> its split and group key.
+        The ``SplitPlan``.
     """
-    keys = split_groups(samples, duplicate_groups)
-    splits = {key: split_for(key, seed, ratios) for key in set(keys.values())}
-    return {sample_id: SplitAssignment(splits[key], key) for sample_id, key in keys.items()}
+    groups = split_groups(samples, image_links)
+    groups.sort(key=lambda group: (-len(group[1]), order_key(group[0], seed), group[1]))
+    targets = {split: getattr(ratios, split) * len(samples) for split in SPLITS}
+    filled = dict.fromkeys(SPLITS, 0)
+    assigned: list[SplitGroup] = []
+    for key, members, linked_by in groups:
+        split = max(SPLITS, key=lambda name: (targets[name] - filled[name], -SPLITS.index(name)))
+        filled[split] += len(members)
+        assigned.append(SplitGroup(key=key, members=members, linked_by=linked_by, split=split))
+    return SplitPlan(
+        split_of={member: group.split for group in assigned for member in group.members},
+        group_of={member: group.key for group in assigned for member in group.members},
+        groups=tuple(assigned),
+    )

@@ -3,8 +3,9 @@
 For every item (a Label Studio task) the first two rounds are compared: box IoU
 (one-to-one per label), OCR accuracy (round 1 as the reference), GUI action
 completeness, and BERTScore between their captions and answers. The numbers are
-stored on the released sample (``Sample.metrics``) so that gates, reports and
-dashboards read the same values. An item below a per-sample threshold is held
+stored on the released sample (``Sample.metrics``), rounded by
+``vlforge.numerics.stored_metric`` so that they are the same on every CPU, and
+gates, reports and dashboards read the same values. An item below a per-sample threshold is held
 back for review; an item with an adjudicated (gold) round releases that round.
 
 BERTScore is computed by the encoder that covers the answers' language
@@ -23,6 +24,7 @@ from typing import Protocol
 import pandas as pd
 
 from vlforge.config import QualityConfig
+from vlforge.numerics import stored_metric
 from vlforge.quality.config import TextEncoderConfig
 from vlforge.quality.metrics.actions import action_completeness
 from vlforge.quality.metrics.bertscore import Scores, text_language
@@ -178,17 +180,17 @@ def _metrics(first: Sample, second: Sample | None, text_score: tuple[float, floa
         else None
     )
     if second is None:
-        return Metrics(action_completeness=completeness, rounds_compared=1)
+        return Metrics(action_completeness=stored_metric(completeness), rounds_compared=1)
     has_boxes = first.boxes or second.boxes
     has_lines = first.ocr_lines or second.ocr_lines
     precision, recall, f1 = text_score if text_score else (None, None, None)
     return Metrics(
-        iou_agreement=iou_agreement(list(first.boxes), list(second.boxes)) if has_boxes else None,
-        ocr_accuracy=sample_ocr_accuracy(list(first.ocr_lines), list(second.ocr_lines)) if has_lines else None,
-        action_completeness=completeness,
-        bertscore_precision=precision,
-        bertscore_recall=recall,
-        bertscore_f1=f1,
+        iou_agreement=stored_metric(iou_agreement(list(first.boxes), list(second.boxes)) if has_boxes else None),
+        ocr_accuracy=stored_metric(sample_ocr_accuracy(list(first.ocr_lines), list(second.ocr_lines)) if has_lines else None),
+        action_completeness=stored_metric(completeness),
+        bertscore_precision=stored_metric(precision),
+        bertscore_recall=stored_metric(recall),
+        bertscore_f1=stored_metric(f1),
         rounds_compared=2,
     )
 

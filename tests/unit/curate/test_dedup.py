@@ -1,4 +1,4 @@
-"""Dedup on real photos: a re-encoded, resized copy is found, different photos are not grouped, reasons name the link."""
+"""Dedup on real photos: a copy is dropped only when both its picture and its annotations duplicate a kept sample."""
 
 from __future__ import annotations
 
@@ -13,15 +13,19 @@ from curate_helpers import SKIMAGE, YOLO_IMAGES, boxes, make_sample, reencoded
 import vlforge.curate.dedup as dedup
 from vlforge.curate.config import DedupConfig
 from vlforge.curate.dedup import (
+    annotation_text,
+    boilerplate,
     find_duplicates,
     hamming_pairs,
     image_hashes,
     jaccard,
     shingles,
     similar_sets,
+    similar_texts,
+    text_similarity,
 )
 from vlforge.curate.text import normalize_text
-from vlforge.records import ImageRef
+from vlforge.records import Box, ImageRef
 from vlforge.store import ImageStore
 
 Put = Callable[[Path | bytes], ImageRef]
@@ -42,7 +46,7 @@ def test_normalize_text(text: str, expected: str) -> None:
     assert normalize_text(text) == expected
 
 
-def test_reencoded_resized_copy_is_a_near_duplicate_and_different_photos_are_not(
+def test_reencoded_copy_with_the_same_annotation_is_dropped_and_with_another_is_kept(
     put: Put, store: ImageStore, fixtures_dir: Path
 ) -> None:
     original = put(YOLO_IMAGES / "img_1.jpg")
@@ -51,34 +55,42 @@ def test_reencoded_resized_copy_is_a_near_duplicate_and_different_photos_are_not
     assert (copy.width, copy.height, copy.format) == (320, 164, "jpg")
     assert copy.sha256 != original.sha256
     samples = [
-        make_sample("a-original", (original,), answer="A red bus."),
-        make_sample("b-copy", (copy,), answer="A London bus at a station."),
-        make_sample("c-astronaut", (astronaut,), answer="An astronaut."),
-        make_sample("d-cat", (cat,), answer="A cat."),
+        make_sample("a-original", (original,), answer="A red bus at a station."),
+        make_sample("b-copy", (copy,), answer="A red bus at a station!"),
+        make_sample("c-copy-other-caption", (copy,), answer="A London bus waiting for passengers."),
+        make_sample("d-astronaut", (astronaut,), answer="A red bus at a station."),
+        make_sample("e-cat", (cat,), answer="A cat."),
     ]
 
     result = find_duplicates(samples, store, DedupConfig())
 
-    assert result.groups == (("a-original", "b-copy"),)
-    assert result.kept == ("a-original", "c-astronaut", "d-cat")
+    assert result.kept == ("c-copy-other-caption", "d-astronaut", "e-cat", "a-original")  # fewer duplicates first
     (drop,) = result.drops
     assert (drop.sample_id, drop.stage, drop.reason, drop.field, drop.value) == (
         "b-copy",
         "dedup",
-        "near_duplicate_image",
-        "images",
-        "pHash distance 0",
+        "near_duplicate",
+        "images+annotations",
+        "a-original",
     )
-    assert drop.message.startswith("sample b-copy (export.json record rec-b-copy): images (pHash distance 0): ")
-    assert "near-duplicate image in a group of 2 that keeps a-original" in drop.message
+    assert drop.message == (
+        "sample b-copy (export.json record rec-b-copy): images+annotations (a-original): duplicates kept sample "
+        "a-original: pHash distance 0, text Jaccard 1.000, box agreement 1.000"
+    )
+    assert [link.distance for link in result.image_links] == [0]
     hashes = image_hashes(samples, store)
     assert bin(hashes[astronaut.sha256] ^ hashes[cat.sha256]).count("1") == 32  # about half of 64 bits, far above 8
 
+    by_image = find_duplicates(samples, store, DedupConfig(level="image"))
+    assert by_image.kept == ("d-astronaut", "e-cat", "a-original")
+    assert [(drop.sample_id, drop.reason) for drop in by_image.drops] == [("b-copy", "same_media"), ("c-copy-other-caption", "same_media")]
+    assert find_duplicates(samples, store, DedupConfig(enabled=False)).drops == ()
 
-def test_yolo_augmented_variants_group_and_the_upside_down_one_does_not(put: Put, store: ImageStore) -> None:
+
+def test_yolo_variants_with_one_caption_keep_one_and_a_chain_keeps_its_ends(put: Put, store: ImageStore) -> None:
     """The fixture's img_1/3/4/5 are colour variants of one photo; img_2 is it rotated by 180 degrees."""
     refs = {number: put(YOLO_IMAGES / f"img_{number}.jpg") for number in range(1, 6)}
-    samples = [make_sample(f"bus-{number}", (ref,), answer=f"variant {number}") for number, ref in refs.items()]
+    samples = [make_sample(f"bus-{number}", (ref,), answer="A red bus.") for number, ref in refs.items()]
     hashes = image_hashes(samples, store)
     distances = {
         (a, b): bin(hashes[refs[a].sha256] ^ hashes[refs[b].sha256]).count("1")
@@ -86,10 +98,14 @@ def test_yolo_augmented_variants_group_and_the_upside_down_one_does_not(put: Put
     }
     assert distances == {(1, 3): 2, (1, 4): 8, (1, 5): 2, (3, 4): 8, (3, 5): 4, (4, 5): 8}
 
-    assert find_duplicates(samples, store, DedupConfig()).groups == (("bus-1", "bus-3", "bus-4", "bus-5"),)
-    strict = find_duplicates(samples, store, DedupConfig(image_max_distance=4))
-    assert strict.groups == (("bus-1", "bus-3", "bus-5"),)
-    assert strict.kept == ("bus-1", "bus-2", "bus-4")
+    everything = find_duplicates(samples, store, DedupConfig())
+    assert everything.kept == ("bus-2", "bus-1")
+    assert {(pair.dropped, pair.kept) for pair in everything.pairs} == {("bus-3", "bus-1"), ("bus-4", "bus-1"), ("bus-5", "bus-1")}
+    # At 2 bits 3 ~ 1 ~ 5 is a chain whose ends are 4 bits apart and 4 is nobody's duplicate: the ends have
+    # one duplicate each, are visited first and kept, and 1 goes as a duplicate of 3 (union-find kept only 1).
+    chain = find_duplicates(samples, store, DedupConfig(image_max_distance=2))
+    assert chain.kept == ("bus-2", "bus-4", "bus-3", "bus-5")
+    assert [(pair.dropped, pair.kept) for pair in chain.pairs] == [("bus-1", "bus-3")]
 
 
 def test_hashes_are_computed_once_per_unique_image(put: Put, store: ImageStore, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -114,7 +130,7 @@ def test_hashes_are_computed_once_per_unique_image(put: Put, store: ImageStore, 
     again = find_duplicates(samples, store, DedupConfig(), hash_cache=cache)
     assert len(calls) == 2
     assert again == first
-    assert first.groups == (("s1", "s2", "s3"),)
+    assert first.drops == ()  # different pictures or a different number of them
 
 
 def test_exact_duplicate_ignores_case_punctuation_and_spacing_and_keeps_gold(put: Put, store: ImageStore) -> None:
@@ -124,12 +140,12 @@ def test_exact_duplicate_ignores_case_punctuation_and_spacing_and_keeps_gold(put
         make_sample("z9", (bus,), answer="a RED   bus parked", gold=True),
         make_sample("b2", (bus,), answer="A blue bus."),
     ]
-    result = find_duplicates(samples, store, DedupConfig(image_max_distance=None, text_min_jaccard=None))
-    assert result.order == ("z9", "a1", "b2")
+    result = find_duplicates(samples, store, DedupConfig(image_max_distance=None))
+    assert result.order == ("z9", "b2", "a1")
     assert result.kept == ("z9", "b2")
     (drop,) = result.drops
-    assert (drop.sample_id, drop.reason, drop.field) == ("a1", "exact_duplicate", "images+conversations")
-    assert "exact duplicate in a group of 2 that keeps z9" in drop.message
+    assert (drop.sample_id, drop.reason, drop.field, drop.value) == ("a1", "exact_duplicate", "images+annotations", "z9")
+    assert drop.message.endswith("duplicates kept sample z9: same files, normalised text and annotations")
 
 
 def test_boxes_only_samples_with_different_boxes_are_not_exact_duplicates(put: Put, store: ImageStore) -> None:
@@ -139,10 +155,9 @@ def test_boxes_only_samples_with_different_boxes_are_not_exact_duplicates(put: P
         make_sample("r2", (bus,), answer=None, task_type="grounding", boxes=boxes("bus", "person")),
         make_sample("r3", (bus,), answer=None, task_type="grounding", boxes=boxes("bus", "person")),
     ]
-    exact_only = find_duplicates(samples, store, DedupConfig(drop=("exact",)))
-    assert exact_only.kept == ("r1", "r2")
-    assert [drop.reason for drop in exact_only.drops] == ["exact_duplicate"]
-    assert exact_only.groups == (("r1", "r2", "r3"),)  # one shared image: grouped for the splits all the same
+    result = find_duplicates(samples, store, DedupConfig())
+    assert result.kept == ("r1", "r2")
+    assert [(drop.sample_id, drop.reason) for drop in result.drops] == [("r3", "exact_duplicate")]
 
 
 def test_video_samples_with_the_same_question_but_different_videos_are_not_exact_duplicates() -> None:
@@ -161,30 +176,73 @@ CAPTION = "A red double-decker bus parked at Heathrow Terminal 5, with the drive
 REWORDED = "A red double decker bus parked at Heathrow Terminal 5 with the driver visible behind the windscreen!!"
 
 
-def test_near_duplicate_text_on_different_photos(put: Put, store: ImageStore) -> None:
+def test_boxes_are_compared_relative_to_their_image(put: Put, store: ImageStore, fixtures_dir: Path) -> None:
+    bus = put(YOLO_IMAGES / "img_1.jpg")
+    half = put(reencoded(fixtures_dir / YOLO_IMAGES / "img_1.jpg", scale=0.5, quality=90))
+    full = Box(x1=100, y1=50, x2=300, y2=250, label="bus")
+    halved = Box(x1=50, y1=25, x2=150, y2=125, label="bus")
+    moved = Box(x1=80, y1=25, x2=180, y2=125, label="bus")  # IoU 70/130 with the halved box
+    samples = [
+        make_sample("g1", (bus,), answer=None, task_type="grounding", boxes=(full,)),
+        make_sample("g2", (half,), answer=None, task_type="grounding", boxes=(halved,)),
+        make_sample("g3", (half,), answer=None, task_type="grounding", boxes=(moved,)),
+    ]
+    result = find_duplicates(samples, store, DedupConfig())
+    assert [(pair.dropped, pair.kept, pair.measured) for pair in result.pairs] == [
+        ("g2", "g1", "pHash distance 0, text Jaccard 1.000, box agreement 0.995")  # 329 px high, halved to 164
+    ]
+    assert result.kept == ("g3", "g1")
+    assert find_duplicates(samples, store, DedupConfig(box_min_iou=0.5)).kept == ("g1",)
+
+
+def test_the_same_words_on_different_photos_are_kept(put: Put, store: ImageStore) -> None:
     astronaut, cat, coffee = (put(SKIMAGE / name) for name in ("astronaut.png", "chelsea.png", "coffee.png"))
     samples = [
         make_sample("t1", (astronaut,), answer=CAPTION),
         make_sample("t2", (cat,), answer=REWORDED),
-        make_sample("t3", (coffee,), answer="A cup of coffee on a saucer, seen from above, on a wooden table top."),
+        make_sample("t3", (coffee,), answer="Yes."),
+        make_sample("t4", (coffee,), answer="Yes!"),
     ]
     first = shingles(normalize_text("<image>\nDescribe this image. " + CAPTION), 5)
     second = shingles(normalize_text("<image>\nDescribe this image. " + REWORDED), 5)
-    expected = jaccard(first, second)
-    assert expected == pytest.approx(0.9237, abs=1e-4)
+    assert jaccard(first, second) == pytest.approx(0.9237, abs=1e-4)
 
     result = find_duplicates(samples, store, DedupConfig())
-    (drop,) = result.drops
-    assert (drop.sample_id, drop.reason, drop.field, drop.value) == ("t2", "near_duplicate_text", "conversations", f"Jaccard {expected:.3f}")
-    assert result.kept == ("t1", "t3")
-    assert find_duplicates(samples, store, DedupConfig(text_min_jaccard=0.95)).drops == ()
+    assert [(drop.sample_id, drop.reason) for drop in result.drops] == [("t4", "exact_duplicate")]
 
 
-def test_short_texts_are_not_compared(put: Put, store: ImageStore) -> None:
-    astronaut, cat = put(SKIMAGE / "astronaut.png"), put(SKIMAGE / "chelsea.png")
-    samples = [make_sample("q1", (astronaut,), answer="Yes."), make_sample("q2", (cat,), answer="Yes!")]
-    assert find_duplicates(samples, store, DedupConfig()).groups == ()
-    assert find_duplicates(samples, store, DedupConfig(text_min_chars=0)).groups == (("q1", "q2"),)
+def test_templates_are_boilerplate_and_what_differs_decides() -> None:
+    template = "Look at the picture carefully and answer with a single word: what colour is the {}?"
+    texts = [normalize_text(template.format(thing) + " " + answer) for thing, answer in [("car", "red"), ("cart", "red")]]
+    texts += [normalize_text(template.format(f"thing{index}") + " blue") for index in range(40)]
+    sets = [shingles(text, 5) for text in texts]
+    common = boilerplate(sets, share=0.1, min_samples=20)
+    assert shingles(normalize_text("look at the picture carefully"), 5) <= common
+    assert "hing1" not in common  # in 11 of 42 texts: thing1 and thing10 to thing19
+    assert jaccard(sets[0], sets[1]) == pytest.approx(0.894, abs=1e-3)  # above 0.8: the template makes them look alike
+    assert text_similarity(sets[0], sets[1], common) == pytest.approx(jaccard(sets[0] - common, sets[1] - common))
+    assert text_similarity(sets[0], sets[1], common) < 0.8
+    assert text_similarity(sets[2], sets[2], common) == 1.0
+    assert boilerplate(sets[:10], share=0.1, min_samples=20) == frozenset()  # too few samples to call anything a template
+    only_template = shingles(normalize_text(template.format("")), 5) & common
+    assert text_similarity(only_template, only_template, common) == 1.0  # nothing but boilerplate: compared whole
+
+
+def test_annotation_text_holds_every_kind_of_annotation() -> None:
+    from vlforge.records import GuiAction, OcrLine, VideoEvent
+
+    sample = make_sample(
+        "k1",
+        answer="Done.",
+        question="Click <b>OK</b>",
+        ocr_lines=(OcrLine(text="Total: 12,50 EUR"),),
+        choices=("Yes",),
+        actions=(GuiAction(type="click", point=(1.0, 2.0), text="OK"),),
+        video_events=(VideoEvent(start_s=1.25, end_s=3.0, description="A ball rolls."),),
+    )
+    assert annotation_text(sample) == (
+        "user click <b>ok<b> | assistant done | ocr total 1250 eur | choice yes | action click ok | event 1.2 3.0 a ball rolls"
+    )
 
 
 def test_prefix_filtered_similar_sets_equal_brute_force() -> None:
@@ -200,6 +258,26 @@ def test_prefix_filtered_similar_sets_equal_brute_force() -> None:
         ]
         assert similar_sets(sets, threshold) == brute
         assert brute, f"no pair at {threshold}: the check would be empty"
+
+
+def test_similar_texts_compare_own_ngrams_and_all_boilerplate_texts_whole() -> None:
+    common = frozenset({"aaaaa", "bbbbb", "ccccc"})
+    texts = {
+        "own-1": frozenset({"aaaaa", "xxxxx", "yyyyy"}),
+        "own-2": frozenset({"bbbbb", "xxxxx", "yyyyy"}),  # the same own n-grams, other boilerplate
+        "own-3": frozenset({"aaaaa", "zzzzz"}),
+        "all-1": frozenset({"aaaaa", "bbbbb"}),
+        "all-2": frozenset({"aaaaa", "bbbbb"}),
+        "all-3": frozenset({"ccccc"}),
+        "empty": frozenset(),
+    }
+    assert similar_texts(texts, common, 0.8) == {("own-1", "own-2"): 1.0, ("all-1", "all-2"): 1.0}
+    brute = {
+        (a, b): text_similarity(texts[a], texts[b], common)
+        for a, b in itertools.combinations(sorted(texts), 2)
+        if texts[a] and texts[b] and text_similarity(texts[a], texts[b], common) >= 0.8
+    }
+    assert similar_texts(texts, common, 0.8) == brute
 
 
 def test_hamming_pairs_equal_brute_force() -> None:
