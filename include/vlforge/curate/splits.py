@@ -29,6 +29,7 @@ from vlforge.curate.result import SPLITS, Split, SplitGroup
 from vlforge.curate.union_find import UnionFind
 from vlforge.records import Sample
 
+
 @dataclass(frozen=True)
 class SplitPlan:
     """Every sample's split and the groups they were assigned in, largest first."""
