@@ -48,6 +48,9 @@ class DedupConfig(_Section):
     boilerplate_min_samples: int = Field(
         20, ge=1, description="Small datasets: an n-gram in at most this many samples is never boilerplate."
     )
+    merge_same_image: bool = Field(
+        False, description="Merge the kept conversation samples of one picture into one multi-turn conversation (vlforge.curate.merge)."
+    )
     box_min_iou: float = Field(
         0.9, gt=0, le=1, description="Boxes (relative to their images, matched one-to-one per label) must agree at least this much."
     )

@@ -2,7 +2,9 @@
 
 Order matters: filters and the budget run first, so that a duplicate is dropped only
 in favour of a sample that is itself usable; dedup runs on the survivors; the splits
-keep every item's rounds, every image's samples and near-duplicate images together.
+keep every item's rounds, every image's samples and near-duplicate images together. With
+``dedup.merge_same_image`` the kept conversation samples of one picture become one
+multi-turn sample before the splits (``vlforge.curate.merge``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import MutableMapping, Sequence
 from vlforge.curate.config import CurateConfig
 from vlforge.curate.dedup import find_duplicates
 from vlforge.curate.filters import filter_drops, sample_stats
+from vlforge.curate.merge import merge_same_image
 from vlforge.curate.result import CurateResult, Drop, KeptSample, make_drop
 from vlforge.curate.splits import assign_splits
 from vlforge.curate.tokens import BudgetOutcome, check_budget
@@ -73,6 +76,11 @@ def curate(
     for drop in duplicates.drops:
         dropped[drop.sample_id] = drop
     kept_samples = [sample for sample in survivors if sample.sample_id not in dropped]
+    merged_from: dict[str, list[str]] = {}
+    if config.dedup.merge_same_image:
+        kept_samples, merged_from = merge_same_image(kept_samples)
+        for merged_id, members in merged_from.items():
+            budgets[merged_id] = budgets[members[0]]  # the same images: the same tokens and resize
     plan = assign_splits(kept_samples, duplicates.image_links, config.splits, seed)
 
     kept = tuple(
@@ -90,15 +98,19 @@ def curate(
     result = CurateResult(
         kept=kept,
         dropped=tuple(dropped[sample.sample_id] for sample in samples if sample.sample_id in dropped),
+        samples_in=len(samples),
         duplicate_pairs=duplicates.pairs,
         split_groups=plan.groups,
+        merged_from={merged_id: tuple(members) for merged_id, members in merged_from.items()},
     )
     downscaled = sum(1 for item in kept if item.resize_to)
     logger.info(
-        "curate: %d samples in, %d kept (%s), %d downscaled to fit a token budget, %d dropped: %s",
+        "curate: %d samples in, %d kept (%s), %d merged into %d conversations, %d downscaled to fit a token budget, %d dropped: %s",
         len(samples),
         len(kept),
         ", ".join(f"{split} {count}" for split, count in result.split_counts().items()),
+        sum(len(members) for members in merged_from.values()),
+        len(merged_from),
         downscaled,
         len(result.dropped),
         ", ".join(f"{reason} {count}" for reason, count in result.counts().items()) or "none",

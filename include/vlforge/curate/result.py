@@ -144,14 +144,18 @@ class CurateResult:
     Attributes:
         kept: the samples in the release with their splits.
         dropped: one ``Drop`` per sample left out, in input order.
+        samples_in: how many samples curate was given.
         duplicate_pairs: each sample dropped as a duplicate with the kept sample it duplicates.
         split_groups: the groups that were assigned to splits whole, largest first.
+        merged_from: each merged conversation's id and the ids of the samples merged into it.
     """
 
     kept: tuple[KeptSample, ...]
     dropped: tuple[Drop, ...]
+    samples_in: int
     duplicate_pairs: tuple[DuplicatePair, ...] = ()
     split_groups: tuple[SplitGroup, ...] = ()
+    merged_from: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         """Dropped samples per reason code, sorted by code."""
@@ -174,13 +178,14 @@ class CurateResult:
 
     def to_json(self) -> dict[str, Any]:
         """What ``curate_stats.json`` holds: the counts, and the facts the curate gate judges (``vlforge.curate.facts``)."""
-        samples_in = len(self.kept) + len(self.dropped)
         return {
-            "samples_in": samples_in,
+            "samples_in": self.samples_in,
             "kept": len(self.kept),
             "dropped": len(self.dropped),
             "dropped_by_reason": self.counts(),
-            "drop_share": len(self.dropped) / samples_in if samples_in else 0.0,
+            "drop_share": len(self.dropped) / self.samples_in if self.samples_in else 0.0,
+            "merged": sum(len(members) for members in self.merged_from.values()),
+            "merged_conversations": len(self.merged_from),
             "drop_examples": self.drop_examples(),
             "splits": self.split_counts(),
             "split_groups": len(self.split_groups),

@@ -100,3 +100,45 @@ def test_config_rejects_unknown_models_and_keys() -> None:
     assert sorted(defaults.token_budgets) == ["qwen2_5_vl", "qwen3_vl"]
     assert (defaults.dedup.level, defaults.dedup.image_max_distance, defaults.dedup.text_min_jaccard) == ("sample", 8, 0.8)
     assert (defaults.splits.train, defaults.splits.tolerance, defaults.max_drop_share) == (0.9, 0.02, 0.2)
+
+
+def test_merge_same_image_makes_one_conversation_per_picture(put: Put, store: ImageStore) -> None:
+    cat, coffee = put(SKIMAGE / "chelsea.png"), put(SKIMAGE / "coffee.png")
+    samples = [
+        make_sample("q2", (cat,), question="Is the cat asleep?", answer="No.", task_type="vqa"),
+        make_sample("q1", (cat,), question="What colour is the cat?", answer="Grey and brown.", task_type="vqa"),
+        make_sample("q3", (cat,), question="What colour is the cat?", answer="Grey and brown!", task_type="vqa"),  # a copy of q1
+        make_sample("c1", (cat,), answer="A tabby cat on a chair."),  # a caption: another task type
+        make_sample("q4", (coffee,), question="Is there milk?", answer="Yes.", task_type="vqa"),
+    ]
+    config = CurateConfig.model_validate({"dedup": {"merge_same_image": True}, "splits": {"accept_off_target": True}})
+    result = curate(samples, store, config, seed=0)
+
+    assert [drop.sample_id for drop in result.dropped] == ["q3"]
+    (merged_id, members), = result.merged_from.items()
+    assert members == ("q1", "q2")
+    by_id = {kept.sample.sample_id: kept.sample for kept in result.kept}
+    assert sorted(by_id) == sorted(["c1", "q4", merged_id])
+    merged = by_id[merged_id]
+    assert [(turn.role, turn.content) for turn in merged.conversations] == [
+        ("user", "<image>\nWhat colour is the cat?"),
+        ("assistant", "Grey and brown."),
+        ("user", "Is the cat asleep?"),
+        ("assistant", "No."),
+    ]
+    assert merged.lineage[-1].op == "merge" and '"samples": ["q1", "q2"]' in merged.lineage[-1].params_json
+    assert result.to_json()["merged"] == 2 and result.to_json()["merged_conversations"] == 1
+    assert result.to_json()["samples_in"] == 5 and result.to_json()["drop_share"] == 0.2
+    assert len({kept.split for kept in result.kept if kept.sample.images[0] == cat}) == 1
+    assert [kept.sample.sample_id for kept in curate(samples, store, CurateConfig(), seed=0).kept] == ["q2", "q1", "c1", "q4"]
+
+
+def test_samples_of_other_pictures_or_with_boxes_are_never_merged(put: Put) -> None:
+    from vlforge.curate.merge import merge_key, merged_sample
+    from vlforge.records import Box
+
+    cat, coffee = put(SKIMAGE / "chelsea.png"), put(SKIMAGE / "coffee.png")
+    boxed = make_sample("b1", (cat,), task_type="grounding", boxes=(Box(x1=1, y1=1, x2=9, y2=9, label="cat"),))
+    assert merge_key(boxed) is None and merge_key(make_sample("n1", (cat,), answer=None)) is None
+    with pytest.raises(ValueError, match=r"samples \['a1', 'a2'\] do not share images, videos and task type"):
+        merged_sample([make_sample("a2", (coffee,)), make_sample("a1", (cat,))])
