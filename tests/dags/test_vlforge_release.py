@@ -106,21 +106,21 @@ def test_demo_release_end_to_end(dagbag, vlforge_home: Path, tmp_path: Path) -> 
     assert (counts["items_released"], counts["items_in_review"], counts["rounds_in_review"]) == (5, 1, 2)
     assert counts["rounds_superseded"] == 3 and counts["review_tasks"] == 1
     # Curation keeps all five demo samples (distinct photographs, sides and texts within limits); the
-    # demo recipe's 60/20/20 puts 3 in train, 1 in val, 1 in test (the OCR page), and phase "main" adds
-    # one augmented copy of each train sample.
+    # demo recipe's 60/20/20 puts 3 in train, 1 in val, 1 in test, phase "main" adds one augmented copy
+    # of each train sample, and compose one multi-image grounding sample to train.
     assert counts["curate"] == {"samples_in": 5, "kept": 5, "dropped": 0, "dropped_by_reason": {}}
     assert counts["augment"]["phase"] == "main" and counts["augment"]["augmented"] == 3
-    assert counts["by_task_type"] == {"caption": 2, "grounding": 5, "ocr": 1}
-    assert counts["by_split"] == {"train": 6, "val": 1, "test": 1} and counts["samples"] == 8
+    assert counts["by_task_type"] == {"caption": 2, "grounding": 6, "ocr": 1}
+    assert counts["by_split"] == {"train": 7, "val": 1, "test": 1} and counts["samples"] == 9
     assert counts["synthetic_share"] == 0.0
     assert release["metrics"]["ocr_accuracy"] == 1.0 and release["metrics"]["action_completeness"] is None
-    assert release["metrics"]["by_task_type"]["grounding"]["iou_agreement"] == pytest.approx(0.8584, abs=1e-4)
+    assert release["metrics"]["by_task_type"]["grounding"]["iou_agreement"] == 0.858406  # stored at 6 decimals
     assert [gate["name"] for gate in release["gates"]] == ["augment", "ingest", "quality"]
     assert all(gate["passed"] for gate in release["gates"])
     assert release["recipe"]["name"] == "demo" and release["parent_version"] is None
     assert release["numerics"] == {"metric_decimals": 6, "cpu_dependent_outputs": {}}
     manifest = pq.read_table(folder / "manifest.parquet")
-    assert manifest.num_rows == 8
+    assert manifest.num_rows == 9
     assert sorted(set(manifest.column("split").to_pylist())) <= ["test", "train", "val"]
     copies = [row["sample_id"] for row in manifest.to_pylist() if any(op["op"] == "parent" for op in row["lineage"])]
     assert len(copies) == 3 and all(check_replay(folder, copy).ok for copy in copies)  # byte for byte
@@ -145,7 +145,7 @@ def test_demo_release_end_to_end(dagbag, vlforge_home: Path, tmp_path: Path) -> 
         split: json.loads((folder / "exports" / "llamafactory" / f"dagtest_{split}.json").read_text()) for split in splits
     }
     assert {split: len(records) for split, records in sharegpt.items()} == {split: counts["by_split"][split] for split in splits}
-    assert sum(len(records) for records in sharegpt.values()) == 8
+    assert sum(len(records) for records in sharegpt.values()) == 9
     first_image = folder / "exports" / "llamafactory" / sharegpt[splits[0]][0]["images"][0]
     assert first_image.resolve().is_file()
 
@@ -155,7 +155,7 @@ def test_demo_release_end_to_end(dagbag, vlforge_home: Path, tmp_path: Path) -> 
     # The event comes from the promotion of the dataset's first release.
     assert event.extra["version"] == version and event.extra["content_hash"] == release["content_hash"]
     assert event.extra["outcome"] == "first" and event.extra["metrics"]["ocr_accuracy"] == 1.0
-    assert event.extra["counts"]["samples"] == 8
+    assert event.extra["counts"]["samples"] == 9
     assert (releases / "current").resolve() == folder.resolve()
     states = {instance.task_id: instance.state for instance in run.get_task_instances()}
     assert states["curate"] == states["compare_and_promote"] == "success"

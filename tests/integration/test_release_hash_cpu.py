@@ -57,4 +57,4 @@ def test_demo_release_version_does_not_depend_on_cpu_vector_instructions(airflow
     assert native_release["numerics"] == {"metric_decimals": 6, "cpu_dependent_outputs": {}}
     native_images = sorted(path.name for path in (native / "images").iterdir())
     assert native_images == sorted(path.name for path in (plain / "images").iterdir())  # content-addressed: same bytes
-    assert native_release["counts"]["by_split"] == {"train": 6, "val": 1, "test": 1}  # 3 train + 3 augmented copies
+    assert native_release["counts"]["by_split"] == {"train": 7, "val": 1, "test": 1}  # 3 train, 3 copies, 1 composed
