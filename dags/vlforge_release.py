@@ -16,7 +16,10 @@ Builds a versioned, quality-gated training-set release from annotated data.
    accuracy, GUI action completeness, BERTScore); items below the per-sample thresholds go to
    `review/` as Label Studio tasks and are left out of the release.
 4. **gate_quality**: each task type's mean agreement must reach the recipe's thresholds.
-5. **curate**: filters, visual-token budgets, dedup and train/val/test splits on the samples to release.
+5. **curate** / **gate_curate**: filters, visual-token budgets, dedup (a sample goes only as a copy of a
+   kept one, in its media and its annotations) and train/val/test splits by whole groups; the gate
+   fails when curation dropped more than `curate.max_drop_share` or a split is further than
+   `curate.splits.tolerance` from the recipe, with the top reasons and the groups that decided it.
 6. **compose**: samples composed from the curated train split (val and test stay real): QA turns of
    one image merged (multi-turn), caption, boxes, QA and OCR of one image together (multi-task),
    and 2-4 pictures with comparison questions answered from their boxes (multi-image, English and
@@ -159,6 +162,14 @@ def vlforge_release() -> None:
         print(run_curate(RunDescription.from_json(run)))
         return run
 
+    @task(retries=0)
+    def gate_curate(run: Run) -> Run:
+        from vlforge.curate.gate import run_curate_gate
+        from vlforge.run import RunDescription
+
+        run_curate_gate(RunDescription.from_json(run))
+        return run
+
     @task
     def compose(run: Run) -> Run:
         from vlforge.run import RunDescription
@@ -240,7 +251,7 @@ def vlforge_release() -> None:
             yield Metadata(Asset(f"vlforge://{decision.dataset}"), decision.asset_extra(), alias=RELEASE_ALIAS)
         return decision.to_dict()
 
-    curated = compose(curate(gate_quality(measure_agreement(gate_ingest(ingest(prepare()))))))
+    curated = compose(gate_curate(curate(gate_quality(measure_agreement(gate_ingest(ingest(prepare())))))))
     shards = augment.partial(run=curated).expand(shard=plan_augment(curated))
     augmented = gate_augment(merge_augment(curated, shards))
     compare_and_promote(augmented, release(augmented))

@@ -29,6 +29,7 @@ def test_release_dag_is_documented_tagged_and_retried(dagbag) -> None:
         "measure_agreement",
         "gate_quality",
         "curate",
+        "gate_curate",
         "compose",
         "plan_augment",
         "augment",
@@ -43,6 +44,7 @@ def test_release_dag_is_documented_tagged_and_retried(dagbag) -> None:
     assert dag.get_task("prepare").retries == 0
     assert dag.get_task("gate_ingest").retries == 0
     assert dag.get_task("gate_quality").retries == 0
+    assert dag.get_task("gate_curate").retries == 0
     assert dag.get_task("gate_augment").retries == 0
     assert set(dag.params.keys()) == {
         "source",
@@ -70,7 +72,8 @@ def test_order_comes_from_the_run_description_each_task_passes_on(dagbag) -> Non
         "measure_agreement": ["gate_ingest"],
         "gate_quality": ["measure_agreement"],
         "curate": ["gate_quality"],
-        "compose": ["curate"],
+        "gate_curate": ["curate"],
+        "compose": ["gate_curate"],
         "plan_augment": ["compose"],
         "augment": ["compose", "plan_augment"],
         "merge_augment": ["augment", "compose"],
@@ -115,7 +118,7 @@ def test_demo_release_end_to_end(dagbag, vlforge_home: Path, tmp_path: Path) -> 
     assert counts["synthetic_share"] == 0.0
     assert release["metrics"]["ocr_accuracy"] == 1.0 and release["metrics"]["action_completeness"] is None
     assert release["metrics"]["by_task_type"]["grounding"]["iou_agreement"] == 0.858406  # stored at 6 decimals
-    assert [gate["name"] for gate in release["gates"]] == ["augment", "ingest", "quality"]
+    assert [gate["name"] for gate in release["gates"]] == ["augment", "curate", "ingest", "quality"]
     assert all(gate["passed"] for gate in release["gates"])
     assert release["recipe"]["name"] == "demo" and release["parent_version"] is None
     assert release["numerics"] == {"metric_decimals": 6, "cpu_dependent_outputs": {}}
@@ -165,14 +168,14 @@ def test_failed_gate_fails_the_run_and_leaves_the_previous_release(dagbag, vlfor
     from airflow.utils.state import DagRunState
 
     export = prepare_demo(tmp_path / "good")
-    assert _run(dagbag, {"source": str(export), "source_format": "label_studio", "dataset": "gated"}).state == DagRunState.SUCCESS
+    assert _run(dagbag, {"source": str(export), "source_format": "label_studio", "dataset": "gated", "recipe": "demo"}).state == DagRunState.SUCCESS
     releases = vlforge_home / "releases" / "gated"
     before = sorted(path.name for path in releases.iterdir())
 
     broken = tmp_path / "broken"
     shutil.copytree(tmp_path / "good", broken)
     shutil.rmtree(broken / "skimage")  # every image gone: everything is quarantined
-    run = _run(dagbag, {"source": str(broken / export.name), "source_format": "label_studio", "dataset": "gated"})
+    run = _run(dagbag, {"source": str(broken / export.name), "source_format": "label_studio", "dataset": "gated", "recipe": "demo"})
 
     assert run.state == DagRunState.FAILED
     states = {instance.task_id: instance.state for instance in run.get_task_instances()}
@@ -183,6 +186,7 @@ def test_failed_gate_fails_the_run_and_leaves_the_previous_release(dagbag, vlfor
         "measure_agreement": "upstream_failed",
         "gate_quality": "upstream_failed",
         "curate": "upstream_failed",
+        "gate_curate": "upstream_failed",
         "compose": "upstream_failed",
         "plan_augment": "upstream_failed",
         "augment": "upstream_failed",

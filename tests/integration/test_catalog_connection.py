@@ -52,7 +52,7 @@ def test_the_release_is_recorded_in_the_connections_catalog(
     from airflow.utils.state import DagRunState
 
     run = dagbag.get_dag("vlforge_release").test(
-        run_conf={"source": str(demo_export), "source_format": "label_studio", "dataset": "pgcatalog"}
+        run_conf={"source": str(demo_export), "source_format": "label_studio", "dataset": "pgcatalog", "recipe": "demo"}
     )
     assert run.state == DagRunState.SUCCESS
     version = (vlforge_home / "releases" / "pgcatalog" / "LATEST").read_text().strip()
