@@ -81,9 +81,16 @@ Run = dict[str, Any]  # vlforge.run.RunDescription.to_json()
         "on_failure_callback": release_failure_alert,
     },
     params={
-        "source": Param("", type="string", minLength=1, description="Export file or folder: a path or an fsspec URI."),
+        "source": Param(
+            "", type="string", minLength=1, description="Export file, or a folder of export files (or a YOLO folder): a path or an fsspec URI."
+        ),
         "source_format": Param("label_studio", type="string", enum=SOURCE_FORMATS, description="Format of the source."),
-        "images_root": Param(None, type=["null", "string"], description="Extra folder or URI to find images in."),
+        "images_root": Param(
+            None,
+            type=["null", "string", "array"],
+            items={"type": "string", "minLength": 1},
+            description="Extra folder or URI to find images in, or a list of them (tried in order).",
+        ),
         "dataset": Param("demo", type="string", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", description="Dataset name."),
         "recipe": Param("default", type="string", description="Recipe name in include/recipes, or a YAML path."),
         "seed": Param(0, type="integer", minimum=0, description="Seed for every random choice of the run."),

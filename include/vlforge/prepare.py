@@ -27,7 +27,7 @@ def prepare_run(
     *,
     source: str = "",
     source_format: str = "label_studio",
-    images_root: str | None = None,
+    images_root: str | list[str] | None = None,
     seed: int = 0,
     phase: str = "main",
 ) -> RunDescription:

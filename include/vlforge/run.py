@@ -28,7 +28,7 @@ class RunDescription:
         run: the run folder's name (``layout.run_folder_name`` of the Airflow run id).
         source: the export file or folder read by ingest (a path or an fsspec URI).
         source_format: the ingest adapter's name.
-        images_root: an extra folder or URI where image references are looked up.
+        images_root: an extra folder or URI where image references are looked up, or a list of them.
         seed: the seed of every random choice in the run.
         phase: the augment phase (``augment.phases``).
     """
@@ -38,7 +38,7 @@ class RunDescription:
     run: str
     source: str = ""
     source_format: str = "label_studio"
-    images_root: str | None = None
+    images_root: str | list[str] | None = None
     seed: int = 0
     phase: str = "main"
 

@@ -198,7 +198,15 @@ def test_failed_gate_fails_the_run_and_leaves_the_previous_release(dagbag, vlfor
     assert sorted(path.name for path in releases.iterdir()) == before
 
 
-@pytest.mark.parametrize("conf", [{"source": "", "source_format": "label_studio"}, {"source": "x", "source_format": "pdf"}])
+@pytest.mark.parametrize(
+    "conf",
+    [
+        {"source": "", "source_format": "label_studio"},
+        {"source": "x", "source_format": "pdf"},
+        {"source": "x", "images_root": [""]},
+        {"source": "x", "images_root": [7]},
+    ],
+)
 def test_params_are_validated(dagbag, conf: dict[str, str]) -> None:
     import copy
 
@@ -216,6 +224,9 @@ def test_valid_params_pass_validation(dagbag) -> None:
     params = copy.deepcopy(dagbag.get_dag("vlforge_release").params)
     params.update({"source": "/data/export.json", "source_format": "coco", "dataset": "shop", "seed": 7})
     assert params.validate()["seed"] == 7
+    for images_root in ("/data/images", ["/data/images", "/srv/label-studio-files"], None):
+        params.update({"images_root": images_root})
+        assert params.validate()["images_root"] == images_root
 
 
 def test_a_misspelt_op_parameter_fails_the_run_in_its_first_task(dagbag, vlforge_home: Path, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,8 +57,24 @@ class IngestResult:
         }
 
 
+ImagesRoot = str | Sequence[str] | None  # the DAG Param: one folder, several, or none
+
+
+def image_roots(images_root: ImagesRoot) -> tuple[str, ...]:
+    """The extra image folders, in lookup order, from one folder, a list of them, or none.
+
+    Raises:
+        ValueError: when an entry is not a non-empty string.
+    """
+    roots = [] if images_root is None else [images_root] if isinstance(images_root, str) else list(images_root)
+    bad = [root for root in roots if not isinstance(root, str) or not root.strip()]
+    if bad:
+        raise ValueError(f"images_root entries must be non-empty folder paths or URIs; got {bad!r}")
+    return tuple(roots)
+
+
 def ingest_source(
-    source: str, source_format: str, store: ImageStore, recipe: Recipe, images_root: str | None = None
+    source: str, source_format: str, store: ImageStore, recipe: Recipe, images_root: ImagesRoot = None
 ) -> IngestResult:
     """Read every record of ``source`` into samples or rejections.
 
@@ -69,13 +85,15 @@ def ingest_source(
         source_format: one of ``ADAPTERS``.
         store: where images are put.
         recipe: the release recipe (prompts, tolerances).
-        images_root: an extra folder or URI to resolve image references against.
+        images_root: extra folders or URIs to resolve image references against, tried in order
+            after the export's own folder (e.g. the original images and a Label Studio document root).
 
     Raises:
-        ValueError: for an unknown format or a source that does not exist.
+        ValueError: for an unknown format, a source that does not exist or a bad ``images_root``.
     """
     if source_format not in ADAPTERS:
         raise ValueError(f"source_format {source_format!r} is unknown; known formats: {sorted(ADAPTERS)}")
+    roots = image_roots(images_root)
     filesystem, path = fsspec.core.url_to_fs(source)
     if not filesystem.exists(path):
         raise ValueError(f"source {source!r} does not exist")
@@ -88,7 +106,7 @@ def ingest_source(
         context = IngestContext(
             source_file=name,
             source_root=folder,
-            images_root=images_root,
+            images_root=roots,
             store=store,
             box_tolerance_px=recipe.ingest.box_tolerance_px,
             download_timeout_s=recipe.ingest.download_timeout_s,

@@ -2,7 +2,7 @@
 
 An adapter turns one source file into ``Sample`` or ``Rejection`` objects; it
 never drops a record silently. Images and videos are resolved (Label Studio upload and
-local-files URLs, paths relative to the export, ``images_root``, http(s) URLs; a ``data:`` URL is rejected)
+local-files URLs, paths relative to the export, the ``images_root`` folders, http(s) URLs; a ``data:`` URL is rejected)
 and put into the content-addressed store once per distinct reference (``vlforge.media`` decodes,
 orients and probes them).
 """
@@ -53,7 +53,7 @@ class IngestContext:
     Attributes:
         source_file: the export file (or folder, for YOLO) being read.
         source_root: the folder that relative image paths start from and that local paths must stay inside.
-        images_root: an extra folder (or fsspec URI) to look for images in.
+        images_root: extra folders (or fsspec URIs) to look for images in, in order.
         store: the content-addressed image store.
         box_tolerance_px: how far outside the image a box may reach and still be clipped rather than rejected.
         download_timeout_s: timeout for http(s) image URLs.
@@ -61,7 +61,7 @@ class IngestContext:
 
     source_file: str
     source_root: str
-    images_root: str | None
+    images_root: tuple[str, ...]
     store: ImageStore
     box_tolerance_px: float = 0.5
     download_timeout_s: float = 10.0
@@ -129,7 +129,7 @@ class IngestContext:
             raise RecordError(f"{kind} URL could not be downloaded ({error}){looked}", field_name, url) from None
 
     def _candidates(self, reference: str, field_name: str, kind: MediaKind = "image") -> Iterator[str]:
-        roots = [self.source_root] + ([self.images_root] if self.images_root else [])
+        roots = [self.source_root, *self.images_root]
         relative = _relative_part(reference)
         if relative is None:
             return
@@ -161,8 +161,10 @@ class IngestContext:
         root = Path(self.source_root)
         if path.is_relative_to(root):
             return path.relative_to(root).as_posix()
-        if self.images_root and not _is_remote(self.images_root) and path.is_relative_to(self.images_root):
-            return f"<images_root>/{path.relative_to(self.images_root).as_posix()}"
+        for index, root in enumerate(self.images_root):
+            if not _is_remote(root) and path.is_relative_to(root):
+                name = "<images_root>" if index == 0 else f"<images_root[{index}]>"
+                return f"{name}/{path.relative_to(root).as_posix()}"
         return location
 
     def _allowed(self, candidate: str, relative: str) -> bool:
@@ -171,8 +173,8 @@ class IngestContext:
 
     def _inside_roots(self, path: str) -> bool:
         resolved = Path(path).resolve()
-        for root in [self.source_root, self.images_root]:
-            if root and not _is_remote(root) and resolved.is_relative_to(Path(root).resolve()):
+        for root in [self.source_root, *self.images_root]:
+            if not _is_remote(root) and resolved.is_relative_to(Path(root).resolve()):
                 return True
         return False
 

@@ -1,8 +1,9 @@
 """Label Studio JSON export (``Export -> JSON``): tasks with their annotations.
 
 Each non-cancelled annotation of a task is one sample, one annotation round
-(in the export's order), and all of them share the task's ``item_id``; an
-annotation marked ``ground_truth`` (an adjudicated one) is ``gold``. Results are read as:
+(in the export's order), and all of them share the task's ``item_id`` (see
+``_item_id``: it does not depend on the export's file name); an annotation
+marked ``ground_truth`` (an adjudicated one) is ``gold``. Results are read as:
 
 - ``rectanglelabels``: a box (percent of the image -> absolute pixels);
 - ``textarea`` with a region (``x``/``y``/``width``/``height``) or the id of a
@@ -57,11 +58,31 @@ def read(location: str, context: IngestContext, recipe: Recipe) -> Iterator[Samp
 
 
 def _item_id(task: Any, context: IngestContext, task_id: object) -> str:
-    """The item's id: kept from vlforge's own review tasks (``data.vlforge_item_id``), else from the task."""
+    """The item's id, from what travels with the task rather than the export's file name.
+
+    vlforge's own review tasks carry it (``data.vlforge_item_id``); any other task is
+    named by its Label Studio project and task ids, so renaming or re-exporting the
+    file keeps every item's id. Only a task without those ids falls back to the file
+    name and its position in the file.
+    """
     data = task.get("data") if isinstance(task, dict) else None
     if isinstance(data, dict) and isinstance(data.get(REVIEW_ITEM_KEY), str):
         return data[REVIEW_ITEM_KEY]
+    project = _project_id(task)
+    if project is not None and isinstance(task, dict) and "id" in task:
+        return make_item_id(f"label-studio project {project}", task["id"])
     return make_item_id(context.source_file, task_id)
+
+
+def _project_id(task: Any) -> int | str | None:
+    """The task's Label Studio project: on the task in a JSON export, else on its annotations."""
+    if not isinstance(task, dict):
+        return None
+    if isinstance(task.get("project"), int | str):
+        return task["project"]
+    annotations = task.get("annotations") if isinstance(task.get("annotations"), list) else []
+    projects = {item.get("project") for item in annotations if isinstance(item, dict) and isinstance(item.get("project"), int | str)}
+    return projects.pop() if len(projects) == 1 else None
 
 
 def _annotations(task: Any) -> list[dict[str, Any]]:

@@ -45,8 +45,8 @@ def ingest(tmp_path: Path, recipe: Recipe) -> Callable[..., Ingested]:
     """Run the real ingest (adapters, checks, manifest, quarantine) and check ``rows_in == rows_ok + rows_quarantined``."""
     runs = itertools.count()
 
-    def run(source: Path | str, source_format: str, images_root: Path | str | None = None) -> Ingested:
-        root = None if images_root is None else str(images_root)
+    def run(source: Path | str, source_format: str, images_root: Path | str | list[Path] | None = None) -> Ingested:
+        root = [str(path) for path in images_root] if isinstance(images_root, list) else images_root and str(images_root)
         described = prepare_run(
             tmp_path, "ingested", f"run-{next(runs)}", recipe, source=str(source), source_format=source_format, images_root=root
         )

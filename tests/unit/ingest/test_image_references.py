@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -66,6 +67,30 @@ def test_unresolvable_reference_is_quarantined(tmp_path, ingest, write_json):
             "value": "/data/upload/9/0badcafe-gone.png",
         }
     ]
+
+
+def test_several_images_roots_are_tried_in_order(tmp_path, ingest, stand_in, write_json, sha256):
+    first = stand_in(tmp_path / "originals" / "both.png", 60, 30, (200, 0, 0))
+    stand_in(tmp_path / "label-studio" / "both.png", 60, 30, (0, 200, 0))
+    only_second = stand_in(tmp_path / "label-studio" / "releases" / "r1" / "images" / "reviewed.png", 40, 20)
+    references = ["both.png", "/data/local-files/?d=releases/r1/images/reviewed.png", "nowhere.png"]
+    export = write_json(tmp_path / "export" / "tasks.json", _ls_tasks(*references))
+
+    run = ingest(export, "label_studio", images_root=[tmp_path / "originals", tmp_path / "label-studio"])
+
+    assert [sample.images[0].sha256 for sample in run.samples] == [sha256(first), sha256(only_second)]
+    # Each root is named by its place in the list, so the reason does not depend on where the data lies.
+    looked_at = "nowhere.png, <images_root>/nowhere.png, <images_root[1]>/nowhere.png"
+    assert [line["reason"] for line in run.quarantine] == [f"image file not found (looked at: {looked_at})"]
+
+
+@pytest.mark.parametrize(("images_root", "named"), [([""], "['']"), (["ok", 3], "[3]")])
+def test_a_bad_images_root_entry_is_refused_naming_it(tmp_path, recipe, store, write_json, images_root, named):
+    from vlforge.ingest import ingest_source
+
+    export = write_json(tmp_path / "tasks.json", _ls_tasks("a.png"))
+    with pytest.raises(ValueError, match=re.escape(f"images_root entries must be non-empty folder paths or URIs; got {named}")):
+        ingest_source(str(export), "label_studio", store, recipe, images_root)
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -11,6 +11,8 @@ import json
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
+from vlforge.records import make_item_id
+
 CONVERTER = "label_studio_converter/tests/data/test_export_yolo"
 DOCLANG = "label_studio_sdk/tests/custom/converter/data/test_export_doclang/data.json"
 TESSERACT = "label_studio_ml_backend_tesseract"
@@ -264,3 +266,36 @@ def test_rectangle_polygon_and_keypoints_in_one_annotation_are_quarantined(fixtu
             "value": "polygonlabels",
         }
     ]
+
+
+def test_item_ids_come_from_the_project_and_task_not_the_file_name(fixtures_dir, tmp_path, ingest, stand_in):
+    """The converter's export (project 1): renaming the file keeps every item's id, so a review cannot duplicate it."""
+    stand_in(tmp_path / "images" / "image1", 2800, 2800)
+    stand_in(tmp_path / "images" / "image2", 2800, 2800)
+    export = fixtures_dir / CONVERTER / "data.json"
+    renamed = tmp_path / "exports" / "project-1-at-2026-12-01.json"
+    renamed.parent.mkdir()
+    renamed.write_bytes(export.read_bytes())
+
+    original, copy = (ingest(path, "label_studio", images_root=tmp_path / "images") for path in (export, renamed))
+
+    assert [sample.item_id for sample in original.samples] == [sample.item_id for sample in copy.samples]
+    by_task = {sample.source.record_id.split("/")[0]: sample.item_id for sample in original.samples}
+    assert by_task == {"task 1": make_item_id("label-studio project 1", 1), "task 2": make_item_id("label-studio project 1", 2)}
+    # Sample ids still say which file a round was read from.
+    assert {sample.sample_id for sample in original.samples}.isdisjoint(sample.sample_id for sample in copy.samples)
+
+
+def test_item_id_travels_in_the_task_data_else_falls_back_to_the_file(tmp_path, ingest, stand_in, write_json):
+    stand_in(tmp_path / "photo.png", 40, 20)
+    text = {"id": "c", "from_name": "caption", "to_name": "image", "type": "textarea", "value": {"text": ["A red square."]}}
+    review_task = {"id": 5, "project": 9, "data": {"image": "photo.png", "vlforge_item_id": "item-7"}, "annotations": [{"id": 1, "result": [text]}]}
+    # Hand-made exports may lack the project: the task id alone is not unique across projects, so the file name joins it.
+    bare_task = {"id": 5, "data": {"image": "photo.png"}, "annotations": [{"id": 1, "result": [text]}]}
+    annotation_project = {"id": 5, "data": {"image": "photo.png"}, "annotations": [{"id": 1, "project": 9, "result": [text]}]}
+
+    ids = [
+        ingest(write_json(tmp_path / name, [task]), "label_studio").samples[0].item_id
+        for name, task in (("a.json", review_task), ("b.json", bare_task), ("c.json", annotation_project))
+    ]
+    assert ids == ["item-7", make_item_id("b.json", 5), make_item_id("label-studio project 9", 5)]
