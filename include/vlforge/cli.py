@@ -8,19 +8,26 @@
     python -m vlforge.cli replay ID --from DIR           replay an augmented sample from its parent; OK when the bytes match
     python -m vlforge.cli calibrate CAPTIONS [--model-path DIR --num-layers N --name NAME --languages L ...]
                                                          calibrate an encoder's BERTScore threshold; print its recipe entry
+    python -m vlforge.cli review push RELEASE            create or update the release's review project in Label Studio
+    python -m vlforge.cli review pull RELEASE            export the adjudicated items where the next run reads them
+
+Installed (``make`` installs vlforge into .venv), each is also ``vlforge <command>``.
 
 ``replay`` looks the sample and its parent up in a release folder or a run
 folder (``--from``), reads images from its ``images/`` folder or the image store
 (``--store``, default ``$VLFORGE_HOME/store/images``), prints ``OK`` or
 ``MISMATCH`` and exits 0 or 1. The ``releases`` commands read the catalog at ``--catalog URL`` (default
 ``$VLFORGE_CATALOG_URL``, else ``$VLFORGE_HOME/catalog.sqlite``) and print JSON
-with ``--json``.
+with ``--json``. The ``review`` commands talk to the Label Studio at ``--url``
+(``$LABEL_STUDIO_URL``) with ``--api-key`` (``$LABEL_STUDIO_API_KEY``), whose local files
+are served from ``--document-root`` (``$LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -38,7 +45,8 @@ _METRIC_HEADERS = {
 }
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The ``vlforge`` command line: one subcommand per verb."""
     parser = argparse.ArgumentParser(prog="vlforge", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("prepare-demo", help="copy the demo dataset into a folder")
@@ -53,7 +61,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     replay.add_argument("--store", type=Path, metavar="DIR", help="the image store (default: $VLFORGE_HOME/store/images)")
     _add_calibrate_parser(commands)
-    arguments = parser.parse_args(argv)
+    _add_review_parser(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = build_parser().parse_args(argv)
     if arguments.command == "prepare-demo":
         print(prepare_demo(arguments.folder))
         return 0
@@ -63,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         return _replay(arguments)
     if arguments.command == "calibrate":
         return _calibrate(arguments)
+    if arguments.command == "review":
+        return _review(arguments)
     version = latest_version(vlforge_home(), arguments.dataset)
     if version is None:
         print(f"no release of {arguments.dataset!r} under {vlforge_home()}", file=sys.stderr)
@@ -129,6 +144,57 @@ def _calibrate(arguments: argparse.Namespace) -> int:
         }
     )
     print(calibrate_file(arguments.captions, encoder, arguments.seed), end="")
+    return 0
+
+
+def _add_review_parser(commands: Any) -> None:
+    server = argparse.ArgumentParser(add_help=False)
+    server.add_argument("release", type=Path, help="a release folder, e.g. data/releases/demo/current")
+    server.add_argument("--url", default=os.environ.get("LABEL_STUDIO_URL"), help="Label Studio (default: $LABEL_STUDIO_URL)")
+    server.add_argument(
+        "--api-key", default=os.environ.get("LABEL_STUDIO_API_KEY"), help="its API token (default: $LABEL_STUDIO_API_KEY)"
+    )
+    server.add_argument(
+        "--document-root",
+        type=Path,
+        default=os.environ.get("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT"),
+        metavar="DIR",
+        help="the folder Label Studio serves local files from (default: $LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT)",
+    )
+    review = commands.add_parser("review", help="the review loop in Label Studio: push review items, pull adjudications")
+    actions = review.add_subparsers(dest="action", required=True)
+    actions.add_parser(
+        "push", parents=[server], help="create or update the release's review project: label config, image storage, tasks"
+    )
+    pull = actions.add_parser(
+        "pull", parents=[server], help="export the adjudicated tasks into the folder of exports the next run reads"
+    )
+    pull.add_argument("--into", type=Path, metavar="DIR", help="that folder (default: the release's source folder)")
+
+
+def _review(arguments: argparse.Namespace) -> int:
+    from vlforge.quality import review_loop
+
+    missing = [
+        option
+        for option, value in (("--url", arguments.url), ("--api-key", arguments.api_key), ("--document-root", arguments.document_root))
+        if not value
+    ]
+    if missing:
+        print(f"vlforge review {arguments.action}: give {', '.join(missing)} (or set the environment variables in --help)", file=sys.stderr)
+        return 2
+    try:
+        release = review_loop.read_review_release(arguments.release)
+        client = review_loop.connect(arguments.url, arguments.api_key)
+        with review_loop.server_errors(arguments.url):
+            if arguments.action == "push":
+                result = review_loop.push(release, client, arguments.url, arguments.document_root)
+            else:
+                result = review_loop.pull(release, client, arguments.document_root, arguments.into)
+    except review_loop.ReviewLoopError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(result.summary())
     return 0
 
 

@@ -7,13 +7,14 @@ the original export (the reviewer's annotation is marked ground truth) releases
 the adjudicated round in the next run.
 
 Images are referenced as Label Studio local files relative to the release
-folder: start Label Studio with ``LOCAL_FILES_SERVING_ENABLED=true`` and
-``LOCAL_FILES_DOCUMENT_ROOT=<release folder>``.
+folder; ``vlforge review push`` (``review_loop.py``) rewrites them relative to the
+server's document root and creates the storage that lets Label Studio serve them.
 """
 
 from __future__ import annotations
 
 import json
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,24 @@ from vlforge.label_studio_tasks import label_config, sample_results
 from vlforge.layout import LABEL_CONFIG_NAME, REVIEW_TASKS_NAME
 from vlforge.quality.agreement import ReviewItem
 from vlforge.store import atomic_write_text
+
+LOCAL_FILES_PREFIX = "/data/local-files/?d="
+
+
+def local_file_url(path: str) -> str:
+    """Label Studio's URL for a file at ``path`` (POSIX, relative to its local-files document root)."""
+    return LOCAL_FILES_PREFIX + urllib.parse.quote(path, safe="/")
+
+
+def local_file_path(url: str) -> str:
+    """The path inside the document root that a ``local_file_url`` names.
+
+    Raises:
+        ValueError: when ``url`` is not a Label Studio local-files URL.
+    """
+    if not url.startswith(LOCAL_FILES_PREFIX):
+        raise ValueError(f"{url!r} is not a Label Studio local-files URL ({LOCAL_FILES_PREFIX}<path>)")
+    return urllib.parse.unquote(url[len(LOCAL_FILES_PREFIX) :])
 
 
 def review_task(item: ReviewItem) -> dict[str, Any]:
@@ -37,7 +56,7 @@ def review_task(item: ReviewItem) -> dict[str, Any]:
     below = {name: {"value": round(value, 4), "threshold": threshold} for name, (value, threshold) in item.below.items()}
     return {
         "data": {
-            "image": f"/data/local-files/?d=images/{image.file_name}",
+            "image": local_file_url(f"images/{image.file_name}"),
             REVIEW_ITEM_KEY: item.item_id,
             "task_type": first.task_type,
             "source": f"{first.source.file} {first.source.record_id}",
