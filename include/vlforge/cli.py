@@ -35,7 +35,6 @@ from typing import Any
 from vlforge.compare import Comparison, compare_releases, release_metrics
 from vlforge.demo import prepare_demo
 from vlforge.layout import DatasetReleases, store_root, vlforge_home
-from vlforge.release import latest_version
 
 _METRIC_HEADERS = {
     "iou_agreement": "IOU",
@@ -78,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         return _calibrate(arguments)
     if arguments.command == "review":
         return _review(arguments)
-    version = latest_version(vlforge_home(), arguments.dataset)
+    version = DatasetReleases.of(vlforge_home(), arguments.dataset).latest_version()
     if version is None:
         print(f"no release of {arguments.dataset!r} under {vlforge_home()}", file=sys.stderr)
         return 1
