@@ -17,7 +17,7 @@ Import the file into a Label Studio project using `label_config.xml`, with
 that project is a `label_studio` source for `vlforge_release` (with `images_root=<images_dir>`).
 
 Trigger with Params, e.g.
-`airflow dags test vlforge_preannotate -c '{"images_dir": "/data/unlabelled", "vlm_model_path": "/models/Qwen2.5-VL-3B-Instruct"}'`.
+`make run DAG=vlforge_preannotate CONF='{"images_dir": "/data/unlabelled", "vlm_model_path": "/models/Qwen2.5-VL-3B-Instruct"}'`.
 """
 
 from __future__ import annotations
