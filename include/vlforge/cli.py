@@ -184,12 +184,11 @@ def _review(arguments: argparse.Namespace) -> int:
         return 2
     try:
         release = review_loop.read_review_release(arguments.release)
-        client = review_loop.connect(arguments.url, arguments.api_key)
-        with review_loop.server_errors(arguments.url):
-            if arguments.action == "push":
-                result = review_loop.push(release, client, arguments.url, arguments.document_root)
-            else:
-                result = review_loop.pull(release, client, arguments.document_root, arguments.into)
+        server = review_loop.LabelStudioServer(arguments.url, arguments.api_key)
+        if arguments.action == "push":
+            result = review_loop.push(release, server, arguments.document_root)
+        else:
+            result = review_loop.pull(release, server, arguments.document_root, arguments.into)
     except review_loop.ReviewLoopError as error:
         print(error, file=sys.stderr)
         return 1

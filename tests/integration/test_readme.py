@@ -218,8 +218,6 @@ def shell(checkout: tuple[Path, Ran], tmp_path: Path) -> Iterator[Shell]:
 def test_review_walkthrough_in_label_studio(checkout: tuple[Path, Ran], shell: Shell) -> None:
     if not LABEL_STUDIO.is_file():
         pytest.skip(f"Label Studio is not installed at {LABEL_STUDIO}: `make label-studio` could not build .lsvenv here")
-    from label_studio_sdk import LabelStudio
-
     root, _ = checkout
     before = (root / "data" / "releases" / "demo" / "current").resolve()
     review = json.loads((before / "review" / "review_tasks.json").read_text())
@@ -245,19 +243,22 @@ def test_review_walkthrough_in_label_studio(checkout: tuple[Path, Ran], shell: S
     # Pushing again updates the project and imports nothing twice.
     assert shell.run(push).ok().output.startswith(f"project {project} updated: 0 review task(s) imported, 1 already there")
 
-    client = LabelStudio(base_url=url, api_key=TOKEN)
-    (task,) = client.tasks.list(project=project, fields="all")
-    assert task.data["vlforge_item_id"] == rocket
+    api = httpx.Client(base_url=url, headers={"Authorization": f"Token {TOKEN}"}, timeout=60)
+    (task,) = api.get("/api/tasks", params={"project": project}).raise_for_status().json()["tasks"]
+    assert task["data"]["vlforge_item_id"] == rocket
     # The storage push created lets Label Studio serve the release's image.
-    image = httpx.get(url + task.data["image"], headers={"Authorization": f"Token {TOKEN}"}, timeout=30)
+    image = api.get(task["data"]["image"])
     (reference,) = {sample["data"]["image"] for sample in review}
     assert image.status_code == 200
     assert image.content == (before / reference.split("?d=", 1)[1]).read_bytes()
 
-    # The reviewer, in the UI: opens the task, keeps round 1 (its predictions are the rounds), presses Submit.
-    predictions = {prediction.model_version: prediction for prediction in client.predictions.list(task=task.id)}
+    # The reviewer, in the UI: opens the task, keeps round 1 (its predictions are the rounds), presses Submit,
+    # which saves an annotation without ground truth.
+    listed = api.get("/api/predictions", params={"task": task["id"]}).raise_for_status().json()
+    predictions = {prediction["model_version"]: prediction for prediction in listed}
     assert sorted(predictions) == ["round 1 (2)", "round 2 (1)"]
-    client.annotations.create(task.id, result=predictions["round 1 (2)"].result)
+    submitted = api.post(f"/api/tasks/{task['id']}/annotations", json={"result": predictions["round 1 (2)"]["result"]})
+    assert submitted.raise_for_status().json()["ground_truth"] is False
 
     pulled = shell.run(fill(after_review[0], values)).ok().output.splitlines()
     export = root / "data" / "demo" / f"review-demo-{before.name}.json"

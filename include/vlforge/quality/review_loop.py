@@ -14,16 +14,21 @@ marked ground truth: submitting in the labelling UI does not set that flag, and
 ingest reads it as the item's gold round. The export is written into the folder of
 Label Studio exports the next run reads (by default the release's own source folder),
 named after the release, so pulling again replaces it.
+
+The server is reached through the few REST calls of Label Studio's API that the loop
+needs (``LabelStudioServer``, over httpx). label-studio-sdk is not used: every release of
+it requires opencv-python(-headless) below 5, which vlforge's pinned OpenCV 5 excludes.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from vlforge.ingest import image_roots
 from vlforge.ingest.label_studio import REVIEW_ITEM_KEY
@@ -33,10 +38,74 @@ from vlforge.store import atomic_write_text
 
 STORAGE_TITLE = "vlforge release images"
 TITLE_LIMIT = 50  # Label Studio's maximum project title length
+PAGE_SIZE = 100
 
 
 class ReviewLoopError(Exception):
     """The release, the document root or the server cannot do what was asked; the message says why."""
+
+
+class LabelStudioServer:
+    """The calls of Label Studio's REST API (https://api.labelstud.io) that the review loop makes.
+
+    Authenticates with an API token (``Authorization: Token ...``: Label Studio's legacy
+    tokens, enabled with ``--enable-legacy-api-token``). Every error names the server,
+    the request and the answer.
+    """
+
+    def __init__(self, base_url: str, api_key: str, timeout_s: float = 60.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(base_url=self.base_url, headers={"Authorization": f"Token {api_key}"}, timeout=timeout_s)
+
+    def projects(self, title: str) -> list[dict[str, Any]]:
+        """Projects whose title is exactly ``title``."""
+        found, page = [], 1
+        while True:
+            answer = self._call("GET", "/api/projects", params={"title": title, "page": page, "page_size": PAGE_SIZE})
+            found += [project for project in answer["results"] if project["title"] == title]
+            if not answer.get("next"):
+                return found
+            page += 1
+
+    def create_project(self, title: str, description: str, label_config: str) -> dict[str, Any]:
+        return self._call("POST", "/api/projects", json={"title": title, "description": description, "label_config": label_config})
+
+    def update_label_config(self, project: int, label_config: str) -> None:
+        self._call("PATCH", f"/api/projects/{project}", json={"label_config": label_config})
+
+    def local_storages(self, project: int) -> list[dict[str, Any]]:
+        return self._call("GET", "/api/storages/localfiles", params={"project": project})
+
+    def create_local_storage(self, project: int, path: Path, title: str) -> None:
+        """A Local Files import storage at ``path``; never synced: it only lets Label Studio serve the files."""
+        self._call("POST", "/api/storages/localfiles", json={"project": project, "path": str(path), "use_blob_urls": True, "title": title})
+
+    def tasks(self, project: int) -> list[dict[str, Any]]:
+        found, page = [], 1
+        while True:
+            answer = self._call("GET", "/api/tasks", params={"project": project, "page": page, "page_size": PAGE_SIZE})
+            found += answer["tasks"]
+            if not answer["tasks"] or len(found) >= answer["total"]:
+                return found
+            page += 1
+
+    def import_tasks(self, project: int, tasks: list[dict[str, Any]]) -> None:
+        self._call("POST", f"/api/projects/{project}/import", json=tasks)
+
+    def export_annotated(self, project: int) -> list[dict[str, Any]]:
+        """The JSON export of the tasks that have annotations."""
+        return self._call("GET", f"/api/projects/{project}/export", params={"export_type": "JSON", "download_all_tasks": "false"})
+
+    def _call(self, method: str, path: str, **request: Any) -> Any:  # noqa: ANN401 - JSON
+        try:
+            response = self._http.request(method, path, **request)
+        except httpx.HTTPError as error:
+            raise ReviewLoopError(f"cannot reach Label Studio at {self.base_url}: {error}") from None
+        if response.is_error:
+            raise ReviewLoopError(
+                f"Label Studio at {self.base_url} answered {response.status_code} to {method} {path}: {response.text[:500]}"
+            )
+        return response.json()
 
 
 @dataclass(frozen=True)
@@ -155,55 +224,53 @@ def images_storage_path(release: ReviewRelease, document_root: Path) -> Path:
     return images
 
 
-def push(release: ReviewRelease, client: Any, base_url: str, document_root: Path) -> PushResult:  # noqa: ANN401 - LabelStudio
-    """Create or update the release's review project on the server ``client`` talks to.
+def push(release: ReviewRelease, server: LabelStudioServer, document_root: Path) -> PushResult:
+    """Create or update the release's review project on ``server``.
 
     Args:
         release: the release, from ``read_review_release``.
-        client: a ``label_studio_sdk.LabelStudio`` client.
-        base_url: the server's URL, for the link to the project.
+        server: the Label Studio to push to.
         document_root: the server's ``LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT``.
 
     Returns:
         The project and which review items were imported now or were there already.
 
     Raises:
-        ReviewLoopError: when the release has nothing to review, or its images are outside ``document_root``.
+        ReviewLoopError: when the release has nothing to review, its images are outside
+            ``document_root``, or the server refuses a call.
     """
     if not release.tasks:
         raise ReviewLoopError(f"release {release.dataset} {release.version} has no items in review: nothing to push")
     tasks = server_tasks(release, document_root)
     images = images_storage_path(release, document_root)
     title = project_title(release)
-    project = _find_project(client, title)
+    project = _find_project(server, title)
     created = project is None
     if project is None:
-        project = client.projects.create(title=title, description=str(release.folder), label_config=release.label_config)
+        project = server.create_project(title, str(release.folder), release.label_config)
     else:
-        client.projects.update(project.id, label_config=release.label_config)
-    if not any(Path(storage.path or "") == images for storage in client.import_storage.local.list(project=project.id)):
-        client.import_storage.local.create(project=project.id, path=str(images), use_blob_urls=True, title=STORAGE_TITLE)
-    present = {
-        task.data.get(REVIEW_ITEM_KEY) for task in client.tasks.list(project=project.id, fields="all") if isinstance(task.data, dict)
-    }
+        server.update_label_config(project["id"], release.label_config)
+    if not any(Path(storage.get("path") or "") == images for storage in server.local_storages(project["id"])):
+        server.create_local_storage(project["id"], images, STORAGE_TITLE)
+    present = {task["data"].get(REVIEW_ITEM_KEY) for task in server.tasks(project["id"]) if isinstance(task.get("data"), dict)}
     new = [task for task in tasks if task["data"][REVIEW_ITEM_KEY] not in present]
     if new:
-        client.projects.import_tasks(project.id, request=new, return_task_ids=True)
+        server.import_tasks(project["id"], new)
     return PushResult(
-        project_id=project.id,
-        project_url=f"{base_url.rstrip('/')}/projects/{project.id}/data",
+        project_id=project["id"],
+        project_url=f"{server.base_url}/projects/{project['id']}/data",
         created=created,
         imported=[task["data"][REVIEW_ITEM_KEY] for task in new],
         already_there=[item for item in release.item_ids if item in present],
     )
 
 
-def pull(release: ReviewRelease, client: Any, document_root: Path, into: Path | None = None) -> PullResult:  # noqa: ANN401
+def pull(release: ReviewRelease, server: LabelStudioServer, document_root: Path, into: Path | None = None) -> PullResult:
     """Export the adjudicated review tasks and write them where the next run reads them.
 
     Args:
         release: the release, from ``read_review_release``.
-        client: a ``label_studio_sdk.LabelStudio`` client.
+        server: the Label Studio the release was pushed to.
         document_root: the server's local-files document root; the next run looks images up there.
         into: the folder of Label Studio exports the next run reads; by default the release's
             source folder (the folder of its source file).
@@ -213,13 +280,14 @@ def pull(release: ReviewRelease, client: Any, document_root: Path, into: Path | 
         adjudicated) and the next run's Params.
 
     Raises:
-        ReviewLoopError: when the project does not exist or the next run's folder cannot be found.
+        ReviewLoopError: when the project does not exist, the next run's folder cannot be found,
+            or the server refuses a call.
     """
     folder = Path(into) if into is not None else next_source_folder(release)
-    project = _find_project(client, project_title(release))
+    project = _find_project(server, project_title(release))
     if project is None:
         raise ReviewLoopError(f"no project {project_title(release)!r} on the server: run `vlforge review push {release.folder}` first")
-    exported = json.loads(b"".join(client.projects.exports.download_sync(project.id, export_type="JSON", download_all_tasks=False)))
+    exported = server.export_annotated(project["id"])
     wanted = set(release.item_ids)
     gold = [task for task in adjudicated(exported) if task["data"][REVIEW_ITEM_KEY] in wanted]
     resolved = sorted({task["data"][REVIEW_ITEM_KEY] for task in gold})
@@ -268,29 +336,9 @@ def next_source_folder(release: ReviewRelease) -> Path:
     return source if source.is_dir() else source.parent
 
 
-def connect(base_url: str, api_key: str) -> Any:  # noqa: ANN401 - label_studio_sdk.LabelStudio
-    """A Label Studio client; the SDK is imported only here, for the review commands."""
-    from label_studio_sdk import LabelStudio
-
-    return LabelStudio(base_url=base_url, api_key=api_key)
-
-
-@contextmanager
-def server_errors(base_url: str) -> Iterator[None]:
-    """Turn the SDK's HTTP and connection errors into a ``ReviewLoopError`` that names the server and its answer."""
-    import httpx
-    from label_studio_sdk.core.api_error import ApiError
-
-    try:
-        yield
-    except ApiError as error:
-        raise ReviewLoopError(f"Label Studio at {base_url} answered {error.status_code}: {error.body}") from None
-    except httpx.HTTPError as error:
-        raise ReviewLoopError(f"cannot reach Label Studio at {base_url}: {error}") from None
-
-
-def _find_project(client: Any, title: str) -> Any | None:  # noqa: ANN401 - SDK models
-    matches = [project for project in client.projects.list(title=title) if project.title == title]
+def _find_project(server: LabelStudioServer, title: str) -> dict[str, Any] | None:
+    matches = server.projects(title)
     if len(matches) > 1:
-        raise ReviewLoopError(f"{len(matches)} projects on the server are called {title!r} (ids {[p.id for p in matches]}): keep one")
+        ids = [project["id"] for project in matches]
+        raise ReviewLoopError(f"{len(matches)} projects on the server are called {title!r} (ids {ids}): keep one")
     return matches[0] if matches else None
