@@ -6,7 +6,9 @@ PYTHON ?= python3
 VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum requirements.txt | cut -c1-12)
-EDITABLE_STAMP := $(VENV)/.editable-$(shell sha256sum pyproject.toml | cut -c1-12)
+# The editable install points at one checkout's include/: keyed by where that really is, so a checkout
+# that shares the venv reinstalls it, and a folder that links to this include/ does not.
+EDITABLE_STAMP := $(VENV)/.editable-$(shell (realpath include; cat pyproject.toml) | sha256sum | cut -c1-12)
 # Label Studio pins its own Django and friends: it lives in a virtualenv of its own.
 LSVENV := $(CURDIR)/.lsvenv
 LS_STAMP := $(LSVENV)/.installed-$(shell sha256sum requirements-label-studio.txt | cut -c1-12)
