@@ -94,7 +94,7 @@ bench: setup
 
 # The shipped MiniLM's BERTScore threshold, calibrated on real COCO captions (the recipe's text_encoders entry).
 calibrate: setup
-	$(BIN)/python -m vlforge.cli calibrate tests/data/coco_captions/debug.ref.json
+	$(BIN)/vlforge calibrate tests/data/coco_captions/debug.ref.json
 
 airflow: setup
 	# standalone starts its components as `airflow ...` subprocesses: they must find the venv's.

@@ -73,6 +73,7 @@ def test_every_cli_verb_is_a_vlforge_command() -> None:
         ("releases", "show"),
         ("releases", "diff"),
         ("replay",),
+        ("calibrate",),
         ("review", "push"),
         ("review", "pull"),
     ]

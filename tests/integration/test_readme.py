@@ -44,7 +44,10 @@ REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
 FIXTURES = REPO.parent / "shared" / "fixtures"
 WALKTHROUGH = "Reviewing in Label Studio"
-LINKED = ["Makefile", "pyproject.toml", "requirements.txt", "requirements-label-studio.txt", "include", "dags", "plugins", ".venv", ".lsvenv"]
+LINKED = [
+    *("Makefile", "pyproject.toml", "requirements.txt", "requirements-label-studio.txt"),
+    *("include", "dags", "plugins", "tests", ".venv", ".lsvenv"),
+]
 LABEL_STUDIO = REPO / ".lsvenv" / "bin" / "label-studio"
 TOKEN = "vlforge-readme-test-0123456789abcdef"  # any string of 6+ characters, as the README says
 PLACEHOLDER = re.compile(r"<[a-z][a-z _]*>")
@@ -328,7 +331,14 @@ def test_every_other_readme_command_runs_as_written(checkout: tuple[Path, Ran], 
 
     def help_lists_every_command(command: str) -> None:
         output = shell.run(command).ok().output
-        assert re.search(r"\{prepare-demo,latest,releases,replay,review\}", output), output
+        assert re.search(r"\{prepare-demo,latest,releases,replay,calibrate,review\}", output), output
+
+    def calibrate(command: str) -> None:
+        """The README's calibration figures are what the command prints."""
+        row = re.search(r"\| all-MiniLM-L6-v2, layer 6 \|.*\| ([\d.]+) \| ([\d.]+) \| ([\d.]+%) \| ([\d.]+%) \|", README.read_text())
+        auc, threshold, false_accepts, false_rejects = row.groups()
+        printed = f"# threshold {threshold}: ROC AUC {auc}, false accepts {false_accepts}, false rejects {false_rejects}"
+        assert printed in shell.run(command).ok().output
 
     def preannotate(command: str) -> None:
         from vlforge.preannotate.tiny_qwen import build_tiny_qwen_vl
@@ -363,6 +373,7 @@ def test_every_other_readme_command_runs_as_written(checkout: tuple[Path, Ran], 
         # A release of your own data; the same target runs for real in the review walk-through.
         ('make run CONF=\'{"source": "/path/to/export.json"', dry("airflow dags test vlforge_release -c")),
         (".venv/bin/vlforge --help", help_lists_every_command),
+        ("make calibrate", calibrate),
         ("make run DAG=vlforge_preannotate", preannotate),
         (".venv/bin/vlforge replay", replay),
         (".venv/bin/vlforge releases", releases),
@@ -377,4 +388,4 @@ def test_every_other_readme_command_runs_as_written(checkout: tuple[Path, Ran], 
         assert len(matching) == 1, f"README command that this test does not know how to check: {command!r}"
         matching[0](command)
         checked.append(command)
-    assert len(checked) == 12
+    assert len(checked) == 13

@@ -32,8 +32,8 @@ import httpx
 
 from vlforge.ingest import image_roots
 from vlforge.ingest.label_studio import REVIEW_ITEM_KEY
-from vlforge.quality.review import CONFIG_FILE, TASKS_FILE, local_file_path, local_file_url
-from vlforge.quality.stage import REVIEW_DIR
+from vlforge.layout import ReleaseDir
+from vlforge.quality.review import local_file_path, local_file_url
 from vlforge.store import atomic_write_text
 
 STORAGE_TITLE = "vlforge release images"
@@ -168,22 +168,22 @@ def read_review_release(folder: Path) -> ReviewRelease:
     Raises:
         ReviewLoopError: when ``folder`` is not a published release.
     """
-    folder = Path(folder).resolve()
-    manifest = folder / "RELEASE.json"
-    tasks_file = folder / REVIEW_DIR / TASKS_FILE
-    if not manifest.is_file() or not tasks_file.is_file():
-        raise ReviewLoopError(f"{folder} is not a release folder (no RELEASE.json or {REVIEW_DIR}/{TASKS_FILE})")
-    release = json.loads(manifest.read_text(encoding="utf-8"))
+    release_dir = ReleaseDir(Path(folder).resolve())
+    wanted = [release_dir.release_json, release_dir.review_tasks, release_dir.review_label_config]
+    missing = [path.relative_to(release_dir.path).as_posix() for path in wanted if not path.is_file()]
+    if missing:
+        raise ReviewLoopError(f"{release_dir.path} is not a release folder (no {', '.join(missing)})")
+    release = json.loads(release_dir.release_json.read_text(encoding="utf-8"))
     source = release.get("source") or {}
     return ReviewRelease(
-        folder=folder,
+        folder=release_dir.path,
         dataset=release["dataset"],
         version=release["version"],
         source=str(source.get("source", "")),
         source_format=str(source.get("source_format", "")),
         images_root=image_roots(source.get("images_root")),
-        tasks=json.loads(tasks_file.read_text(encoding="utf-8")),
-        label_config=(folder / REVIEW_DIR / CONFIG_FILE).read_text(encoding="utf-8"),
+        tasks=json.loads(release_dir.review_tasks.read_text(encoding="utf-8")),
+        label_config=release_dir.review_label_config.read_text(encoding="utf-8"),
     )
 
 
@@ -214,7 +214,7 @@ def images_storage_path(release: ReviewRelease, document_root: Path) -> Path:
         ReviewLoopError: when it is not strictly inside ``document_root``.
     """
     root = Path(document_root).resolve()
-    images = release.folder / "images"
+    images = ReleaseDir(release.folder).images
     if not images.is_relative_to(root) or images == root:
         raise ReviewLoopError(
             f"the release's images folder {images} is not inside Label Studio's document root {root}: start Label Studio "

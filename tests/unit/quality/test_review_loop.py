@@ -119,7 +119,7 @@ def test_project_titles_fit_label_studios_limit_and_keep_the_version(tmp_path: P
 
 
 def test_a_folder_without_a_release_is_named(tmp_path: Path) -> None:
-    with pytest.raises(ReviewLoopError, match=f"{tmp_path} is not a release folder"):
+    with pytest.raises(ReviewLoopError, match=f"{tmp_path} is not a release folder \\(no RELEASE.json, review/review_tasks.json, review/label_config.xml\\)"):
         read_review_release(tmp_path)
 
 
