@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from vlforge.config import Recipe
 from vlforge.ingest import coco, label_studio, llamafactory, qwen, yolo
-from vlforge.ingest.base import IngestContext, RecordError, Rejection, checked_sample
+from vlforge.ingest.base import ImagesRoot, IngestContext, RecordError, Rejection, checked_sample, image_roots
 from vlforge.manifest import write_manifest
 from vlforge.records import Sample
 from vlforge.run import RunDescription
@@ -55,22 +55,6 @@ class IngestResult:
             "rows_quarantined": len(self.rejections),
             "quarantine_share": len(self.rejections) / self.rows_in if self.rows_in else 0.0,
         }
-
-
-ImagesRoot = str | Sequence[str] | None  # the DAG Param: one folder, several, or none
-
-
-def image_roots(images_root: ImagesRoot) -> tuple[str, ...]:
-    """The extra image folders, in lookup order, from one folder, a list of them, or none.
-
-    Raises:
-        ValueError: when an entry is not a non-empty string.
-    """
-    roots = [] if images_root is None else [images_root] if isinstance(images_root, str) else list(images_root)
-    bad = [root for root in roots if not isinstance(root, str) or not root.strip()]
-    if bad:
-        raise ValueError(f"images_root entries must be non-empty folder paths or URIs; got {bad!r}")
-    return tuple(roots)
 
 
 def ingest_source(

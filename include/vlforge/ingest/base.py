@@ -13,7 +13,7 @@ import posixpath
 import re
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -44,6 +44,22 @@ class Rejection:
             "field": self.field,
             "value": self.value,
         }
+
+
+ImagesRoot = str | Sequence[str] | None  # the DAG Param: one folder, several, or none
+
+
+def image_roots(images_root: ImagesRoot) -> tuple[str, ...]:
+    """The extra image folders, in lookup order, from one folder, a list of them, or none.
+
+    Raises:
+        ValueError: when an entry is not a non-empty string.
+    """
+    roots = [] if images_root is None else [images_root] if isinstance(images_root, str) else list(images_root)
+    bad = [root for root in roots if not isinstance(root, str) or not root.strip()]
+    if bad:
+        raise ValueError(f"images_root entries must be non-empty folder paths or URIs; got {bad!r}")
+    return tuple(roots)
 
 
 @dataclass

@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from vlforge.ingest import image_roots
+from vlforge.ingest.base import image_roots
 from vlforge.ingest.label_studio import REVIEW_ITEM_KEY
 from vlforge.layout import ReleaseDir
 from vlforge.quality.review import local_file_path, local_file_url
