@@ -12,12 +12,9 @@ import subprocess
 import tomllib
 from pathlib import Path
 
-import pytest
 from setuptools import find_packages
 
 from vlforge.cli import build_parser
-
-pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 VLFORGE = REPO / ".venv" / "bin" / "vlforge"

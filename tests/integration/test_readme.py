@@ -37,8 +37,9 @@ from pathlib import Path
 import httpx
 import pyarrow.parquet as pq
 import pytest
+from support.tiny_qwen_vl import build_tiny_qwen_vl
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
+pytestmark = pytest.mark.timeout(1800)  # make demo, Label Studio's first start and two DAG runs
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
@@ -341,8 +342,6 @@ def test_every_other_readme_command_runs_as_written(checkout: tuple[Path, Ran], 
         assert printed in shell.run(command).ok().output
 
     def preannotate(command: str) -> None:
-        from vlforge.preannotate.tiny_qwen import build_tiny_qwen_vl
-
         model = build_tiny_qwen_vl(tmp_path / "tiny_qwen2_5_vl", "qwen2_5_vl")
         shell.run(fill(command, values | {"/models/Qwen2.5-VL-3B-Instruct": str(model)})).ok()
         (written,) = (root / "data" / "preannotate").glob("*/tasks.json")
