@@ -272,7 +272,13 @@ def test_review_walkthrough_in_label_studio(checkout: tuple[Path, Ran], shell: S
         f"wrote {export}",
     ]
     assert pulled[3] == f"the next run reads every export in {root / 'data' / 'demo'}: label_studio_export.json, {export.name}"
-    next_run = {"source": str(root / "data" / "demo"), "source_format": "label_studio", "dataset": "demo", "images_root": [str(root / "data")]}
+    next_run = {
+        "source": str(root / "data" / "demo"),
+        "source_format": "label_studio",
+        "dataset": "demo",
+        "recipe": "demo",
+        "images_root": [str(root / "data")],
+    }
     assert pulled[4] == f"next run: make run CONF='{json.dumps(next_run)}'"
     (adjudicated,) = json.loads(export.read_text())
     (annotation,) = adjudicated["annotations"]

@@ -118,6 +118,7 @@ class ReviewRelease:
     source: str
     source_format: str
     images_root: tuple[str, ...]
+    recipe: str
     tasks: list[dict[str, Any]]
     label_config: str
 
@@ -182,6 +183,7 @@ def read_review_release(folder: Path) -> ReviewRelease:
         source=str(source.get("source", "")),
         source_format=str(source.get("source_format", "")),
         images_root=image_roots(source.get("images_root")),
+        recipe=str((release.get("recipe") or {}).get("name", "default")),
         tasks=json.loads(release_dir.review_tasks.read_text(encoding="utf-8")),
         label_config=release_dir.review_label_config.read_text(encoding="utf-8"),
     )
@@ -293,7 +295,13 @@ def pull(release: ReviewRelease, server: LabelStudioServer, document_root: Path,
     resolved = sorted({task["data"][REVIEW_ITEM_KEY] for task in gold})
     pending = [item for item in release.item_ids if item not in resolved]
     roots = list(dict.fromkeys([*release.images_root, str(Path(document_root).resolve())]))
-    next_run = {"source": str(folder.resolve()), "source_format": "label_studio", "dataset": release.dataset, "images_root": roots}
+    next_run = {
+        "source": str(folder.resolve()),
+        "source_format": "label_studio",
+        "dataset": release.dataset,
+        "recipe": release.recipe,
+        "images_root": roots,
+    }
     if not gold:
         return PullResult(resolved, pending, None, next_run, [])
     export = folder / f"review-{release.dataset}-{release.version}.json"

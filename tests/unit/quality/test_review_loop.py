@@ -27,7 +27,12 @@ def _release(home: Path, source: str = "/data/exports/export.json", source_forma
     folder = home / "releases" / dataset / "0123456789ab"
     (folder / "review").mkdir(parents=True)
     (folder / "images").mkdir()
-    manifest = {"dataset": dataset, "version": "0123456789ab", "source": {"source": source, "source_format": source_format, "images_root": None}}
+    manifest = {
+        "dataset": dataset,
+        "version": "0123456789ab",
+        "recipe": {"name": "demo"},
+        "source": {"source": source, "source_format": source_format, "images_root": None},
+    }
     (folder / "RELEASE.json").write_text(json.dumps(manifest))
     task = {
         "data": {"image": "/data/local-files/?d=images/ab%20c.png", "vlforge_item_id": "item-7", "task_type": "grounding"},
@@ -112,6 +117,10 @@ def test_the_next_run_reads_the_release_sources_folder(tmp_path: Path) -> None:
         next_source_folder(read_review_release(_release(tmp_path / "d", source_format="coco")))
 
 
+def test_the_release_remembers_its_recipe_for_the_next_run(tmp_path: Path) -> None:
+    assert read_review_release(_release(tmp_path)).recipe == "demo"
+
+
 def test_project_titles_fit_label_studios_limit_and_keep_the_version(tmp_path: Path) -> None:
     assert project_title(read_review_release(_release(tmp_path / "a"))) == "vlforge 0123456789ab demo"
     long = project_title(read_review_release(_release(tmp_path / "b", dataset="x" * 60)))
@@ -128,7 +137,7 @@ def test_pull_summary_says_what_it_resolved_and_the_next_run() -> None:
         resolved=["item-7"],
         pending=["item-9"],
         export=Path("/data/exports/review-demo-0123456789ab.json"),
-        next_run={"source": "/data/exports", "source_format": "label_studio", "dataset": "demo", "images_root": ["/data"]},
+        next_run={"source": "/data/exports", "source_format": "label_studio", "dataset": "demo", "recipe": "demo", "images_root": ["/data"]},
         next_run_reads=["export.json", "review-demo-0123456789ab.json"],
     )
     assert result.summary().splitlines() == [
@@ -136,5 +145,5 @@ def test_pull_summary_says_what_it_resolved_and_the_next_run() -> None:
         "still to review: item-9",
         "wrote /data/exports/review-demo-0123456789ab.json",
         "the next run reads every export in /data/exports: export.json, review-demo-0123456789ab.json",
-        'next run: make run CONF=\'{"source": "/data/exports", "source_format": "label_studio", "dataset": "demo", "images_root": ["/data"]}\'',
+        'next run: make run CONF=\'{"source": "/data/exports", "source_format": "label_studio", "dataset": "demo", "recipe": "demo", "images_root": ["/data"]}\'',
     ]
