@@ -171,6 +171,33 @@ class RunDir(SampleFolder):
         """Where GX builds the run's Data Docs (its file context lives in the run folder)."""
         return self.path / "gx" / "uncommitted" / "data_docs" / "local_site"
 
+    # generated scenes (DAG vlforge_synthesize_scenes): a Label Studio review folder of its own
+    @property
+    def scenes(self) -> Path:
+        """Label Studio's document root for the scene review: the import file, its label config, ``images/``."""
+        return self.path / "scenes"
+
+    @property
+    def scene_images(self) -> Path:
+        """The rendered images, linked from the store under their content-addressed names."""
+        return self.scenes / "images"
+
+    def scene_shard(self, index: int) -> Path:
+        """One shard's review tasks, dropped scenes and counts."""
+        return self.scenes / "shards" / f"shard-{index:05d}.json"
+
+    @property
+    def scene_review_tasks(self) -> Path:
+        return self.scenes / REVIEW_TASKS_NAME
+
+    @property
+    def scene_label_config(self) -> Path:
+        return self.scenes / LABEL_CONFIG_NAME
+
+    @property
+    def scene_stats(self) -> Path:
+        return self.scenes / "scene_stats.json"
+
     def manifests(self) -> list[Path]:
         """The run's sample tables, most derived first: where a copy and its parent are looked up."""
         return [self.augmented, self.composed, self.curated, self.manifest, self.ingested]

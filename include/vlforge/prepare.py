@@ -2,7 +2,8 @@
 
 Everything a recipe can get wrong fails here, in seconds and before ingest: unknown keys and bad
 values (``config.load_recipe``), every augment op built from its parameters, which only the op
-registry can check (an op's params model), and every local text encoder's folder and layer count.
+registry can check (an op's params model), and every local text encoder's folder and layer count;
+for the scenes DAG, its prompts and model folders.
 The error names the recipe file, the key and what is allowed.
 """
 
@@ -30,6 +31,7 @@ def prepare_run(
     images_root: str | None = None,
     seed: int = 0,
     phase: str = "main",
+    scenes: bool = False,
 ) -> RunDescription:
     """Validate ``recipe`` completely, freeze it as the run folder's ``recipe.json`` and describe the run.
 
@@ -41,6 +43,7 @@ def prepare_run(
         source, source_format, images_root: what ingest reads.
         seed: the run's seed.
         phase: the augment phase.
+        scenes: also check what generating scenes needs (prompts, the diffusers, CLIP and VLM folders).
 
     Returns:
         The run description every later task takes.
@@ -50,7 +53,7 @@ def prepare_run(
     """
     where = str(recipe_path(recipe)) if isinstance(recipe, str) else f"<recipe {recipe.name}>"
     resolved = load_recipe(recipe) if isinstance(recipe, str) else recipe
-    problems = augment_problems(resolved) + encoder_problems(resolved)
+    problems = augment_problems(resolved) + encoder_problems(resolved) + (scene_problems(resolved) if scenes else [])
     if phase not in resolved.augment.phases:
         problems.append(f"  augment.phases: the run's phase {phase!r} is not defined; defined: {sorted(resolved.augment.phases)}")
     if problems:
@@ -84,6 +87,23 @@ def encoder_problems(recipe: Recipe) -> list[str]:
         layers = json.loads(config.read_text(encoding="utf-8")).get("num_hidden_layers")
         if isinstance(layers, int) and encoder.num_layers > layers:
             problems.append(f"{where}.num_layers = {encoder.num_layers}: {encoder.model_path} has {layers} layers")
+    return problems
+
+
+def scene_problems(recipe: Recipe) -> list[str]:
+    """One line per thing the scenes DAG lacks: prompts, or a local model folder of the kind each step loads."""
+    settings = recipe.scenes
+    problems = [] if settings.prompts else ["  scenes.prompts = []: name at least one scene to generate"]
+    folders = (
+        ("scenes.model_path", settings.model_path, "model_index.json", "a diffusers Stable Diffusion folder"),
+        ("scenes.clip_model_path", settings.clip_model_path, "config.json", "a transformers CLIP folder"),
+        ("preannotate.vlm.model_path", recipe.preannotate.vlm.model_path, "config.json", "a Qwen-VL folder that captions and boxes scenes"),
+    )
+    for key, folder, marker, kind in folders:
+        if folder is None:
+            problems.append(f"  {key} = None: the scenes DAG needs {kind}")
+        elif not (Path(folder).expanduser() / marker).is_file():
+            problems.append(f"  {key} = {folder!r}: not {kind} (no {marker})")
     return problems
 
 
