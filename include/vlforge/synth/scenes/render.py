@@ -106,7 +106,7 @@ class DiffusersRenderer:
                 from diffusers import AutoPipelineForText2Image
 
                 pipeline = AutoPipelineForText2Image.from_pretrained(
-                    str(self.path), local_files_only=True, torch_dtype=getattr(torch, self.dtype)
+                    str(self.path), local_files_only=True, dtype=getattr(torch, self.dtype)
                 )
                 pipeline.set_progress_bar_config(disable=True)
                 self._pipeline = pipeline.to(self.device)
