@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 END = "</w>"
@@ -140,3 +142,17 @@ def build_tiny_clip(folder: Path, words: list[str], seed: int = 0) -> Path:
     image_processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
     CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(folder)
     return Path(folder)
+
+
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """One intra-op torch thread while the block runs: on a shared 2-core machine two spinning OpenMP threads made a
+    2-step 64x64 render 20x slower."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

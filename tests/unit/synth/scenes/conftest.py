@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tiny_scenes import build_tiny_clip, build_tiny_stable_diffusion
+from tiny_scenes import build_tiny_clip, build_tiny_stable_diffusion, one_torch_thread
 from vlforge.config import Recipe
 from vlforge.preannotate.config import PreannotateConfig, VlmConfig
 from vlforge.preannotate.tiny_qwen import build_tiny_qwen2_vl
@@ -51,12 +51,7 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> TinyModels:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """One intra-op thread, set before any model runs (session scope, so before the models are built and the scenes
-    rendered): on a shared 2-core machine two spinning OpenMP threads made a 2-step 64x64 render 20x slower."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def single_thread() -> Iterator[None]:
+    """Session scope: set before the models are built and the scenes rendered."""
+    with one_torch_thread():
+        yield
