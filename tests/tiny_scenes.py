@@ -14,11 +14,21 @@ import json
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from vlforge.config import Recipe
+from vlforge.preannotate.config import PreannotateConfig, VlmConfig
+from vlforge.prepare import prepare_run
+from vlforge.run import RunDescription
+from vlforge.synth.scenes.config import ScenesConfig
+from vlforge.synth.scenes.stage import plan_scene_shards, render_scene_shard, write_scene_review
 
 END = "</w>"
 START_TOKEN, END_TOKEN = "<|startoftext|>", "<|endoftext|>"
 MAX_LENGTH = 77
+PROMPTS = ("pedestrians on a rainy street at night", "a red car in thick fog")
 
 
 def build_tiny_clip_tokenizer(words: list[str]):  # noqa: ANN201 - transformers is imported lazily
@@ -156,3 +166,33 @@ def one_torch_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(threads)
+
+
+@dataclass(frozen=True)
+class TinyModels:
+    stable_diffusion: Path
+    clip: Path
+    qwen: Path
+
+    def recipe(self, **scenes: object) -> Recipe:
+        """Two prompts, two 64x48 images each in two steps; ``scenes`` overrides any of that."""
+        settings = {
+            "prompts": PROMPTS,
+            "images_per_prompt": 2,
+            "width": 64,
+            "height": 48,
+            "steps": 2,
+            "model_path": str(self.stable_diffusion),
+            "clip_model_path": str(self.clip),
+            "clip_threshold": -1.0,
+        }
+        vlm = VlmConfig(model_path=str(self.qwen), max_new_tokens=16)
+        return Recipe(name="scenes", scenes=ScenesConfig(**(settings | scenes)), preannotate=PreannotateConfig(vlm=vlm))
+
+
+def generate_scenes(home: Path, models: TinyModels, run_name: str, **scenes: object) -> tuple[RunDescription, dict[str, Any]]:
+    """A scenes run of the tiny models under ``home``, every shard rendered and the review written, as the DAG does it."""
+    run = prepare_run(home, "scenes", run_name, models.recipe(**scenes), seed=3, scenes=True)
+    for shard in plan_scene_shards(run):
+        render_scene_shard(run, shard)
+    return run, write_scene_review(run)

@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tiny_scenes import build_tiny_clip, build_tiny_stable_diffusion, one_torch_thread
+from tiny_scenes import PROMPTS, build_tiny_clip, build_tiny_stable_diffusion, one_torch_thread
 from vlforge.preannotate.tiny_qwen import build_tiny_qwen2_vl
 
-PROMPTS = ["pedestrians on a rainy street at night", "a red car in thick fog"]
 
 
 def test_scenes_dag_is_documented_tagged_and_retried(dagbag) -> None:  # noqa: ANN001
@@ -60,7 +59,7 @@ def test_scenes_end_to_end_with_tiny_models(dagbag, vlforge_home: Path, tmp_path
     words = sorted({word for prompt in PROMPTS for word in prompt.split()})
     recipe = tmp_path / "night_rain.yaml"
     scenes = {
-        "prompts": PROMPTS,
+        "prompts": list(PROMPTS),
         "images_per_prompt": 2,
         "width": 64,
         "height": 48,
@@ -82,7 +81,7 @@ def test_scenes_end_to_end_with_tiny_models(dagbag, vlforge_home: Path, tmp_path
     tasks = json.loads(run_dir.scene_review_tasks.read_text(encoding="utf-8"))
     assert [task["data"]["vlforge_scene"]["prompt"] for task in tasks] == [PROMPTS[0], PROMPTS[0], PROMPTS[1], PROMPTS[1]]
     assert all((run_dir.scene_images / f"{task['meta']['sha256']}.png").is_file() for task in tasks)
-    assert json.loads(run_dir.recipe.read_text(encoding="utf-8"))["scenes"]["prompts"] == PROMPTS
+    assert json.loads(run_dir.recipe.read_text(encoding="utf-8"))["scenes"]["prompts"] == list(PROMPTS)
     with create_session() as session:
         event = session.scalars(select(AssetEvent).where(AssetEvent.source_run_id == run.run_id)).one()
         assert event.asset.name == "vlforge_scene_review"

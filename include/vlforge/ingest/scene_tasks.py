@@ -72,7 +72,12 @@ def scene_rounds(task: dict[str, Any], annotations: list[dict[str, Any]], allow_
         return annotations
     predictions = task.get("predictions") or []
     if not isinstance(predictions, list) or not predictions or not all(isinstance(item, dict) for item in predictions):
-        raise RecordError("unreviewed generated scene has neither annotations nor predictions to release", "predictions", predictions)
+        raise RecordError(
+            "unreviewed generated scene has no annotation and no prediction with results to release "
+            "(a Label Studio export lists predictions by id: ingest the scenes review file itself)",
+            "predictions",
+            predictions,
+        )
     return [
         prediction | {"id": f"prediction {number}", "completed_by": str(prediction.get("model_version", "")), "ground_truth": False}
         for number, prediction in enumerate(predictions, start=1)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from conftest import PROMPTS, TinyModels
+from tiny_scenes import PROMPTS, TinyModels, generate_scenes
 from vlforge.curate.stage import run_curate
 from vlforge.gates import GateFailed
 from vlforge.ingest import run_ingest
@@ -25,16 +25,9 @@ from vlforge.quality.stage import run_agreement
 from vlforge.release import publish_release
 from vlforge.run import RunDescription
 from vlforge.synth.scenes.render import DiffusersRenderer
-from vlforge.synth.scenes.stage import plan_scene_shards, render_scene_shard, write_scene_review
+from vlforge.synth.scenes.stage import plan_scene_shards
 
 pytestmark = pytest.mark.slow
-
-
-def _generate(home: Path, models: TinyModels, run_name: str, **scenes: object) -> tuple[RunDescription, dict[str, Any]]:
-    run = prepare_run(home, "scenes", run_name, models.recipe(**scenes), seed=3, scenes=True)
-    for shard in plan_scene_shards(run):
-        render_scene_shard(run, shard)
-    return run, write_scene_review(run)
 
 
 def _clip_cosine(models: TinyModels, image: Image.Image, text: str) -> float:
@@ -48,11 +41,6 @@ def _clip_cosine(models: TinyModels, image: Image.Image, text: str) -> float:
         image_features = model.get_image_features(**processor(images=[image], return_tensors="pt")).pooler_output[0]
         text_features = model.get_text_features(**processor(text=[text], return_tensors="pt")).pooler_output[0]
     return float(image_features @ text_features / (image_features.norm() * text_features.norm()))
-
-
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory, tiny_models: TinyModels) -> tuple[RunDescription, dict[str, Any]]:
-    return _generate(tmp_path_factory.mktemp("scenes_home"), tiny_models, "all-kept")
 
 
 def test_every_prompt_is_rendered_stored_labelled_and_written_as_a_review_task(generated, tiny_models: TinyModels) -> None:  # noqa: ANN001
@@ -99,7 +87,7 @@ def test_a_scene_renders_again_to_the_same_bytes_from_its_lineage(generated, tin
 def test_scenes_below_the_clip_threshold_are_dropped_and_counted(generated, tiny_models: TinyModels, tmp_path: Path) -> None:  # noqa: ANN001
     _, kept_all = generated
     scores = sorted(task["meta"]["clip_score"] for task in json.loads(Path(kept_all["review_file"]).read_text(encoding="utf-8")))
-    run, stats = _generate(tmp_path, tiny_models, "screened", clip_threshold=scores[1])
+    run, stats = generate_scenes(tmp_path, tiny_models, "screened", clip_threshold=scores[1])
 
     tasks = json.loads(run.run_dir.scene_review_tasks.read_text(encoding="utf-8"))
     assert sorted(task["meta"]["clip_score"] for task in tasks) == scores[1:]
