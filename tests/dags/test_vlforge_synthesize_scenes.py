@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from tiny_scenes import PROMPTS, build_tiny_clip, build_tiny_stable_diffusion, one_torch_thread
-from vlforge.preannotate.tiny_qwen import build_tiny_qwen2_vl
+from support.tiny_qwen_vl import build_tiny_qwen_vl
+from support.tiny_scenes import PROMPTS, build_tiny_clip, build_tiny_stable_diffusion, one_torch_thread
 
 
 
@@ -68,7 +67,7 @@ def test_scenes_end_to_end_with_tiny_models(dagbag, vlforge_home: Path, tmp_path
         "clip_model_path": str(build_tiny_clip(tmp_path / "tiny-clip", words)),
         "clip_threshold": -1.0,
     }
-    vlm = {"model_path": str(build_tiny_qwen2_vl(tmp_path / "tiny-qwen")), "max_new_tokens": 16}
+    vlm = {"model_path": str(build_tiny_qwen_vl(tmp_path / "tiny-qwen", "qwen2_vl")), "max_new_tokens": 16}
     recipe.write_text(yaml.safe_dump({"scenes": scenes, "preannotate": {"vlm": vlm}}), encoding="utf-8")
 
     with one_torch_thread():  # dag.test() runs every task in this process

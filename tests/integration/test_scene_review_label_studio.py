@@ -18,11 +18,11 @@ from typing import Any
 
 import httpx
 import pytest
+from support.tiny_qwen_vl import build_tiny_qwen_vl
+from support.tiny_scenes import PROMPTS, TinyModels, build_tiny_clip, build_tiny_stable_diffusion, generate_scenes, one_torch_thread
 
-from tiny_scenes import PROMPTS, TinyModels, build_tiny_clip, build_tiny_stable_diffusion, generate_scenes, one_torch_thread
 from vlforge.ingest import run_ingest
 from vlforge.manifest import read_manifest
-from vlforge.preannotate.tiny_qwen import build_tiny_qwen2_vl
 from vlforge.prepare import prepare_run
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,7 +30,6 @@ PORT = 18181
 TOKEN = "vlforge-scenes-test-token"
 LABEL_STUDIO = Path(os.environ.get("VLFORGE_LABEL_STUDIO") or REPO / ".lsvenv" / "bin" / "label-studio")
 pytestmark = [
-    pytest.mark.integration,
     pytest.mark.slow,
     pytest.mark.skipif(
         not LABEL_STUDIO.is_file(), reason=f"no Label Studio at {LABEL_STUDIO}: set VLFORGE_LABEL_STUDIO or build .lsvenv"
@@ -47,7 +46,7 @@ def scenes(tmp_path_factory: pytest.TempPathFactory) -> Path:
         models = TinyModels(
             stable_diffusion=build_tiny_stable_diffusion(root / "tiny-sd", words),
             clip=build_tiny_clip(root / "tiny-clip", words),
-            qwen=build_tiny_qwen2_vl(root / "tiny-qwen"),
+            qwen=build_tiny_qwen_vl(root / "tiny-qwen", "qwen2_vl"),
         )
         run, _ = generate_scenes(root / "home", models, "review")
     return run.run_dir.scenes

@@ -109,9 +109,8 @@ def render_scene_shard(run: RunDescription, shard: dict[str, Any], models: Scene
             reference = _store(image, run, f"scene {prompt!r} #{number}")
             (score,) = models.scorer.similarity([image], [prompt])
             if score < settings.clip_threshold:
-                dropped.append(
-                    {"prompt": prompt, "number": number, "seed": scene["seed"], "sha256": reference.sha256, "clip_score": round(score, 6), "reason": CLIP_BELOW_THRESHOLD}
-                )
+                where = {"prompt": prompt, "number": number, "seed": scene["seed"], "sha256": reference.sha256}
+                dropped.append(where | {"clip_score": round(score, 6), "reason": CLIP_BELOW_THRESHOLD})
                 continue
             labels = vlm_labels(image, models.vlm, recipe.preannotate.vlm)
             image_url = f"{recipe.preannotate.image_url_prefix}{run.run_dir.scene_images.name}/{reference.file_name}"
@@ -146,6 +145,7 @@ def write_scene_review(run: RunDescription) -> dict[str, Any]:
     run_dir = run.run_dir
     tasks: list[dict[str, Any]] = []
     dropped: list[dict[str, Any]] = []
+    rendered = 0
     for shard in plan_scene_shards(run):
         shard_file = run_dir.scene_shard(shard["index"])
         if not shard_file.is_file():
@@ -153,10 +153,11 @@ def write_scene_review(run: RunDescription) -> dict[str, Any]:
         written = json.loads(shard_file.read_text(encoding="utf-8"))
         tasks += written["tasks"]
         dropped += written["dropped"]
+        rendered += written["counts"]["rendered"]
     files = write_import(tasks, run_dir.scene_review_tasks)
     stats = {
         "prompts": len(settings.prompts),
-        "rendered": len(settings.prompts) * settings.images_per_prompt,
+        "rendered": rendered,
         "review_tasks": len(tasks),
         "clip_threshold": settings.clip_threshold,
         "dropped_by_reason": dict(Counter(item["reason"] for item in dropped)),

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from support.tiny_qwen_vl import build_tiny_qwen_vl
+from support.tiny_scenes import PROMPTS, TinyModels, build_tiny_clip, build_tiny_stable_diffusion, generate_scenes, one_torch_thread
 
-from tiny_scenes import PROMPTS, TinyModels, build_tiny_clip, build_tiny_stable_diffusion, generate_scenes, one_torch_thread
-from vlforge.preannotate.tiny_qwen import build_tiny_qwen2_vl
 from vlforge.run import RunDescription
 
 
@@ -19,7 +19,7 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> TinyModels:
     return TinyModels(
         stable_diffusion=build_tiny_stable_diffusion(root / "tiny-sd", words),
         clip=build_tiny_clip(root / "tiny-clip", words),
-        qwen=build_tiny_qwen2_vl(root / "tiny-qwen2-vl"),
+        qwen=build_tiny_qwen_vl(root / "tiny-qwen2-vl", "qwen2_vl"),
     )
 
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 from PIL import Image
+from support.tiny_scenes import PROMPTS, TinyModels, generate_scenes
 
-from tiny_scenes import PROMPTS, TinyModels, generate_scenes
 from vlforge.curate.stage import run_curate
 from vlforge.gates import GateFailed
 from vlforge.ingest import run_ingest
