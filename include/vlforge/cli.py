@@ -6,6 +6,7 @@
     python -m vlforge.cli releases show D V              one release: counts, metrics, gates, promotions
     python -m vlforge.cli releases diff D A B            release B against release A: metrics, counts, regressions
     python -m vlforge.cli replay ID --from DIR           replay an augmented sample from its parent; OK when the bytes match
+                                [--scene-model DIR]      (a composed one from its sources, a generated scene from its seed)
     python -m vlforge.cli calibrate CAPTIONS [--model-path DIR --num-layers N --name NAME --languages L ...]
                                                          calibrate an encoder's BERTScore threshold; print its recipe entry
 
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         "--from", dest="folder", type=Path, required=True, metavar="DIR", help="a release folder, a run folder or a manifest"
     )
     replay.add_argument("--store", type=Path, metavar="DIR", help="the image store (default: $VLFORGE_HOME/store/images)")
+    replay.add_argument("--scene-model", type=Path, metavar="DIR", help="for a generated scene: the diffusers folder its lineage names")
     _add_calibrate_parser(commands)
     arguments = parser.parse_args(argv)
     if arguments.command == "prepare-demo":
@@ -169,11 +171,18 @@ def _replay(arguments: argparse.Namespace) -> int:
     from vlforge.manifest import find_sample
     from vlforge.synth.compose.rule import compose_params
     from vlforge.synth.compose.stage import check_recompose
+    from vlforge.synth.scenes.render import check_rerender, scene_params
 
     try:
         found = find_sample(sample_manifests(arguments.folder), arguments.sample_id)
         if found is not None and compose_params(found) is not None:
             ok, detail = check_recompose(arguments.folder, arguments.sample_id)
+            print(f"{'OK' if ok else 'MISMATCH'} {arguments.sample_id}: {detail}")
+            return 0 if ok else 1
+        if found is not None and scene_params(found) is not None:
+            if arguments.scene_model is None:
+                raise ValueError(f"sample {arguments.sample_id} is a generated scene ({scene_params(found)['generator']}): pass --scene-model DIR")
+            ok, detail = check_rerender(arguments.folder, arguments.sample_id, arguments.scene_model)
             print(f"{'OK' if ok else 'MISMATCH'} {arguments.sample_id}: {detail}")
             return 0 if ok else 1
         check = check_replay(arguments.folder, arguments.sample_id, arguments.store or store_root(vlforge_home()))

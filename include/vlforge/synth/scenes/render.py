@@ -8,6 +8,7 @@ drawn seed. torch and diffusers are imported when the pipeline is loaded, never 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import threading
 from pathlib import Path
@@ -16,6 +17,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from vlforge.ingest.scene_tasks import SCENE_OP
+from vlforge.layout import sample_manifests
+from vlforge.manifest import find_sample
+from vlforge.records import Sample
+from vlforge.store import sha256_bytes
 from vlforge.synth.scenes.config import ScenesConfig
 
 # torch.Generator.manual_seed takes any 64-bit value; 31 bits keep seeds readable in the lineage.
@@ -57,6 +63,50 @@ def draw_scene(prompt: str, settings: ScenesConfig, rng: np.random.Generator, ge
             "negative_prompt": settings.negative_prompt,
         },
     }
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    """The image as PNG, as scenes are stored (Pillow's default compression: the same pixels give the same bytes)."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def scene_params(sample: Sample) -> dict[str, Any] | None:
+    """The scene a generated sample was rendered from (its only lineage entry); ``None`` for any other sample."""
+    if len(sample.lineage) != 1 or sample.lineage[0].op != SCENE_OP:
+        return None
+    return json.loads(sample.lineage[0].params_json)
+
+
+def check_rerender(folder: Path, sample_id: str, model_path: Path, device: str = "cpu") -> tuple[bool, str]:
+    """Whether generated sample ``sample_id`` of a release or run folder renders again, from its lineage, to its stored bytes.
+
+    Args:
+        folder: a release folder, a run folder or a manifest file.
+        sample_id: the sample.
+        model_path: the diffusers folder its lineage names (only the folder name is recorded).
+        device: torch device; the bytes match on the device and machine kind that rendered them.
+
+    Returns:
+        ``(ok, detail)``.
+
+    Raises:
+        LookupError: when the sample is not in the folder or was not generated.
+    """
+    sample = find_sample(sample_manifests(folder), sample_id)
+    if sample is None:
+        raise LookupError(f"sample {sample_id} not in {folder}")
+    scene = scene_params(sample)
+    if scene is None:
+        raise LookupError(f"sample {sample_id} was not generated: its lineage is not one '{SCENE_OP}' entry")
+    renderer = DiffusersRenderer(str(model_path), device)
+    stored = sample.images[0].sha256
+    again = sha256_bytes(png_bytes(renderer.render(scene)))
+    described = f"{scene['generator']} seed {scene['seed']} with {renderer.name}"
+    if again == stored:
+        return True, f"rendered {described}: same bytes as the stored image {stored[:12]}"
+    return False, f"rendered {described}: {again[:12]}, the stored image is {stored[:12]}"
 
 
 class DiffusersRenderer:

@@ -11,7 +11,6 @@ holds the generator, prompt, seed and parameters that made it.
 from __future__ import annotations
 
 import functools
-import io
 import json
 import logging
 from collections import Counter
@@ -28,7 +27,7 @@ from vlforge.records import ImageRef
 from vlforge.run import RunDescription
 from vlforge.store import atomic_write_text
 from vlforge.synth.scenes.clip_score import ClipScorer
-from vlforge.synth.scenes.render import DiffusersRenderer, draw_scene, scene_rng
+from vlforge.synth.scenes.render import DiffusersRenderer, draw_scene, png_bytes, scene_rng
 
 log = logging.getLogger(__name__)
 CLIP_BELOW_THRESHOLD = "clip_below_threshold"
@@ -173,8 +172,6 @@ def write_scene_review(run: RunDescription) -> dict[str, Any]:
 
 def _store(image: Image.Image, run: RunDescription, name: str) -> ImageRef:
     """Put the rendered image (PNG) into the store and link it into the review's ``images`` folder."""
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    reference = store_image(buffer.getvalue(), run.store, name)
+    reference = store_image(png_bytes(image), run.store, name)
     run.store.link_into(reference.sha256, reference.format, run.run_dir.scene_images)
     return reference

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import io
 import json
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import pytest
 from PIL import Image
 from support.tiny_scenes import PROMPTS, TinyModels, generate_scenes
 
+from vlforge.cli import main
 from vlforge.curate.stage import run_curate
 from vlforge.gates import GateFailed
 from vlforge.ingest import run_ingest
@@ -24,7 +24,7 @@ from vlforge.quality.gate import run_quality_gate
 from vlforge.quality.stage import run_agreement
 from vlforge.release import publish_release
 from vlforge.run import RunDescription
-from vlforge.synth.scenes.render import DiffusersRenderer
+from vlforge.synth.scenes.render import DiffusersRenderer, png_bytes
 from vlforge.synth.scenes.stage import plan_scene_shards
 
 pytestmark = pytest.mark.slow
@@ -79,9 +79,7 @@ def test_a_scene_renders_again_to_the_same_bytes_from_its_lineage(generated, tin
     run, _ = generated
     task = json.loads(run.run_dir.scene_review_tasks.read_text(encoding="utf-8"))[-1]
     image = DiffusersRenderer(str(tiny_models.stable_diffusion)).render(task["data"]["vlforge_scene"])
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    assert hashlib.sha256(buffer.getvalue()).hexdigest() == task["meta"]["sha256"]
+    assert hashlib.sha256(png_bytes(image)).hexdigest() == task["meta"]["sha256"]
 
 
 def test_scenes_below_the_clip_threshold_are_dropped_and_counted(generated, tiny_models: TinyModels, tmp_path: Path) -> None:  # noqa: ANN001
@@ -134,7 +132,9 @@ def _release_run(generated, home: Path, export: list[dict[str, Any]], run_name: 
     return run
 
 
-def test_an_accepted_export_releases_the_scenes_as_synthetic_samples_with_their_lineage(generated, tmp_path: Path) -> None:  # noqa: ANN001
+def test_an_accepted_export_releases_the_scenes_as_synthetic_samples_with_their_lineage(
+    generated, tiny_models: TinyModels, tmp_path: Path, capsys: pytest.CaptureFixture[str]  # noqa: ANN001
+) -> None:
     scenes_run, _ = generated
     tasks = json.loads(scenes_run.run_dir.scene_review_tasks.read_text(encoding="utf-8"))
     run = _release_run(generated, tmp_path, _reviewed_export(tasks, accepted=3), "accepted")
@@ -160,6 +160,15 @@ def test_an_accepted_export_releases_the_scenes_as_synthetic_samples_with_their_
         ("task 503", "annotations", "1 annotation(s), none ground truth")
     ]
     assert quarantine[0]["reason"].startswith("generated scene was not accepted by a reviewer")
+
+    # vlforge replay renders a released scene again from its lineage.
+    sample_id = samples[0].sample_id
+    assert main(["replay", sample_id, "--from", published["path"], "--scene-model", str(tiny_models.stable_diffusion)]) == 0
+    assert capsys.readouterr().out.startswith(f"OK {sample_id}: rendered diffusers:StableDiffusionPipeline:tiny-sd seed ")
+    assert main(["replay", sample_id, "--from", published["path"]]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"sample {sample_id} is a generated scene (diffusers:StableDiffusionPipeline:tiny-sd): pass --scene-model DIR"
+    )
 
 
 def test_an_export_nobody_accepted_releases_nothing(generated, tmp_path: Path) -> None:  # noqa: ANN001
