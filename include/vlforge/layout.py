@@ -79,6 +79,10 @@ class SampleFolder:
     def review_label_config(self) -> Path:
         return self.review / LABEL_CONFIG_NAME
 
+    def gate_results(self, name: str) -> Path:
+        """Every expectation's full GX result of gate ``name`` (a release keeps its run's)."""
+        return self.path / "gx_results" / f"{name}.json"
+
 
 @dataclass(frozen=True)
 class RunDir(SampleFolder):
@@ -162,10 +166,6 @@ class RunDir(SampleFolder):
     def gate_summary(self, name: str) -> Path:
         return self.gates / f"{name}.json"
 
-    def gate_results(self, name: str) -> Path:
-        """Every expectation's full GX result of gate ``name``."""
-        return self.path / "gx_results" / f"{name}.json"
-
     @property
     def data_docs(self) -> Path:
         """Where GX builds the run's Data Docs (its file context lives in the run folder)."""
@@ -208,6 +208,21 @@ class ReleaseDir(SampleFolder):
     @property
     def report(self) -> Path:
         return self.path / "report.html"
+
+    @property
+    def report_gallery(self) -> Path:
+        """One gallery page beside the report."""
+        return self.path / "report_gallery.html"
+
+    @property
+    def report_assets(self) -> Path:
+        """The report's pictures and ``plotly.min.js``."""
+        return self.path / "report_assets"
+
+    @property
+    def thumbnails(self) -> Path:
+        """The dashboard's gallery thumbnails, ``<sample_id>.jpg``, drawn once; not part of the content hash."""
+        return self.path / "thumbnails"
 
     def manifests(self) -> list[Path]:
         return [self.manifest]

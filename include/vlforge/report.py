@@ -1,7 +1,14 @@
-"""The release report: one static HTML page with counts, gate outcomes and samples drawn with their boxes.
+"""The release report: static pages beside the release, readable from a file system or object store with no server.
 
-It reads only what the release already holds (``RELEASE.json`` fields, the
-manifest, the store), so the dashboard can rebuild it from the catalog.
+``report.html`` shows what the dashboard's release page shows (counts, every gate's
+expectations with observed value and threshold, curation drops, quarantine reasons
+with examples), the dataset's trends up to this version (Plotly, its JavaScript
+written beside the page) and the annotation quality with the worst items drawn;
+``report_gallery.html`` is one gallery page. Both render the dashboard's templates
+(``vlforge.dashboard``) with links between files instead of routes. The report
+reads only what the release holds and its parents' ``RELEASE.json``: whether a
+release was held is decided after it is written, so the report's trends mark
+regressions, and the dashboard marks held releases too.
 """
 
 from __future__ import annotations
@@ -14,16 +21,20 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from PIL import Image, ImageDraw
 
 from vlforge.config import QualityConfig
-from vlforge.layout import ReleaseDir
+from vlforge.dashboard.charts import plotly_js, trend_div
+from vlforge.dashboard.pages import GALLERY_PAGE, gallery_items, release_detail, release_row, trends_from
+from vlforge.dashboard.release_folder import FolderDamage, ReleaseFolder
+from vlforge.dashboard.rendering import render
+from vlforge.drawing import draw_annotations
 from vlforge.quality.agreement import METRICS
-from vlforge.records import Box, Sample
+from vlforge.records import Sample
 from vlforge.store import ImageStore, atomic_write_bytes, atomic_write_text
 
-THUMBNAIL_SIDE = 480
-_COLOURS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#9a6324"]
+REPORT = "report.html"
+REPORT_GALLERY = "report_gallery.html"
+PLOTLY_JS = "report_assets/plotly.min.js"
 
 
 def pick_samples(samples: list[Sample], count: int, seed: int) -> list[Sample]:
@@ -35,33 +46,53 @@ def pick_samples(samples: list[Sample], count: int, seed: int) -> list[Sample]:
     return chosen + rng.sample(rest, min(count - len(chosen), len(rest)))
 
 
-def _labelled_boxes(sample: Sample) -> list[tuple[Box, str]]:
-    labelled = [(box, box.label) for box in sample.boxes if box.image_index == 0]
-    return labelled + [(line.box, line.text) for line in sample.ocr_lines if line.box and line.box.image_index == 0]
-
-
 def draw_rounds(rounds: list[Sample], store: ImageStore, colours: list[str] | None = None) -> bytes:
     """The first image with each round's boxes and OCR line boxes, labelled, as a JPEG thumbnail.
 
     One round is drawn with a colour per box; several rounds with a colour per round.
     """
     image_ref = rounds[0].images[0]
-    with Image.open(store.path_for(image_ref.sha256, image_ref.format)) as source:
-        image = source.convert("RGB")
-    draw = ImageDraw.Draw(image)
-    line_width = max(2, round(max(image.size) / 250))
-    for round_index, sample in enumerate(rounds):
-        for index, (box, label) in enumerate(_labelled_boxes(sample)):
-            colour = colours[round_index] if colours else _COLOURS[index % len(_COLOURS)]
-            draw.rectangle((box.x1, box.y1, box.x2, box.y2), outline=colour, width=line_width)
-            if label:
-                text_box = draw.textbbox((box.x1, box.y1), label)
-                draw.rectangle(text_box, fill=colour)
-                draw.text((box.x1, box.y1), label, fill="white")
-    image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=85)
-    return buffer.getvalue()
+    return draw_annotations(store.path_for(image_ref.sha256, image_ref.format), rounds, colours)
+
+
+class ReportLinks:
+    """The dashboard templates' links as relative file names inside (and beside) one release folder."""
+
+    def __init__(self, version: str) -> None:
+        self.version = version
+
+    def home(self, **query: Any) -> None:
+        return None
+
+    def trends(self, dataset: str) -> str:
+        return f"{REPORT}#trends"
+
+    def release(self, dataset: str, version: str, **query: Any) -> str:
+        return REPORT if version == self.version else f"../{version}/{REPORT}"
+
+    def gallery(self, dataset: str, version: str, **query: Any) -> str | None:
+        return REPORT_GALLERY if version == self.version and not query else None
+
+    def diff(self, dataset: str, version: str, **query: Any) -> None:
+        return None
+
+    def review(self, dataset: str, version: str, **query: Any) -> str:
+        return "review/review_tasks.json"
+
+    def thumbnail(self, dataset: str, version: str, sample_id: str) -> str:
+        return f"thumbnails/{sample_id}.jpg"
+
+    def folder(self, dataset: str, version: str) -> str:
+        return "."
+
+    def file(self, dataset: str, version: str, relative: str) -> str:
+        return relative
+
+    def plotly_js(self) -> str:
+        return PLOTLY_JS
+
+    def dag_run(self, dag_run: dict[str, Any] | None) -> None:
+        return None
 
 
 def write_report(
@@ -75,31 +106,62 @@ def write_report(
     count: int,
     seed: int,
 ) -> Path:
-    """Write ``report.html`` and its pictures into ``release_dir``.
+    """Write ``report.html``, ``report_gallery.html`` and their pictures and script into ``release_dir``.
 
     Args:
-        release_dir: the release being assembled.
+        release_dir: the release being assembled; its ``RELEASE.json``, manifest and images are written already.
         release: ``RELEASE.json``'s content.
         samples: the released samples.
         rounds: every ingested round (for drawing disagreeing rounds side by side).
         agreement: one row per compared item (``AgreementResult.table``).
         quality: the thresholds.
         store: the image store.
-        count: how many samples and worst items to draw.
-        seed: chooses the samples drawn.
+        count: how many worst items to draw.
+        seed: chooses the samples of the gallery page.
 
     Returns:
         The report's path.
     """
-    gallery = []
-    for sample in pick_samples(samples, count, seed):
-        name = f"report_assets/{sample.sample_id}.jpg"
-        atomic_write_bytes(release_dir / name, draw_rounds([sample], store))
-        gallery.append((sample, name))
-    quality_html = quality_section(release_dir, agreement, quality, rounds, store, count)
-    path = ReleaseDir(release_dir).report
-    atomic_write_text(path, _page(release, samples, gallery, quality_html))
+    links = ReportLinks(str(release["version"]))
+    row = release_row(release | {"path": str(release_dir)})
+    folder = ReleaseFolder(release_dir)
+    index = folder.index()
+    chosen = pick_samples(samples, GALLERY_PAGE, seed)
+    items = gallery_items(folder, index, [index.positions[sample.sample_id] for sample in chosen])
+    atomic_write_text(
+        release_dir / REPORT_GALLERY,
+        render("report_gallery.html", links=links, row=row, items=items, total=len(samples)),
+    )
+    trends = trends_from(str(release["dataset"]), [*_ancestors(release_dir.parent, release), row])
+    charts = [{"key": trend.key, "div": trend_div(trends, trend)} for trend in trends.trends]
+    atomic_write_text(release_dir / PLOTLY_JS, plotly_js())
+    page = render(
+        "report.html",
+        links=links,
+        detail=release_detail(row),
+        drops_url=lambda number: "curate_drops.jsonl",
+        trends=trends,
+        charts=charts,
+        quality_html=quality_section(release_dir, agreement, quality, rounds, store, count),
+        curation_html=_curation_section(release["counts"]),
+    )
+    path = release_dir / REPORT
+    atomic_write_text(path, page)
     return path
+
+
+def _ancestors(releases: Path, release: dict[str, Any]) -> list[dict[str, Any]]:
+    """The release's parents, oldest first, as far back as their folders beside it can be read."""
+    chain: list[dict[str, Any]] = []
+    parent = release.get("parent_version")
+    while parent and len(chain) < 1000:
+        try:
+            content = ReleaseFolder(releases / str(parent)).release()
+        except FolderDamage:
+            break
+        chain.append(release_row(content | {"path": str(releases / str(parent))}))
+        parent = content.get("parent_version")
+    return chain[::-1]
 
 
 ROUND_COLOURS = ["#1f77b4", "#ff7f0e"]
@@ -217,54 +279,6 @@ def _histograms(compared: pd.DataFrame, measured: list[str], quality: QualityCon
     return buffer.getvalue()
 
 
-def _page(release: dict[str, Any], samples: list[Sample], gallery: list[tuple[Sample, str]], quality_html: str) -> str:
-    counts = release["counts"]
-    by_type = Counter(sample.task_type for sample in samples)
-    rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in sorted(by_type.items()))
-    gates = "".join(
-        f"<tr class='{'pass' if gate['passed'] else 'fail'}'><td>{html.escape(gate['name'])}</td>"
-        f"<td>{'passed' if gate['passed'] else 'FAILED'}</td><td>{gate['evaluated']}</td>"
-        f"<td>{html.escape(', '.join(gate['failed']) or '-')}</td></tr>"
-        for gate in release["gates"]
-    )
-    figures = "".join(
-        f"<figure><img src='{name}' alt='sample {sample.sample_id}'><figcaption>{html.escape(sample.task_type)} · "
-        f"round {sample.round} · {html.escape(sample.source.file)} {html.escape(sample.source.record_id)}<br>"
-        f"{html.escape(_first_answer(sample))}</figcaption></figure>"
-        for sample, name in gallery
-    )
-    title = f"{release['dataset']} {release['version']}"
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>vlforge release {html.escape(title)}</title>
-<style>
-body{{font-family:system-ui,sans-serif;margin:2rem;max-width:1100px;color:#222}}
-table{{border-collapse:collapse;margin:1rem 0}}td,th{{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}}
-tr.pass td:nth-child(2){{color:#1a7f37}}tr.fail td:nth-child(2){{color:#c62828;font-weight:bold}}
-figure{{display:inline-block;margin:.5rem;max-width:480px;vertical-align:top}}figcaption{{font-size:.85rem}}
-code{{background:#f3f3f3;padding:0 .2rem}}
-</style></head><body>
-<h1>Release {html.escape(title)}</h1>
-<p>Content hash <code>{release['content_hash']}</code> · parent <code>{release['parent_version'] or 'none'}</code>
- · recipe <code>{html.escape(release['recipe']['name'])}</code> · seed {release['seed']}</p>
-<h2>Counts</h2>
-<table><tr><th>rows in</th><th>read</th><th>quarantined</th><th>quarantined share</th><th>samples released</th></tr>
-<tr><td>{counts['rows_in']}</td><td>{counts['rows_ok']}</td><td>{counts['rows_quarantined']}</td>
-<td>{counts['quarantine_share']:.1%}</td><td>{len(samples)}</td></tr></table>
-<table><tr><th>task type</th><th>samples</th></tr>{rows}</table>
-{_curation_section(counts)}
-<p>Quarantined records and their reasons: <a href="quarantine.jsonl">quarantine.jsonl</a>.
-{counts.get('items_in_review', 0)} items are in review, {counts.get('rounds_superseded', 0)} rounds were superseded by
-the round released for their item.</p>
-<h2>Gates</h2>
-<table><tr><th>gate</th><th>outcome</th><th>expectations</th><th>failed</th></tr>{gates}</table>
-<p>Great Expectations Data Docs: <a href="gx/index.html">gx/index.html</a></p>
-<h2>Annotation quality</h2>{quality_html}
-{_training_section(release.get("exports", {}))}
-<h2>Samples</h2>{figures}
-</body></html>
-"""
-
-
 def _training_section(exports: dict[str, list[str]]) -> str:
     """The ready training files beside the exports (``vlforge.export.training_files``): each says how to run it."""
     from vlforge.export.training_files import is_ready_file
@@ -302,10 +316,3 @@ def _curation_section(counts: dict[str, Any]) -> str:
         f"<p>Curation kept {curate.get('kept', '-')} of {curate.get('samples_in', '-')} samples; dropped: {dropped or 'none'} "
         f"(<a href='curate_drops.jsonl'>curate_drops.jsonl</a>).</p>{shares}"
     )
-
-
-def _first_answer(sample: Sample) -> str:
-    answers = [turn.content for turn in sample.conversations if turn.role == "assistant"]
-    if answers:
-        return answers[0][:200]
-    return "; ".join(line.text for line in sample.ocr_lines)[:200]

@@ -76,9 +76,12 @@ def test_release_folder_holds_everything(staged: RunDescription, recipe: Recipe,
         "review",
         "exports",
         "gx",
+        "gx_results",
         "images",
         "report.html",
         "report_assets",
+        "report_gallery.html",
+        "thumbnails",
     }
     release = json.loads((folder / "RELEASE.json").read_text())
     assert set(release) == {
