@@ -20,10 +20,11 @@ from vlforge.dashboard.app import create_app
 URL_PREFIX = "/vlforge"
 
 
-def dashboard_app():  # noqa: ANN201 - a FastAPI app
-    """The dashboard guarded by Airflow's authentication, its DAG-run links under Airflow's base URL."""
+def dashboard_app(catalog_url: str | None = None):  # noqa: ANN201 - a FastAPI app
+    """The dashboard on ``catalog_url`` (``$VLFORGE_CATALOG_URL`` or ``$VLFORGE_HOME/catalog.sqlite`` by default),
+    guarded by Airflow's authentication, its DAG-run links under Airflow's base URL."""
     base_path = urlparse(conf.get("api", "base_url", fallback="") or "").path
-    return create_app([Depends(requires_authenticated())], airflow_root=base_path)
+    return create_app([Depends(requires_authenticated())], catalog_url=catalog_url, airflow_root=base_path)
 
 
 class VlforgeDashboardPlugin(AirflowPlugin):

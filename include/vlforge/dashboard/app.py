@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from vlforge.catalog import Catalog, open_catalog
@@ -148,14 +148,16 @@ def create_app(
         failing: str = "",
         lowest: str = "",
         sample: str = "",
+        per_page: int = Query(pages.GALLERY_PAGE, ge=1, le=200),
     ) -> HTMLResponse:
         row = release_row(dataset, version)
         filters = pages.GalleryFilters(task_type, split, source, kind, failing, lowest, sample)
         try:
-            content, message = pages.gallery(ReleaseFolder(row["path"]), filters, p), ""
+            content, message = pages.gallery(ReleaseFolder(row["path"]), filters, p, per_page), ""
         except FolderDamage as damage:
             content, message = None, str(damage)
-        url = lambda n: links(request).gallery(dataset, version, **filters.query(), p=n)  # noqa: E731
+        size = per_page if per_page != pages.GALLERY_PAGE else None
+        url = lambda n: links(request).gallery(dataset, version, **filters.query(), per_page=size, p=n)  # noqa: E731
         return page(request, "gallery.html", row=row, gallery=content, message=message, page_url=url)
 
     @app.get("/releases/{dataset}/{version}/diff", response_class=HTMLResponse)
