@@ -51,6 +51,8 @@ demo: setup
 	$(BIN)/airflow dags test vlforge_release -c '{"source": "$(DEMO_SOURCE)", "source_format": "label_studio", "dataset": "demo", "recipe": "demo"}' > $(VLFORGE_HOME)/demo/dags_test.log 2>&1 \
 		|| (tail -60 $(VLFORGE_HOME)/demo/dags_test.log; exit 1)
 	$(BIN)/python -m vlforge.cli latest demo
+	@echo "dashboard: run 'make airflow', open http://127.0.0.1:8080/plugin/vlforge and log in as admin"
+	@echo "           (its password is in $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated after the first start)"
 
 run: setup
 	@test -n '$(CONF)' || (echo 'usage: make run CONF='"'"'{"source": "...", "source_format": "label_studio", "dataset": "..."}'"'"; exit 2)
@@ -67,6 +69,7 @@ test-fast: setup
 bench: setup
 	$(BIN)/python bench/bench_bertscore.py
 	$(BIN)/python bench/bench_augment.py
+	$(BIN)/python bench/bench_dashboard.py --samples 5000
 
 # The shipped MiniLM's BERTScore threshold, calibrated on real COCO captions (the recipe's text_encoders entry).
 calibrate: setup

@@ -119,6 +119,7 @@ def vlforge_release() -> None:
             images_root=params["images_root"],
             seed=params["seed"],
             phase=params["phase"],
+            dag_run=(context["dag"].dag_id, context["run_id"]),
         )
         return run.to_json()
 

@@ -30,6 +30,7 @@ def prepare_run(
     images_root: str | None = None,
     seed: int = 0,
     phase: str = "main",
+    dag_run: tuple[str, str] | None = None,
 ) -> RunDescription:
     """Validate ``recipe`` completely, freeze it as the run folder's ``recipe.json`` and describe the run.
 
@@ -41,6 +42,7 @@ def prepare_run(
         source, source_format, images_root: what ingest reads.
         seed: the run's seed.
         phase: the augment phase.
+        dag_run: the Airflow DAG id and run id, recorded in ``RELEASE.json`` (the dashboard links to the run).
 
     Returns:
         The run description every later task takes.
@@ -64,6 +66,8 @@ def prepare_run(
         images_root=images_root,
         seed=seed,
         phase=phase,
+        dag_id=dag_run[0] if dag_run else None,
+        dag_run_id=dag_run[1] if dag_run else None,
     )
     frozen = json.dumps(resolved.model_dump(mode="json"), indent=2, sort_keys=True, ensure_ascii=False)
     atomic_write_text(description.run_dir.recipe, frozen)

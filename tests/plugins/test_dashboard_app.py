@@ -200,7 +200,8 @@ def test_diff_counts_added_removed_changed_and_metric_deltas(client: TestClient,
     assert CAT_CAPTION in added and "before: not in" in added
     third = client.get(f"/releases/demo/{v3}/diff")
     assert row_of(third.text, "diff-counts", "0") == "0 | 0 | 0 | 0 | 0 | 0"
-    assert row_of(third.text, "deltas", "all").startswith("all | action_completeness")
+    assert row_of(third.text, "deltas", "all").startswith("all | bertscore_f1 | 0.7939 | 0.7939 | +0.0000")
+    assert "action_completeness" not in third.text.split('id="deltas"')[1].split("</table>")[0]  # measured in neither
     deltas = text(third)
     assert "all iou_agreement 0.8584 0.8299 -0.0285 0.0200 REGRESSION" in deltas
     assert "grounding iou_agreement 0.8584 0.8299 -0.0285 0.0200 REGRESSION" in deltas

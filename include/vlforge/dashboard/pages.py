@@ -488,6 +488,8 @@ def metric_deltas(comparison: Comparison) -> dict[str, list[Any]]:
     """The comparison's metric changes grouped by task type (``all`` for the dataset means)."""
     grouped: dict[str, list[Any]] = {}
     for name, change in comparison.metrics.items():
+        if change.old is None and change.new is None:
+            continue
         parts = name.split(".")
         task_type = parts[1] if len(parts) == 3 and parts[0] == "by_task_type" else "all"
         grouped.setdefault(task_type, []).append((parts[-1], change))
