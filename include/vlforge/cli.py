@@ -8,6 +8,7 @@
     python -m vlforge.cli replay ID --from DIR           replay an augmented sample from its parent; OK when the bytes match
     python -m vlforge.cli calibrate CAPTIONS [--model-path DIR --num-layers N --name NAME --languages L ...]
                                                          calibrate an encoder's BERTScore threshold; print its recipe entry
+    python -m vlforge.cli thumbnails DIR                 draw the dashboard's gallery thumbnails of a release folder once
 
 ``replay`` looks the sample and its parent up in a release folder or a run
 folder (``--from``), reads images from its ``images/`` folder or the image store
@@ -53,7 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     replay.add_argument("--store", type=Path, metavar="DIR", help="the image store (default: $VLFORGE_HOME/store/images)")
     _add_calibrate_parser(commands)
+    thumbnails = commands.add_parser("thumbnails", help="draw every sample's gallery thumbnail into a release folder")
+    thumbnails.add_argument("folder", type=Path, help="a release folder")
     arguments = parser.parse_args(argv)
+    if arguments.command == "thumbnails":
+        return _thumbnails(arguments.folder)
     if arguments.command == "prepare-demo":
         print(prepare_demo(arguments.folder))
         return 0
@@ -183,6 +188,22 @@ def _replay(arguments: argparse.Namespace) -> int:
     ops = ", ".join(check.ops) or "no ops"
     print(f"{'OK' if check.ok else 'MISMATCH'} {check.sample_id} (parent {check.parent_id}; {ops}): {check.detail}")
     return 0 if check.ok else 1
+
+
+def _thumbnails(folder: Path) -> int:
+    """Exit 0 when every sample has its thumbnail; 1 (listing why) when some image could not be drawn."""
+    from vlforge.dashboard.release_folder import FolderDamage, ReleaseFolder
+    from vlforge.dashboard.thumbnails import build_thumbnails
+
+    try:
+        result = build_thumbnails(ReleaseFolder(folder))
+    except FolderDamage as damage:
+        print(f"no thumbnails: {damage}", file=sys.stderr)
+        return 1
+    print(f"{result.drawn} thumbnails drawn, {result.cached} already there, {len(result.failed)} failed, in {result.seconds:.1f} s")
+    for sample_id, why in sorted(result.failed.items()):
+        print(f"  {sample_id}: {why}", file=sys.stderr)
+    return 1 if result.failed else 0
 
 
 def _tolerances(items: list[str]) -> dict[str, float]:
