@@ -56,16 +56,10 @@ def draw_rounds(rounds: list[Sample], store: ImageStore, colours: list[str] | No
 
 
 class ReportLinks:
-    """The dashboard templates' links as relative file names inside (and beside) one release folder."""
+    """The links the report's templates use, as relative file names inside (and beside) one release folder."""
 
     def __init__(self, version: str) -> None:
         self.version = version
-
-    def home(self, **query: Any) -> None:
-        return None
-
-    def trends(self, dataset: str) -> str:
-        return f"{REPORT}#trends"
 
     def release(self, dataset: str, version: str, **query: Any) -> str:
         return REPORT if version == self.version else f"../{version}/{REPORT}"
@@ -73,26 +67,14 @@ class ReportLinks:
     def gallery(self, dataset: str, version: str, **query: Any) -> str | None:
         return REPORT_GALLERY if version == self.version and not query else None
 
-    def diff(self, dataset: str, version: str, **query: Any) -> None:
-        return None
-
-    def review(self, dataset: str, version: str, **query: Any) -> str:
-        return "review/review_tasks.json"
-
     def thumbnail(self, dataset: str, version: str, sample_id: str) -> str:
         return f"thumbnails/{sample_id}.jpg"
-
-    def folder(self, dataset: str, version: str) -> str:
-        return "."
 
     def file(self, dataset: str, version: str, relative: str) -> str:
         return relative
 
     def plotly_js(self) -> str:
         return PLOTLY_JS
-
-    def dag_run(self, dag_run: dict[str, Any] | None) -> None:
-        return None
 
 
 def write_report(

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from html import unescape
 from pathlib import Path
@@ -255,3 +258,14 @@ def test_damage_shows_on_its_item_and_the_rest_of_the_page_works(
         trends = text(client.get("/trends/damaged"))
         assert f"gone: release folder {tmp_path / 'gone'} is missing" in trends and "corrupt: " in trends
         assert client.get("/releases/damaged/nothing").status_code == 404
+
+
+def test_importing_the_plugin_imports_neither_the_dashboard_nor_airflows_api(tmp_path: Path) -> None:
+    """Airflow imports every plugin in every task process: the dashboard must cost those nothing."""
+    plugins = Path(__file__).resolve().parents[2] / "plugins"
+    check = (
+        "import sys, vlforge_dashboard; "
+        "print(sorted(name for name in ('vlforge.dashboard.app', 'airflow.api_fastapi.core_api.security', 'fastapi', 'plotly') if name in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True, cwd=tmp_path, env=os.environ | {"PYTHONPATH": str(plugins)})
+    assert result.stdout.strip() == "[]"
