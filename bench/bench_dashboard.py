@@ -41,10 +41,11 @@ from PIL import Image
 from vlforge.catalog import open_catalog
 from vlforge.config import load_recipe
 from vlforge.dashboard.app import create_app
-from vlforge.dashboard.release_folder import ReleaseFolder
-from vlforge.dashboard.thumbnails import THUMBNAILS, build_thumbnails
+from vlforge.views.release_folder import ReleaseFolder
+from vlforge.views.thumbnails import build_thumbnails
+from vlforge.layout import DatasetReleases, ReleaseDir
+from vlforge.manifest import write_split_manifest
 from vlforge.records import Box, GuiAction, ImageRef, LineageOp, Metrics, OcrLine, Sample, Source, Turn
-from vlforge.release import write_split_manifest
 from vlforge.store import ImageStore
 
 DATASET, VERSION = "bench", "b5000"
@@ -96,11 +97,11 @@ def make_release(root: Path, samples: int) -> tuple[str, Path]:
     """A release folder of ``samples`` rows and its catalog; returns (catalog URL, folder)."""
     store = ImageStore(root / "store")
     images = real_images(store)
-    folder = root / "releases" / DATASET / VERSION
+    folder = DatasetReleases.of(root, DATASET).version(VERSION)
     rows = [make_sample(index, images[index % len(images)]) for index in range(samples)]
-    write_split_manifest(rows, [SPLITS[index % len(SPLITS)] for index in range(samples)], folder / "manifest.parquet")
+    write_split_manifest(rows, [SPLITS[index % len(SPLITS)] for index in range(samples)], folder.manifest)
     for image in images:
-        store.link_into(image.sha256, image.format, folder / "images")
+        store.link_into(image.sha256, image.format, folder.images)
     recipe = load_recipe("default")
     release = {
         "dataset": DATASET,
@@ -114,11 +115,11 @@ def make_release(root: Path, samples: int) -> tuple[str, Path]:
         "recipe": recipe.model_dump(mode="json"),
         "seed": 0,
     }
-    (folder / "RELEASE.json").write_text(json.dumps(release), encoding="utf-8")
+    folder.release_json.write_text(json.dumps(release), encoding="utf-8")
     url = f"sqlite:///{root / 'catalog.sqlite'}"
     with open_catalog(url) as catalog:
-        catalog.record_release(release | {"path": str(folder)})
-    return url, folder
+        catalog.record_release(release | {"path": str(folder.path)})
+    return url, folder.path
 
 
 def timed_get(client: TestClient, path: str, **params: str) -> tuple[float, int]:
@@ -131,7 +132,7 @@ def timed_get(client: TestClient, path: str, **params: str) -> tuple[float, int]
 
 def fresh_client(url: str) -> TestClient:
     """A new app with the folder caches emptied, as after an API server restart."""
-    from vlforge.dashboard import release_folder
+    from vlforge.views import release_folder
 
     for cached in (release_folder._release_json, release_folder._sample_index, release_folder._fingerprints):
         cached.cache_clear()
@@ -155,7 +156,7 @@ def main() -> int:
         result = build_thumbnails(ReleaseFolder(folder))
         drawn = result.drawn
         assert not result.failed, result.failed
-        size = sum(path.stat().st_size for path in (folder / THUMBNAILS).iterdir())
+        size = sum(path.stat().st_size for path in ReleaseDir(folder).thumbnails.iterdir())
         print(
             f"thumbnails: {drawn} drawn in {result.seconds:.1f} s ({result.seconds / max(drawn, 1) * 1000:.1f} ms each, "
             f"{result.cached} were cached), {size / 1e6:.1f} MB"

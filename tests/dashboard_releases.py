@@ -16,16 +16,19 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from vlforge.augment.gate import run_augment_gate
 from vlforge.augment.stage import augment_shard, merge_augmented, plan_shards
 from vlforge.catalog import open_catalog
 from vlforge.config import Recipe, load_recipe
+from vlforge.curate.stage import run_curate
 from vlforge.demo import prepare_demo
 from vlforge.ingest import run_ingest
+from vlforge.ingest.gate import run_ingest_gate
+from vlforge.prepare import prepare_run
 from vlforge.promotion import decide
-from vlforge.quality.gates import run_augment_gate, run_ingest_gate, run_quality_gate
+from vlforge.quality.gate import run_quality_gate
 from vlforge.quality.stage import run_agreement
-from vlforge.release import publish_release, read_release, run_curate
-from vlforge.store import ImageStore
+from vlforge.release import publish_release, read_release
 
 DATASET = "demo"
 SHIFT = 0.08
@@ -83,25 +86,25 @@ def dashboard_recipe() -> Recipe:
 def build_releases(root: Path) -> DashboardReleases:
     """Publish, record and promote (or hold) three releases of ``demo`` under ``root`` (about a minute)."""
     recipe = dashboard_recipe()
-    home, store_dir = root / "home", root / "store"
-    store = ImageStore(store_dir)
+    home = root / "home"
     catalog_url = f"sqlite:///{root / 'catalog.sqlite'}"
     built = []
     for name in ("v1", "v2", "v3"):
         export = _edit_export(prepare_demo(root / "sources" / name), name)
-        stage = home / "runs" / DATASET / name
-        run_ingest(str(export), "label_studio", recipe, store_dir, stage)
-        run_ingest_gate(stage, store_dir, recipe)
-        run_agreement(stage, recipe)
-        run_quality_gate(stage, recipe)
-        run_curate(stage, store, recipe, 0)
-        for shard in plan_shards(stage, recipe.augment.shard_size):
-            augment_shard(stage, shard, recipe, "main", 0, store_dir)
-        merge_augmented(stage)
-        run_augment_gate(stage, recipe)
         run_id = f"manual__2026-12-0{len(built) + 1}T10:00:00+00:00"
-        source = {"source": str(export), "source_format": "label_studio", "dag_run": {"dag_id": "vlforge_release", "run_id": run_id}}
-        published = publish_release(stage, home, DATASET, recipe, 0, store, source)
+        run = prepare_run(
+            home, DATASET, name, recipe, source=str(export), source_format="label_studio", dag_run=("vlforge_release", run_id)
+        )
+        run_ingest(run)
+        run_ingest_gate(run)
+        run_agreement(run)
+        run_quality_gate(run)
+        run_curate(run)
+        for shard in plan_shards(run):
+            augment_shard(run, shard)
+        merge_augmented(run)
+        run_augment_gate(run)
+        published = publish_release(run)
         with open_catalog(catalog_url) as catalog:
             decision = decide(read_release(published["path"]), catalog, recipe.release.tolerance)
         built.append(BuiltRelease(published["version"], Path(published["path"]), decision.outcome, run_id))

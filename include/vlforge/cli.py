@@ -192,8 +192,8 @@ def _replay(arguments: argparse.Namespace) -> int:
 
 def _thumbnails(folder: Path) -> int:
     """Exit 0 when every sample has its thumbnail; 1 (listing why) when some image could not be drawn."""
-    from vlforge.dashboard.release_folder import FolderDamage, ReleaseFolder
-    from vlforge.dashboard.thumbnails import build_thumbnails
+    from vlforge.views.release_folder import FolderDamage, ReleaseFolder
+    from vlforge.views.thumbnails import build_thumbnails
 
     try:
         result = build_thumbnails(ReleaseFolder(folder))

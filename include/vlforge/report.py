@@ -5,7 +5,7 @@ expectations with observed value and threshold, curation drops, quarantine reaso
 with examples), the dataset's trends up to this version (Plotly, its JavaScript
 written beside the page) and the annotation quality with the worst items drawn;
 ``report_gallery.html`` is one gallery page. Both render the dashboard's templates
-(``vlforge.dashboard``) with links between files instead of routes. The report
+(``vlforge.views``) with links between files instead of routes. The report
 reads only what the release holds and its parents' ``RELEASE.json``: whether a
 release was held is decided after it is written, so the report's trends mark
 regressions, and the dashboard marks held releases too.
@@ -23,18 +23,19 @@ from typing import Any
 import pandas as pd
 
 from vlforge.config import QualityConfig
-from vlforge.dashboard.charts import plotly_js, trend_div
-from vlforge.dashboard.pages import GALLERY_PAGE, gallery_items, release_detail, release_row, trends_from
-from vlforge.dashboard.release_folder import FolderDamage, ReleaseFolder
-from vlforge.dashboard.rendering import render
 from vlforge.drawing import draw_annotations
+from vlforge.layout import ReleaseDir
 from vlforge.quality.agreement import METRICS
 from vlforge.records import Sample
 from vlforge.store import ImageStore, atomic_write_bytes, atomic_write_text
+from vlforge.views.charts import plotly_js, trend_div
+from vlforge.views.pages import GALLERY_PAGE, gallery_items, release_detail, release_row, trends_from
+from vlforge.views.release_folder import FolderDamage, ReleaseFolder
+from vlforge.views.rendering import render
 
-REPORT = "report.html"
-REPORT_GALLERY = "report_gallery.html"
-PLOTLY_JS = "report_assets/plotly.min.js"
+# The release folder's names relative to the folder itself: what the report's links point at.
+_RELATIVE = ReleaseDir(Path(""))
+PLOTLY_JS = _RELATIVE.report_assets / "plotly.min.js"
 
 
 def pick_samples(samples: list[Sample], count: int, seed: int) -> list[Sample]:
@@ -62,19 +63,19 @@ class ReportLinks:
         self.version = version
 
     def release(self, dataset: str, version: str, **query: Any) -> str:
-        return REPORT if version == self.version else f"../{version}/{REPORT}"
+        return str(_RELATIVE.report) if version == self.version else f"../{version}/{_RELATIVE.report}"
 
     def gallery(self, dataset: str, version: str, **query: Any) -> str | None:
-        return REPORT_GALLERY if version == self.version and not query else None
+        return str(_RELATIVE.report_gallery) if version == self.version and not query else None
 
     def thumbnail(self, dataset: str, version: str, sample_id: str) -> str:
-        return f"thumbnails/{sample_id}.jpg"
+        return str(_RELATIVE.thumbnails / f"{sample_id}.jpg")
 
     def file(self, dataset: str, version: str, relative: str) -> str:
         return relative
 
     def plotly_js(self) -> str:
-        return PLOTLY_JS
+        return str(PLOTLY_JS)
 
 
 def write_report(
@@ -105,13 +106,14 @@ def write_report(
         The report's path.
     """
     links = ReportLinks(str(release["version"]))
+    folder_names = ReleaseDir(release_dir)
     row = release_row(release | {"path": str(release_dir)})
     folder = ReleaseFolder(release_dir)
     index = folder.index()
     chosen = pick_samples(samples, GALLERY_PAGE, seed)
     items = gallery_items(folder, index, [index.positions[sample.sample_id] for sample in chosen])
     atomic_write_text(
-        release_dir / REPORT_GALLERY,
+        folder_names.report_gallery,
         render("report_gallery.html", links=links, row=row, items=items, total=len(samples)),
     )
     trends = trends_from(str(release["dataset"]), [*_ancestors(release_dir.parent, release), row])
@@ -121,15 +123,14 @@ def write_report(
         "report.html",
         links=links,
         detail=release_detail(row),
-        drops_url=lambda number: "curate_drops.jsonl",
+        drops_url=lambda number: str(_RELATIVE.curate_drops),
         trends=trends,
         charts=charts,
         quality_html=quality_section(release_dir, agreement, quality, rounds, store, count),
         curation_html=_curation_section(release["counts"]),
     )
-    path = release_dir / REPORT
-    atomic_write_text(path, page)
-    return path
+    atomic_write_text(folder_names.report, page)
+    return folder_names.report
 
 
 def _ancestors(releases: Path, release: dict[str, Any]) -> list[dict[str, Any]]:

@@ -10,29 +10,30 @@ from PIL import Image
 
 from dashboard_releases import DashboardReleases
 from vlforge.cli import main
-from vlforge.dashboard.release_folder import ReleaseFolder
-from vlforge.dashboard.thumbnails import GALLERY_SIDE, THUMBNAILS
+from vlforge.views.release_folder import ReleaseFolder
+from vlforge.layout import ReleaseDir
+from vlforge.views.thumbnails import GALLERY_SIDE
 
 
 @pytest.fixture
 def release_copy(dashboard_releases: DashboardReleases, tmp_path: Path) -> Path:
     copy = tmp_path / dashboard_releases.releases[1].version
     shutil.copytree(dashboard_releases.releases[1].path, copy)
-    shutil.rmtree(copy / THUMBNAILS)
+    shutil.rmtree(ReleaseDir(copy).thumbnails)
     return copy
 
 
 def test_thumbnails_are_drawn_once_per_sample(release_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["thumbnails", str(release_copy)]) == 0
     assert capsys.readouterr().out.startswith("9 thumbnails drawn, 0 already there, 0 failed")
-    drawn = sorted((release_copy / THUMBNAILS).iterdir())
+    drawn = sorted((ReleaseDir(release_copy).thumbnails).iterdir())
     assert [path.stem for path in drawn] == sorted(ReleaseFolder(release_copy).index().sample_ids)
     with Image.open(drawn[0]) as image:
         assert image.format == "JPEG" and max(image.size) == GALLERY_SIDE
     stamps = [path.stat().st_mtime_ns for path in drawn]
     assert main(["thumbnails", str(release_copy)]) == 0
     assert capsys.readouterr().out.startswith("0 thumbnails drawn, 9 already there, 0 failed")
-    assert [path.stat().st_mtime_ns for path in sorted((release_copy / THUMBNAILS).iterdir())] == stamps
+    assert [path.stat().st_mtime_ns for path in sorted((ReleaseDir(release_copy).thumbnails).iterdir())] == stamps
 
 
 def test_an_unreadable_image_is_named_and_the_others_are_drawn(release_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -45,7 +46,7 @@ def test_an_unreadable_image_is_named_and_the_others_are_drawn(release_copy: Pat
     captured = capsys.readouterr()
     assert captured.out.startswith(f"{9 - users} thumbnails drawn, 0 already there, {users} failed")
     assert f"image {broken} of sample {index.sample_ids[0]} cannot be read" in captured.err
-    assert len(list((release_copy / THUMBNAILS).iterdir())) == 9 - users
+    assert len(list((ReleaseDir(release_copy).thumbnails).iterdir())) == 9 - users
 
 
 def test_a_missing_folder_is_a_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

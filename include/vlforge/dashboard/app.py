@@ -19,11 +19,12 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from vlforge.catalog import Catalog, open_catalog
-from vlforge.dashboard import pages
-from vlforge.dashboard.charts import plotly_js, trend_div
-from vlforge.dashboard.release_folder import FolderDamage, ReleaseFolder
-from vlforge.dashboard.rendering import render
-from vlforge.dashboard.thumbnails import thumbnail
+from vlforge.dashboard import listing
+from vlforge.views import pages
+from vlforge.views.charts import plotly_js, trend_div
+from vlforge.views.release_folder import FolderDamage, ReleaseFolder
+from vlforge.views.rendering import render
+from vlforge.views.thumbnails import thumbnail
 
 log = logging.getLogger(__name__)
 DAG_ID = "vlforge_release"
@@ -111,7 +112,7 @@ def create_app(
         return HTMLResponse(render(name, links=links(request), nav_datasets=nav, **context), status_code=status_code)
 
     def release_row(dataset: str, version: str) -> dict[str, Any]:
-        return pages.find_release(catalog(), dataset, version)
+        return listing.find_release(catalog(), dataset, version)
 
     @app.exception_handler(KeyError)
     def not_found(request: Request, error: KeyError) -> HTMLResponse:
@@ -119,14 +120,14 @@ def create_app(
 
     @app.get("/", response_class=HTMLResponse)
     def releases(request: Request, p: int = 1, dataset: str | None = None) -> HTMLResponse:
-        content = pages.releases_page(catalog(), p, dataset)
+        content = listing.releases_page(catalog(), p, dataset)
         return page(request, "releases.html", page_url=lambda n: links(request).home(dataset=dataset, p=n), **content)
 
     @app.get("/trends/{dataset}", response_class=HTMLResponse)
     def trends(request: Request, dataset: str) -> HTMLResponse:
         if dataset not in catalog().datasets():
             raise KeyError(f"no releases of dataset {dataset!r} in the catalog")
-        series = pages.trends_of(catalog(), dataset)
+        series = listing.trends_of(catalog(), dataset)
         charts = [{"key": trend.key, "div": trend_div(series, trend)} for trend in series.trends]
         return page(request, "trends.html", trends=series, charts=charts)
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from vlforge.dashboard.pages import pager
-from vlforge.dashboard.release_folder import FolderDamage, ReleaseFolder, reason_group, sample_kind
+from vlforge.views.pages import pager
+from vlforge.views.release_folder import FolderDamage, ReleaseFolder, reason_group, sample_kind
 
 GX_RESULT = {
     "agreement_ocr": {

@@ -11,7 +11,7 @@ from functools import cache
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from vlforge.dashboard.pages import Trend, Trends
+from vlforge.views.pages import Trend, Trends
 
 HELD_COLOUR = "#c62828"
 REGRESSION_COLOUR = "#ef6c00"

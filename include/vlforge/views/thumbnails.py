@@ -1,6 +1,6 @@
 """Gallery thumbnails: each sample's first image with its boxes, labels, OCR lines and GUI targets drawn, once per release.
 
-Thumbnails are cached in the release folder (``thumbnails/<sample_id>.jpg``),
+Thumbnails are cached in the release folder (``ReleaseDir.thumbnails``, ``<sample_id>.jpg``),
 written atomically by whoever draws one first: ``build_thumbnails`` after
 publishing, or the gallery for the samples of the page it shows. A release
 folder that is not writable still gets its thumbnails, drawn on every request.
@@ -17,13 +17,12 @@ from pathlib import Path
 
 from PIL import UnidentifiedImageError
 
-from vlforge.dashboard.release_folder import FolderDamage, ReleaseFolder
+from vlforge.views.release_folder import FolderDamage, ReleaseFolder
 from vlforge.records import Sample
 from vlforge.drawing import draw_annotations
 from vlforge.store import atomic_write_bytes
 
 log = logging.getLogger(__name__)
-THUMBNAILS = "thumbnails"
 GALLERY_SIDE = 320
 _SAMPLE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _BATCH = 256
@@ -40,9 +39,7 @@ class BuildResult:
 def thumbnail_path(folder: ReleaseFolder, sample_id: str) -> Path:
     if not _SAMPLE_ID.match(sample_id):
         raise FolderDamage(f"{sample_id!r} is not a sample id")
-    if folder.path is None:
-        raise FolderDamage("the catalog row names no release folder")
-    return folder.path / THUMBNAILS / f"{sample_id}.jpg"
+    return folder.folder().thumbnails / f"{sample_id}.jpg"
 
 
 def thumbnail(folder: ReleaseFolder, sample: Sample) -> bytes:

@@ -22,17 +22,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vlforge.config import Recipe
-from vlforge.layout import AGREEMENT, MANIFEST
+from vlforge.layout import ReleaseDir
 from vlforge.manifest import SCHEMA, table_to_samples
 from vlforge.quality.agreement import METRICS
 from vlforge.records import Sample
 
-RELEASE_FILE = "RELEASE.json"
-QUARANTINE = "quarantine.jsonl"
-CURATE_DROPS = "curate_drops.jsonl"
-REVIEW_TASKS = Path("review") / "review_tasks.json"
-# Every expectation's full GX result per gate, copied from the run by publish_release.
-GATE_RESULTS = "gx_results"
 KINDS = ("real", "augmented", "synthetic")
 
 
@@ -93,41 +87,43 @@ class ReleaseFolder:
     def __init__(self, path: str | Path | None) -> None:
         self.path = Path(path) if path else None
 
-    def _file(self, name: str | Path) -> Path:
+    def folder(self) -> ReleaseDir:
+        """The folder's file names (``vlforge.layout``), once it is known to exist."""
         if self.path is None:
             raise FolderDamage("the catalog row names no release folder")
         if not self.path.is_dir():
             raise FolderDamage(f"release folder {self.path} is missing")
-        return self.path / name
+        return ReleaseDir(self.path)
 
     def _stamp(self) -> int:
+        path = self.folder().release_json
         try:
-            return self._file(RELEASE_FILE).stat().st_mtime_ns
+            return path.stat().st_mtime_ns
         except OSError as error:
-            raise FolderDamage(f"{self.path / RELEASE_FILE} cannot be read: {error.strerror}") from error
+            raise FolderDamage(f"{path} cannot be read: {error.strerror}") from error
 
     def release(self) -> dict[str, Any]:
         """``RELEASE.json``."""
-        return _release_json(str(self._file(RELEASE_FILE)), self._stamp())
+        return _release_json(str(self.folder().release_json), self._stamp())
 
     def recipe(self) -> Recipe:
         """The recipe the release was made with (its thresholds and tolerances)."""
         try:
             return Recipe.model_validate(self.release()["recipe"])
         except (KeyError, ValueError) as error:
-            raise FolderDamage(f"{self.path / RELEASE_FILE} holds no valid recipe: {error}") from error
+            raise FolderDamage(f"{self.folder().release_json} holds no valid recipe: {error}") from error
 
     def index(self) -> SampleIndex:
         """The manifest's sample index."""
-        return _sample_index(str(self._file(MANIFEST)), self._stamp())
+        return _sample_index(str(self.folder().manifest), self._stamp())
 
     def fingerprints(self) -> list[dict[str, str]]:
         """Per sample (in index order), comparable texts of its image, boxes and text: what the diff calls changed."""
-        return _fingerprints(str(self._file(MANIFEST)), self._stamp())
+        return _fingerprints(str(self.folder().manifest), self._stamp())
 
     def image_path(self, file_name: str) -> Path:
         """An image of the release (hard-linked into ``images/``)."""
-        return self._file("images") / file_name
+        return self.folder().images / file_name
 
     def gates(self) -> list[GateView]:
         """Every gate's expectations with observed value and threshold, from the validation results."""
@@ -144,7 +140,7 @@ class ReleaseFolder:
         return views
 
     def _gate_results(self, name: str, result_path: str | None) -> tuple[dict[str, Any], str]:
-        candidates = [self._file(Path(GATE_RESULTS) / f"{name}.json")]
+        candidates = [self.folder().gate_results(name)]
         if result_path:
             candidates.append(Path(result_path))
         for candidate in candidates:
@@ -153,16 +149,17 @@ class ReleaseFolder:
                     return json.loads(candidate.read_text(encoding="utf-8")), ""
                 except (OSError, ValueError) as error:
                     return {}, f"{candidate} cannot be read ({error}); only the failed expectations are listed"
-        return {}, f"the validation results ({GATE_RESULTS}/{name}.json) are not in this release; only the failed expectations are listed"
+        where = candidates[0].relative_to(self.folder().path)
+        return {}, f"the validation results ({where}) are not in this release; only the failed expectations are listed"
 
     def quarantine(self) -> list[dict[str, Any]]:
-        return _json_lines(self._file(QUARANTINE))
+        return _json_lines(self.folder().quarantine)
 
     def curate_drops(self) -> list[dict[str, Any]]:
-        return _json_lines(self._file(CURATE_DROPS))
+        return _json_lines(self.folder().curate_drops)
 
     def review_tasks(self) -> list[dict[str, Any]]:
-        path = self._file(REVIEW_TASKS)
+        path = self.folder().review_tasks
         if not path.is_file():
             return []
         try:
@@ -173,14 +170,10 @@ class ReleaseFolder:
             raise FolderDamage(f"{path} holds {type(tasks).__name__}, not a list of Label Studio tasks")
         return tasks
 
-    def agreement_path(self) -> Path:
-        return self._file(AGREEMENT)
-
     def safe_file(self, relative: str) -> Path:
         """A file inside the folder by relative path; refuses anything that resolves outside it."""
-        path = self._file(relative).resolve()
-        assert self.path is not None
-        root = self.path.resolve()
+        root = self.folder().path.resolve()
+        path = (root / relative).resolve()
         if root not in path.parents or not path.is_file():
             raise FolderDamage(f"no file {relative!r} in release folder {self.path}")
         return path

@@ -1,5 +1,7 @@
-"""What each dashboard page shows, computed from the release catalog and the release folders.
+"""What each page shows of one release or a list of releases, computed from release rows and folders.
 
+A release row is a catalog row (``vlforge.catalog``) or ``release_row`` of a
+``RELEASE.json``, so the dashboard and the static report show the same things.
 Each function returns plain data for one page (the templates lay it out);
 ``FolderDamage`` from one release becomes a message on that release's item, so
 the rest of the page still shows.
@@ -14,12 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from vlforge.catalog import Catalog
 from vlforge.compare import Comparison, compare_releases, release_metrics, synthetic_share
 from vlforge.config import QualityConfig, ReleaseConfig
 from vlforge.curate.tokens import resize_rule, visual_tokens
-from vlforge.dashboard.release_folder import KINDS, FolderDamage, ReleaseFolder, SampleIndex, reason_group
-from vlforge.dashboard.thumbnails import ensure_thumbnails
+from vlforge.views.release_folder import KINDS, FolderDamage, ReleaseFolder, SampleIndex, reason_group
+from vlforge.views.thumbnails import ensure_thumbnails
 from vlforge.quality.agreement import METRICS
 from vlforge.records import Sample
 
@@ -59,31 +60,7 @@ def status_label(row: dict[str, Any]) -> str:
     return {"promoted": "superseded"}.get(str(row.get("status")), str(row.get("status")))
 
 
-def releases_page(catalog: Catalog, page: int = 1, dataset: str | None = None) -> dict[str, Any]:
-    """Every dataset and version: status, counts, parent, who promoted, links, damage."""
-    paging = pager(page, LIST_PAGE, catalog.count_releases(dataset))
-    items = []
-    for row in catalog.list_releases(dataset, offset=paging.start, limit=paging.per_page):
-        folder = ReleaseFolder(row["path"])
-        message, dag_run = "", None
-        try:
-            dag_run = (folder.release().get("source") or {}).get("dag_run")
-        except FolderDamage as damage:
-            message = str(damage)
-        items.append(
-            {
-                "row": row,
-                "status": status_label(row),
-                "failed_gates": [str(gate.get("name")) for gate in row["gates"] or [] if not gate.get("passed")],
-                "promoted_by": _promoted_by(row),
-                "dag_run": dag_run,
-                "message": message,
-            }
-        )
-    return {"items": items, "pager": paging, "datasets": catalog.datasets(), "dataset": dataset}
-
-
-def _promoted_by(row: dict[str, Any]) -> str:
+def promoted_by(row: dict[str, Any]) -> str:
     if row.get("forced_by"):
         return f"{row['forced_by']} (forced: {row.get('force_reason') or 'no reason given'})"
     return "vlforge (no regression)" if row.get("promoted_at") else "-"
@@ -120,11 +97,6 @@ class Trends:
     created: list[str]
     trends: list[Trend]
     messages: dict[str, str]  # version -> damage
-
-
-def trends_of(catalog: Catalog, dataset: str) -> Trends:
-    """Each metric across the dataset's recorded versions, oldest first, with thresholds, held releases and regressions."""
-    return trends_from(dataset, catalog.list_releases(dataset))
 
 
 def trends_from(dataset: str, rows: list[dict[str, Any]]) -> Trends:
@@ -262,19 +234,10 @@ def release_row(release: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def find_release(catalog: Catalog, dataset: str, version: str) -> dict[str, Any]:
-    """The catalog row; ``KeyError`` naming the versions there are."""
-    row = catalog.get_release(dataset, version)
-    if row is None:
-        known = ", ".join(item["version"] for item in catalog.list_releases(dataset)) or "none"
-        raise KeyError(f"{dataset}/{version} is not in the catalog (versions: {known})")
-    return row
-
-
 def release_detail(row: dict[str, Any], drops_page: int = 1) -> dict[str, Any]:
     """One release: counts, every gate's expectations, curation drops by reason, quarantine reasons with examples."""
     folder = ReleaseFolder(row["path"])
-    detail: dict[str, Any] = {"row": row, "status": status_label(row), "promoted_by": _promoted_by(row), "messages": {}}
+    detail: dict[str, Any] = {"row": row, "status": status_label(row), "promoted_by": promoted_by(row), "messages": {}}
     for key, read in (
         ("release", folder.release),
         ("gates", folder.gates),
