@@ -41,12 +41,12 @@ from PIL import Image
 from vlforge.catalog import open_catalog
 from vlforge.config import load_recipe
 from vlforge.dashboard.app import create_app
-from vlforge.views.release_folder import ReleaseFolder
-from vlforge.views.thumbnails import build_thumbnails
 from vlforge.layout import DatasetReleases, ReleaseDir
 from vlforge.manifest import write_split_manifest
 from vlforge.records import Box, GuiAction, ImageRef, LineageOp, Metrics, OcrLine, Sample, Source, Turn
 from vlforge.store import ImageStore
+from vlforge.views.release_folder import ReleaseFolder
+from vlforge.views.thumbnails import build_thumbnails
 
 DATASET, VERSION = "bench", "b5000"
 SPLITS = ("train", "train", "train", "val", "test")

@@ -130,7 +130,6 @@ def publish_release(run: RunDescription) -> dict[str, Any]:
             recipe.quality,
             store,
             recipe.report.samples_drawn,
-            run.seed,
         )
         os.chmod(building.path, 0o755)
         os.rename(building.path, final.path)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import html
 import io
-import random
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -29,22 +28,13 @@ from vlforge.quality.agreement import METRICS
 from vlforge.records import Sample
 from vlforge.store import ImageStore, atomic_write_bytes, atomic_write_text
 from vlforge.views.charts import plotly_js, trend_div
-from vlforge.views.pages import GALLERY_PAGE, gallery_items, release_detail, release_row, trends_from
+from vlforge.views.pages import first_gallery_page, release_detail, release_row, trends_from
 from vlforge.views.release_folder import FolderDamage, ReleaseFolder
 from vlforge.views.rendering import render
 
 # The release folder's names relative to the folder itself: what the report's links point at.
 _RELATIVE = ReleaseDir(Path(""))
 PLOTLY_JS = _RELATIVE.report_assets / "plotly.min.js"
-
-
-def pick_samples(samples: list[Sample], count: int, seed: int) -> list[Sample]:
-    """A seeded choice that favours samples with something to draw; samples without an image (video only) are not drawn."""
-    drawable = sorted((s for s in samples if s.images and (s.boxes or s.ocr_lines)), key=lambda s: s.sample_id)
-    rest = sorted((s for s in samples if s.images and not (s.boxes or s.ocr_lines)), key=lambda s: s.sample_id)
-    rng = random.Random(seed)
-    chosen = rng.sample(drawable, min(count, len(drawable)))
-    return chosen + rng.sample(rest, min(count - len(chosen), len(rest)))
 
 
 def draw_rounds(rounds: list[Sample], store: ImageStore, colours: list[str] | None = None) -> bytes:
@@ -87,7 +77,6 @@ def write_report(
     quality: QualityConfig,
     store: ImageStore,
     count: int,
-    seed: int,
 ) -> Path:
     """Write ``report.html``, ``report_gallery.html`` and their pictures and script into ``release_dir``.
 
@@ -100,7 +89,6 @@ def write_report(
         quality: the thresholds.
         store: the image store.
         count: how many worst items to draw.
-        seed: chooses the samples of the gallery page.
 
     Returns:
         The report's path.
@@ -108,14 +96,9 @@ def write_report(
     links = ReportLinks(str(release["version"]))
     folder_names = ReleaseDir(release_dir)
     row = release_row(release | {"path": str(release_dir)})
-    folder = ReleaseFolder(release_dir)
-    index = folder.index()
-    chosen = pick_samples(samples, GALLERY_PAGE, seed)
-    items = gallery_items(folder, index, [index.positions[sample.sample_id] for sample in chosen])
-    atomic_write_text(
-        folder_names.report_gallery,
-        render("report_gallery.html", links=links, row=row, items=items, total=len(samples)),
-    )
+    # The dashboard's first gallery page: its thumbnails are drawn now, so the first view of a big release is quick.
+    gallery = first_gallery_page(ReleaseFolder(release_dir))
+    atomic_write_text(folder_names.report_gallery, render("report_gallery.html", links=links, row=row, gallery=gallery))
     trends = trends_from(str(release["dataset"]), [*_ancestors(release_dir.parent, release), row])
     charts = [{"key": trend.key, "div": trend_div(trends, trend)} for trend in trends.trends]
     atomic_write_text(release_dir / PLOTLY_JS, plotly_js())

@@ -239,6 +239,7 @@ def test_damage_shows_on_its_item_and_the_rest_of_the_page_works(
     url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
     with open_catalog(url) as catalog:
         catalog.record_release({"dataset": "damaged", "version": "gone", "content_hash": "0" * 64, "path": str(tmp_path / "gone")})
+        catalog.record_release({"dataset": "damaged", "version": "nopath", "content_hash": "2" * 64})
         catalog.record_release({"dataset": "damaged", "version": "corrupt", "content_hash": "1" * 64, "path": str(corrupt)})
         catalog.record_release(content | {"dataset": "damaged", "version": "broken", "path": str(broken_image)})
     with _client(url, token) as client:
@@ -246,6 +247,8 @@ def test_damage_shows_on_its_item_and_the_rest_of_the_page_works(
         assert f"release folder {tmp_path / 'gone'} is missing" in listing
         assert f"{corrupt / 'RELEASE.json'} cannot be read" in listing
         assert "damaged broken released 3 passed 9" in listing
+        assert re.search(r"damaged nopath released 0 passed .* the catalog row names no release folder", listing)
+        assert "the catalog row names no release folder" in text(client.get("/releases/damaged/nopath/review"))
         assert f"release folder {tmp_path / 'gone'} is missing" in text(client.get("/releases/damaged/gone"))
         assert f"release folder {tmp_path / 'gone'} is missing" in text(client.get("/releases/damaged/gone/gallery"))
         detail = text(client.get("/releases/damaged/corrupt"))

@@ -19,10 +19,10 @@ from typing import Any
 from vlforge.compare import Comparison, compare_releases, release_metrics, synthetic_share
 from vlforge.config import QualityConfig, ReleaseConfig
 from vlforge.curate.tokens import resize_rule, visual_tokens
-from vlforge.views.release_folder import KINDS, FolderDamage, ReleaseFolder, SampleIndex, reason_group
-from vlforge.views.thumbnails import ensure_thumbnails
 from vlforge.quality.agreement import METRICS
 from vlforge.records import Sample
+from vlforge.views.release_folder import KINDS, FolderDamage, ReleaseFolder, SampleIndex, reason_group
+from vlforge.views.thumbnails import ensure_thumbnails
 
 EXAMPLES_PER_REASON = 3
 GALLERY_PAGE = 24
@@ -334,6 +334,11 @@ def gallery(folder: ReleaseFolder, filters: GalleryFilters, page: int = 1, per_p
         },
         "total": len(index),
     }
+
+
+def first_gallery_page(folder: ReleaseFolder) -> dict[str, Any]:
+    """The gallery's first page with no filter (what the report shows and the dashboard opens on)."""
+    return gallery(folder, GalleryFilters())
 
 
 def gallery_items(folder: ReleaseFolder, index: SampleIndex, positions: list[int]) -> list[GalleryItem]:

@@ -17,10 +17,10 @@ from pathlib import Path
 
 from PIL import UnidentifiedImageError
 
-from vlforge.views.release_folder import FolderDamage, ReleaseFolder
-from vlforge.records import Sample
 from vlforge.drawing import draw_annotations
+from vlforge.records import Sample
 from vlforge.store import atomic_write_bytes
+from vlforge.views.release_folder import FolderDamage, ReleaseFolder
 
 log = logging.getLogger(__name__)
 GALLERY_SIDE = 320
