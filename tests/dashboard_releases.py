@@ -1,8 +1,8 @@
 """Three real releases of one dataset, made by the release pipeline's own stages, for the dashboard tests.
 
-``demo`` is the demo export as it is; ``v2`` drops the cat (task 3), adds it back as task 8 with
+``v1`` is the demo export as it is; ``v2`` drops the cat (task 3), adds it back as task 8 with
 another caption, and rewords the camera's caption (task 5): one sample added, one removed, one
-changed; ``v3`` moves the astronaut's round-2 boxes (task 1) right by ``SHIFT`` of their width, so its
+changed, each with its augmented copy; ``v3`` moves the astronaut's round-2 boxes (task 1) right by ``SHIFT`` of their width, so its
 IoU agreement falls by more than the tolerance while the gate still passes: it is held.
 
 The recipe is the default one with the dataset IoU threshold at ``IOU_THRESHOLD`` (0.85 by default):
@@ -16,19 +16,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from vlforge.augment.gate import run_augment_gate
-from vlforge.augment.stage import augment_shard, merge_augmented, plan_shards
-from vlforge.catalog import open_catalog
-from vlforge.config import Recipe, load_recipe
-from vlforge.curate.stage import run_curate
-from vlforge.demo import prepare_demo
-from vlforge.ingest import run_ingest
-from vlforge.ingest.gate import run_ingest_gate
-from vlforge.prepare import prepare_run
-from vlforge.promotion import decide
-from vlforge.quality.gate import run_quality_gate
-from vlforge.quality.stage import run_agreement
-from vlforge.release import publish_release, read_release
+from vlforge.config import Recipe
 
 DATASET = "demo"
 SHIFT = 0.08
@@ -78,6 +66,8 @@ def _edit_export(export: Path, edit: str) -> Path:
 
 
 def dashboard_recipe() -> Recipe:
+    from vlforge.config import load_recipe
+
     recipe = load_recipe("default")
     dataset = recipe.quality.dataset.model_copy(update={"iou_agreement": IOU_THRESHOLD})
     return recipe.model_copy(update={"quality": recipe.quality.model_copy(update={"dataset": dataset})})
@@ -85,6 +75,20 @@ def dashboard_recipe() -> Recipe:
 
 def build_releases(root: Path) -> DashboardReleases:
     """Publish, record and promote (or hold) three releases of ``demo`` under ``root`` (about a minute)."""
+    # Imported here: collecting the tests must not pay for the stages (GX, BERTScore).
+    from vlforge.augment.gate import run_augment_gate
+    from vlforge.augment.stage import augment_shard, merge_augmented, plan_shards
+    from vlforge.catalog import open_catalog
+    from vlforge.curate.stage import run_curate
+    from vlforge.demo import prepare_demo
+    from vlforge.ingest import run_ingest
+    from vlforge.ingest.gate import run_ingest_gate
+    from vlforge.prepare import prepare_run
+    from vlforge.promotion import decide
+    from vlforge.quality.gate import run_quality_gate
+    from vlforge.quality.stage import run_agreement
+    from vlforge.release import publish_release, read_release
+
     recipe = dashboard_recipe()
     home = root / "home"
     catalog_url = f"sqlite:///{root / 'catalog.sqlite'}"

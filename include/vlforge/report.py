@@ -111,6 +111,7 @@ def write_report(
         charts=charts,
         quality_html=quality_section(release_dir, agreement, quality, rounds, store, count),
         curation_html=_curation_section(release["counts"]),
+        training_html=_training_section(release.get("exports", {})),
     )
     atomic_write_text(folder_names.report, page)
     return folder_names.report

@@ -27,6 +27,9 @@ from vlforge.catalog import open_catalog
 
 REVIEW_ITEM_METRIC = "iou_agreement 0.6667"
 
+# Airflow's metadata DB (a subprocess migrates it) and three releases built with the BERTScore model.
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
 
 @pytest.fixture(scope="module")
 def token(airflow_db: Path) -> str:

@@ -10,9 +10,12 @@ from PIL import Image
 
 from dashboard_releases import DashboardReleases
 from vlforge.cli import main
-from vlforge.views.release_folder import ReleaseFolder
 from vlforge.layout import ReleaseDir
+from vlforge.views.release_folder import ReleaseFolder
 from vlforge.views.thumbnails import GALLERY_SIDE
+
+# The releases are built by the release pipeline's stages, BERTScore model included.
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture

@@ -373,13 +373,16 @@ def _quality(folder: ReleaseFolder) -> QualityConfig | None:
 
 
 def _below_threshold(index: SampleIndex, quality: QualityConfig | None) -> Callable[[int, str], bool]:
-    """Whether the sample at a position is below the per-sample threshold of a metric (for its task type)."""
+    """Whether the sample at a position is below the recipe's per-sample threshold of a metric (for its task type).
+
+    A metric without one never fails here: BERTScore's thresholds are per text encoder by default, and
+    the encoder that scored an item is in ``agreement.parquet``, not in the manifest.
+    """
 
     def below(position: int, metric: str) -> bool:
         value = index.metrics[metric][position]
-        if value is None or quality is None:
-            return False
-        return value < getattr(quality.thresholds("per_sample", index.task_types[position]), metric)
+        threshold = None if quality is None else getattr(quality.thresholds("per_sample", index.task_types[position]), metric)
+        return value is not None and threshold is not None and value < threshold
 
     return below
 
