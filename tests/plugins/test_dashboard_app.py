@@ -106,9 +106,9 @@ def test_releases_lists_every_version_with_status_parent_and_links(client: TestC
     response = client.get("/")
     page = text(response)
     v1, v2, v3 = versions
-    assert row_of(response.text, "releases", "demo").startswith(f"demo | {v1} | superseded | 3 passed | 9 | test 1 train 8 val 0 | - |")
-    assert re.search(rf"demo {v2} current 3 passed 9 test 1 train 8 val 0 {v1} \S+ vlforge \(no regression\)", page)
-    assert re.search(rf"demo {v3} held 3 passed 9 test 1 train 8 val 0 {v2} \S+ - ", page)
+    assert row_of(response.text, "releases", "demo").startswith(f"demo | {v1} | superseded | 3 passed | 10 | test 0 train 10 val 0 | - |")
+    assert re.search(rf"demo {v2} current 3 passed 10 test 0 train 10 val 0 {v1} \S+ vlforge \(no regression\)", page)
+    assert re.search(rf"demo {v3} held 3 passed 10 test 0 train 10 val 0 {v2} \S+ - ", page)
     assert f'href="/releases/demo/{v3}/gallery"' in response.text
     # The DAG run that made v2, in Airflow's UI (the whole window, not the plugin's frame).
     assert 'href="/dags/vlforge_release/runs/manual__2026-12-02T10%3A00%3A00%2B00%3A00" target="_top"' in response.text
@@ -150,7 +150,7 @@ def test_release_detail_renders_gates_drops_and_quarantine_from_the_release(clie
     )
     assert "ingest_stats expect_quarantine_share_at_most quarantine_share 0 unexpected of 1 ≥ 0.0000, ≤ 0.2000 passed" in page
     assert row_of(response.text, "metrics", "iou_agreement") == "iou_agreement | 0.8299 | n/a | 0.8299 | n/a"
-    assert row_of(response.text, "counts", "11").startswith("11 | 10 | 1 | 9.1% | 9 | 0.0%")
+    assert row_of(response.text, "counts", "11").startswith("11 | 10 | 1 | 9.1% | 10 | 0.0%")
     quarantine = row_of(response.text, "quarantine-reasons", "image file not found")
     assert quarantine.startswith("image file not found | 1 | label_studio_export.json task 7/annotation 111 · data.image")
     assert "skimage/horse.png" in quarantine
@@ -161,22 +161,22 @@ def test_release_detail_renders_gates_drops_and_quarantine_from_the_release(clie
 def test_gallery_filters_paginates_and_draws_thumbnails(client: TestClient, versions: list[str]) -> None:
     base = f"/releases/demo/{versions[2]}/gallery"
     page = client.get(base).text
-    assert "9 of 9 samples match." in text(client.get(base))
+    assert "10 of 10 samples match." in text(client.get(base))
     ids = re.findall(r'class="card sample" data-sample-id="([0-9a-f]+)" data-kind="(\w+)"', page)
-    assert len(ids) == 9 and sorted(kind for _, kind in ids) == ["augmented"] * 4 + ["real"] * 5
+    assert len(ids) == 10 and sorted(kind for _, kind in ids) == ["augmented"] * 5 + ["real"] * 5
     augmented = text(client.get(base, params={"kind": "augmented"}))
-    assert "4 of 9 samples match." in augmented and augmented.count("parents:") == 4 and augmented.count("ops:") == 4
+    assert "5 of 10 samples match." in augmented and augmented.count("parents:") == 5 and augmented.count("ops:") == 5
     ocr = text(client.get(base, params={"task_type": "ocr"}))
-    assert "1 of 9 samples match." in ocr and "OCR lines: Region-based segmentation" in ocr and "ocr_accuracy 1.0000" in ocr
-    assert "0 of 9 samples match." in text(client.get(base, params={"split": "val"}))
-    assert "5 of 9 samples match." in text(client.get(base, params={"source": "label_studio_export.json", "kind": "real"}))
+    assert "2 of 10 samples match." in ocr and "OCR lines: Region-based segmentation" in ocr and "ocr_accuracy 1.0000" in ocr
+    assert "0 of 10 samples match." in text(client.get(base, params={"split": "val"}))
+    assert "5 of 10 samples match." in text(client.get(base, params={"source": "label_studio_export.json", "kind": "real"}))
     # Released samples are above their per-sample thresholds: nothing fails; the lowest IoU comes first.
-    assert "0 of 9 samples match." in text(client.get(base, params={"failing": "iou_agreement"}))
+    assert "0 of 10 samples match." in text(client.get(base, params={"failing": "iou_agreement"}))
     lowest = text(client.get(base, params={"lowest": "iou_agreement"}))
     assert lowest.index("iou_agreement 0.8572") < lowest.index("iou_agreement 0.9657")
     second_page = client.get(base, params={"per_page": 4, "p": 3})
-    assert "Page 3 of 3 (9 items)" in text(second_page)
-    assert len(re.findall(r'class="card sample"', second_page.text)) == 1
+    assert "Page 3 of 3 (10 items)" in text(second_page)
+    assert len(re.findall(r'class="card sample"', second_page.text)) == 2
     for sample_id, _ in ids:
         picture = client.get(f"{base.removesuffix('/gallery')}/thumbnails/{sample_id}.jpg")
         assert picture.headers["content-type"] == "image/jpeg"
@@ -249,7 +249,7 @@ def test_damage_shows_on_its_item_and_the_rest_of_the_page_works(
         listing = text(client.get("/"))
         assert f"release folder {tmp_path / 'gone'} is missing" in listing
         assert f"{corrupt / 'RELEASE.json'} cannot be read" in listing
-        assert "damaged broken released 3 passed 9" in listing
+        assert "damaged broken released 3 passed 10" in listing
         assert re.search(r"damaged nopath released 0 passed .* the catalog row names no release folder", listing)
         assert "the catalog row names no release folder" in text(client.get("/releases/damaged/nopath/review"))
         assert f"release folder {tmp_path / 'gone'} is missing" in text(client.get("/releases/damaged/gone"))
@@ -259,8 +259,8 @@ def test_damage_shows_on_its_item_and_the_rest_of_the_page_works(
         gallery = client.get("/releases/damaged/broken/gallery")
         broken = re.findall(r'<div class="damage thumb-missing">([^<]+)</div>', gallery.text)
         assert broken and all(f"image {image.name} of sample" in message and "cannot be read" in message for message in broken)
-        assert len(re.findall(r"<img src=", gallery.text)) == 9 - len(broken) > 0
-        assert "9 of 9 samples match." in text(gallery)
+        assert len(re.findall(r"<img src=", gallery.text)) == 10 - len(broken) > 0
+        assert "10 of 10 samples match." in text(gallery)
         trends = text(client.get("/trends/damaged"))
         assert f"gone: release folder {tmp_path / 'gone'} is missing" in trends and "corrupt: " in trends
         assert client.get("/releases/damaged/nothing").status_code == 404

@@ -199,14 +199,14 @@ def test_every_dashboard_page_from_airflows_navigation(
             frame.get_by_role("link", name="Gallery").click()
             frame.locator("#matching").wait_for()
             frame = _dashboard_frame(page)
-            assert frame.locator(".card.sample").count() == 9
-            assert _images_loaded(frame) == (9, 9)
+            assert frame.locator(".card.sample").count() == 10
+            assert _images_loaded(frame) == (10, 10)
             page.screenshot(path=str(screenshots / "04_gallery.png"))
             frame.locator("select[name=kind]").select_option("augmented")
             frame.get_by_role("button", name="Filter").click()
             frame.wait_for_url(re.compile(r"kind=augmented"))
             frame = _dashboard_frame(page)
-            assert frame.locator(".card.sample").count() == 4 and _images_loaded(frame) == (4, 4)
+            assert frame.locator(".card.sample").count() == 5 and _images_loaded(frame) == (5, 5)
             frame.locator("a.parent").first.click()
             frame.wait_for_url(re.compile(r"sample="))
             frame = _dashboard_frame(page)
@@ -260,7 +260,7 @@ def test_the_static_report_opens_offline_with_every_resource(dashboard_releases:
             page.screenshot(path=str(screenshots / "10_report.png"), full_page=True)
             page.get_by_role("link", name="Gallery").first.click()
             page.wait_for_url(re.compile(r"report_gallery\.html$"))
-            assert page.locator(".card.sample").count() == 9 and _images_loaded(page) == (9, 9)
+            assert page.locator(".card.sample").count() == 10 and _images_loaded(page) == (10, 10)
             page.screenshot(path=str(screenshots / "11_report_gallery.png"), full_page=True)
         finally:
             browser.close()

@@ -28,14 +28,14 @@ def release_copy(dashboard_releases: DashboardReleases, tmp_path: Path) -> Path:
 
 def test_thumbnails_are_drawn_once_per_sample(release_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["thumbnails", str(release_copy)]) == 0
-    assert capsys.readouterr().out.startswith("9 thumbnails drawn, 0 already there, 0 failed")
+    assert capsys.readouterr().out.startswith("10 thumbnails drawn, 0 already there, 0 failed")
     drawn = sorted((ReleaseDir(release_copy).thumbnails).iterdir())
     assert [path.stem for path in drawn] == sorted(ReleaseFolder(release_copy).index().sample_ids)
     with Image.open(drawn[0]) as image:
         assert image.format == "JPEG" and max(image.size) == GALLERY_SIDE
     stamps = [path.stat().st_mtime_ns for path in drawn]
     assert main(["thumbnails", str(release_copy)]) == 0
-    assert capsys.readouterr().out.startswith("0 thumbnails drawn, 9 already there, 0 failed")
+    assert capsys.readouterr().out.startswith("0 thumbnails drawn, 10 already there, 0 failed")
     assert [path.stat().st_mtime_ns for path in sorted((ReleaseDir(release_copy).thumbnails).iterdir())] == stamps
 
 
@@ -47,9 +47,9 @@ def test_an_unreadable_image_is_named_and_the_others_are_drawn(release_copy: Pat
     (release_copy / "images" / broken).write_bytes(b"\x89PNG truncated")
     assert main(["thumbnails", str(release_copy)]) == 1
     captured = capsys.readouterr()
-    assert captured.out.startswith(f"{9 - users} thumbnails drawn, 0 already there, {users} failed")
+    assert captured.out.startswith(f"{10 - users} thumbnails drawn, 0 already there, {users} failed")
     assert f"image {broken} of sample {index.sample_ids[0]} cannot be read" in captured.err
-    assert len(list((ReleaseDir(release_copy).thumbnails).iterdir())) == 9 - users
+    assert len(list((ReleaseDir(release_copy).thumbnails).iterdir())) == 10 - users
 
 
 def test_a_missing_folder_is_a_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
