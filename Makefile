@@ -68,6 +68,7 @@ test-fast: setup
 bench: setup
 	$(BIN)/python bench/bench_bertscore.py
 	$(BIN)/python bench/bench_augment.py
+	$(BIN)/python bench/bench_synth.py
 
 # The shipped MiniLM's BERTScore threshold, calibrated on real COCO captions (the recipe's text_encoders entry).
 calibrate: setup
