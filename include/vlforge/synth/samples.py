@@ -8,14 +8,21 @@ from typing import Any
 import numpy as np
 
 from vlforge.records import ImageRef, LineageOp, Source, make_sample_id
-from vlforge.store import ImageStore
+from vlforge.store import ImageStore, sha256_bytes
 from vlforge.synth.browser import encode_png
+
+
+def png_ref(pixels: np.ndarray, store: ImageStore | None) -> ImageRef:
+    """The reference of ``pixels`` as PNG, put in ``store`` unless it is None."""
+    height, width = pixels.shape[:2]
+    data = encode_png(pixels)
+    digest = store.put(data, "png") if store is not None else sha256_bytes(data)
+    return ImageRef(sha256=digest, width=int(width), height=int(height), format="png")
 
 
 def store_png(store: ImageStore, pixels: np.ndarray) -> ImageRef:
     """Put ``pixels`` in the store as PNG and return its reference."""
-    height, width = pixels.shape[:2]
-    return ImageRef(sha256=store.put(encode_png(pixels), "png"), width=int(width), height=int(height), format="png")
+    return png_ref(pixels, store)
 
 
 def synthetic_source(generator: str, template: str, seed: int, record: str) -> Source:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vlforge.manifest import write_manifest
+from vlforge.manifest import read_manifest, write_manifest
 from vlforge.records import Sample
 from vlforge.store import ImageStore, atomic_write_bytes, atomic_write_text
 from vlforge.synth.browser import Browser, encode_png
@@ -148,12 +148,33 @@ class SynthReplay:
     detail: str
 
 
-def replay_synthetic(sample: Sample, store_dir: Path) -> SynthReplay:
+def find_synthetic(folder: Path, sample_id: str) -> Sample | None:
+    """The synthetic sample ``sample_id`` in a manifest, or in any sample manifest of a folder (shards, release).
+
+    Parquet files that are not sample manifests (check tables, agreement tables) are passed over.
+    """
+    folder = Path(folder)
+    files = [folder] if folder.is_file() else sorted([*folder.glob("*.parquet"), *folder.glob("synth/*.parquet")])
+    for path in files:
+        if path.name.endswith(".checks.parquet"):
+            continue
+        try:
+            samples = read_manifest(path)
+        except (KeyError, ValueError, TypeError):
+            continue
+        found = next((sample for sample in samples if sample.sample_id == sample_id), None)
+        if found is not None:
+            return found if found.synthetic else None
+    return None
+
+
+def replay_synthetic(sample: Sample, store_dir: Path, images_dir: Path | None = None) -> SynthReplay:
     """Recreate a synthetic sample from its lineage and compare image bytes and annotations.
 
     Documents re-render the recorded params and re-apply the recorded degradations; screens re-run
     the recorded screen's generation and pick the sample with the same id; PDF pages cannot be
-    replayed without their file and say so.
+    replayed without their file and say so. The stored image is looked up in ``images_dir`` (a
+    release's flat ``images/``) first, then in the store.
     """
     from vlforge.synth.degrade import replay_degradations
     from vlforge.synth.documents.pages import ocr_lines
@@ -163,7 +184,9 @@ def replay_synthetic(sample: Sample, store_dir: Path) -> SynthReplay:
     first = sample.lineage[0]
     params = json.loads(first.params_json)
     store = ImageStore(store_dir)
-    expected = store.path_for(sample.images[0].sha256, sample.images[0].format)
+    reference = sample.images[0]
+    flat = Path(images_dir) / reference.file_name if images_dir else None
+    expected = flat if flat is not None and flat.is_file() else store.path_for(reference.sha256, reference.format)
     with Browser() as browser:
         if first.op == DocumentGenerator.name:
             rendered = DocumentGenerator(params["template"], params["language"]).render(browser, params)

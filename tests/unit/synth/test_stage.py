@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from vlforge.cli import main
 from vlforge.config import Recipe
 from vlforge.export.mobile_use import point_to_relative_999
 from vlforge.export.qwen_finetune import qwen2_5_vl_coordinates, qwen2_5_vl_points, record
@@ -68,6 +69,8 @@ def test_a_shard_passes_the_gate_and_every_sample_replays(tmp_path: Path, tesser
     for sample in (samples[0], degraded, trajectory, action):
         replay = replay_synthetic(sample, store)
         assert replay.ok, (sample.sample_id, replay.detail)
+    # `vlforge replay` finds the sample in the shard folder and replays it
+    assert main(["replay", degraded.sample_id, "--from", str(tmp_path / "synth"), "--store", str(store)]) == 0
 
     # the same action sample in each Qwen generation's own convention
     screen = action.images[0]

@@ -23,7 +23,7 @@ from vlforge.synth.degrade import build_degradations, degrade
 from vlforge.synth.documents import TESSERACT_LANGUAGES, DocumentGenerator
 from vlforge.synth.documents.checks import ReferenceLine, tesseract_accuracy
 from vlforge.synth.documents.render import RenderedDocument, glyph_problems, split_words
-from vlforge.synth.samples import lineage_entry, store_png, synthetic_id, synthetic_source
+from vlforge.synth.samples import lineage_entry, png_ref, synthetic_id, synthetic_source
 
 
 @dataclass(frozen=True)
@@ -65,11 +65,12 @@ def _reference(lines: tuple[OcrLine, ...]) -> list[ReferenceLine]:
     return [ReferenceLine(line.text, (line.box.x1, line.box.y1, line.box.x2, line.box.y2)) for line in lines if line.box]
 
 
-def _sample(store: ImageStore, pixels: np.ndarray, lines: tuple[OcrLine, ...], params: dict[str, Any], seed: int,
+def _sample(store: ImageStore | None, pixels: np.ndarray, lines: tuple[OcrLine, ...], params: dict[str, Any], seed: int,
             record: str, lineage: tuple[LineageOp, ...]) -> Sample:
+    """The page's sample; its image is put in ``store`` unless None (a copy that may yet be left out)."""
     source = synthetic_source("documents", params["template"], seed, record)
     return Sample(
-        sample_id=synthetic_id(source), task_type="ocr", images=(store_png(store, pixels),), ocr_lines=lines,
+        sample_id=synthetic_id(source), task_type="ocr", images=(png_ref(pixels, store),), ocr_lines=lines,
         source=source, item_id=synthetic_id(synthetic_source("documents", params["template"], seed, "page")),
         synthetic=True, lineage=lineage,
     )
@@ -110,12 +111,13 @@ def page_samples(browser: Browser, params: dict[str, Any], store: ImageStore, se
         for attempt in range(config.degrade.max_attempts):
             page = degrade(rendered.pixels, lines, ops, rng)
             record = f"degraded/{copy}/{attempt}"
-            sample = _sample(store, page.pixels, page.lines, params, seed, record, (render_entry, *page.lineage))
+            sample = _sample(None, page.pixels, page.lines, params, seed, record, (render_entry, *page.lineage))
             difficulty = tesseract_accuracy(page.pixels, _reference(page.lines), TESSERACT_LANGUAGES[language], sample.sample_id)
             inside = low <= difficulty <= high
             reason = "" if inside else f"difficulty {difficulty:.3f} outside {list(config.degrade.accuracy_range)}"
             result.checks.append(PageCheck(sample.sample_id, template, language, "degraded", True, True, difficulty, reason))
             if inside:
+                png_ref(page.pixels, store)
                 result.samples.append(sample)
                 break
     return result
