@@ -123,13 +123,27 @@ class GuiConfig(_Section):
 
 
 class SynthConfig(_Section):
-    """``synth:``: documents, PDFs and GUI screens, the shard size, the split synthetic samples go to."""
+    """``synth:``: documents, PDFs and GUI screens, the shard size, the split synthetic samples go to.
+
+    ``vocabulary`` gives, per language, the item names receipts, invoices and shop screens draw
+    from (names, addresses, dates and prices come from Faker's ``en_US`` / ``zh_CN`` providers).
+    """
 
     documents: DocumentsConfig = DocumentsConfig()
     pdfs: PdfConfig = PdfConfig()
     gui: GuiConfig = GuiConfig()
     shard_size: int = Field(8, ge=1, description="Pages or screens per mapped shard (one Chromium each).")
     split: Split = "train"
+    vocabulary: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+
+    @field_validator("vocabulary")
+    @classmethod
+    def _vocabulary(cls, vocabulary: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        _known("vocabulary", tuple(vocabulary) or LANGUAGES, LANGUAGES)
+        for language, items in vocabulary.items():
+            if len(items) < 6:
+                raise ValueError(f"vocabulary.{language}: {len(items)} items; give at least 6 (a receipt draws up to 6 distinct ones)")
+        return vocabulary
 
 
 def _known(name: str, values: tuple[str, ...], allowed: tuple[str, ...]) -> tuple[str, ...]:

@@ -57,7 +57,7 @@ def document_params(config: SynthConfig, seed: int, index: int) -> tuple[dict[st
     language = documents.languages[(index // len(documents.templates)) % len(documents.languages)]
     page_seed = item_seed(seed, "documents", index)
     rng = np.random.default_rng(page_seed)
-    return DocumentGenerator(template, language).sample(rng), rng, page_seed
+    return DocumentGenerator(template, language, config.vocabulary.get(language)).sample(rng), rng, page_seed
 
 
 def screen_params(config: SynthConfig, seed: int, index: int) -> tuple[dict[str, Any], int]:
@@ -65,7 +65,7 @@ def screen_params(config: SynthConfig, seed: int, index: int) -> tuple[dict[str,
     template = gui.templates[index % len(gui.templates)]
     device = gui.devices[(index // len(gui.templates)) % len(gui.devices)]
     screen_seed = item_seed(seed, "gui", index)
-    generator = ScreenGenerator(template, device, gui.languages, gui.themes)
+    generator = ScreenGenerator(template, device, gui.languages, gui.themes, config.vocabulary)
     return generator.sample(np.random.default_rng(screen_seed)), screen_seed
 
 

@@ -17,7 +17,7 @@ from vlforge.geometry import xyxy_to_qwen_vl_1000, xyxy_to_relative_1000
 from vlforge.manifest import read_manifest
 from vlforge.quality.gates import run_gate
 from vlforge.synth.config import SynthConfig
-from vlforge.synth.stage import plan_synth_shards, replay_synthetic, synthesize_shard
+from vlforge.synth.stage import document_params, plan_synth_shards, replay_synthetic, screen_params, synthesize_shard
 from vlforge.synth.suite import synth_suites, synth_tables
 
 
@@ -95,3 +95,14 @@ def test_a_shard_passes_the_gate_and_every_sample_replays(tmp_path: Path, tesser
     assert turns[0]["value"].endswith("\n" + grounding.conversations[0].content)
     gx1, gy1, gx2, gy2 = xyxy_to_qwen_vl_1000((box.x1, box.y1, box.x2, box.y2), 1080, 2400)
     assert turns[1]["value"] == f"<ref>{box.label}</ref><box>({gx1},{gy1}),({gx2},{gy2})</box>"
+
+
+def test_recipe_vocabulary_fills_receipts_and_shops() -> None:
+    items = ("Widget", "Gadget", "Sprocket", "Gizmo", "Bolt", "Nut")
+    config = SynthConfig(documents={"templates": ["receipt"]}, gui={"templates": ["shopping"]}, vocabulary={"en": items})
+    params, _, _ = document_params(config, 3, 0)  # page 0: English
+    assert params["language"] == "en" and {item["name"] for item in params["fields"]["items"]} <= set(items)
+    screens = [screen_params(config, 3, index)[0] for index in range(6)]
+    english = [screen for screen in screens if screen["language"] == "en"]
+    assert english and all({name for name, _ in s["fields"]["products"]} <= set(items) for s in english)
+    assert document_params(config, 3, 0)[0] == params  # same seed, same page

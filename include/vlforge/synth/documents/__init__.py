@@ -46,15 +46,16 @@ class DocumentGenerator:
 
     name = "synth.document"
 
-    def __init__(self, template: str, language: str) -> None:
+    def __init__(self, template: str, language: str, items: tuple[str, ...] | None = None) -> None:
         if template not in TEMPLATES:
             raise ValueError(f"unknown document template {template!r}; known templates: {', '.join(TEMPLATES)}")
         self.template = template
         self.language = language
+        self.items = items
 
     def sample(self, rng: np.random.Generator) -> dict[str, Any]:
         """Every parameter of one page, JSON-able; the only randomness."""
-        drawn = draw_fields(self.template, self.language, rng)
+        drawn = draw_fields(self.template, self.language, rng, self.items)
         return {
             "template": self.template,
             "language": self.language,

@@ -8,6 +8,7 @@ replay renders the recorded fields and does not depend on Faker's version.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -62,14 +63,27 @@ PALETTES = (
 )
 
 
+@dataclass(frozen=True)
+class Vocabulary:
+    """A page's language and the item names its receipts, invoices and shops draw from."""
+
+    language: str
+    items: tuple[str, ...]
+
+    @classmethod
+    def of(cls, language: str, items: tuple[str, ...] | None = None) -> Vocabulary:
+        """The language's built-in items unless the recipe gives its own."""
+        return cls(language, tuple(items) if items else ITEMS[language])
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.replace("\n", ", ").split())
 
 
-def _items(fake: Any, language: str, count: int) -> tuple[list[dict[str, Any]], float]:
-    money = CURRENCY[language]
+def _items(fake: Any, words: Vocabulary, count: int) -> tuple[list[dict[str, Any]], float]:
+    money = CURRENCY[words.language]
     items, total = [], 0.0
-    for name in fake.random.sample(ITEMS[language], count):
+    for name in fake.random.sample(words.items, count):
         quantity = fake.random.randint(1, 4)
         price = fake.random.randint(100, 4000) / 100
         total += quantity * price
@@ -77,9 +91,9 @@ def _items(fake: Any, language: str, count: int) -> tuple[list[dict[str, Any]], 
     return items, total
 
 
-def _receipt(fake: Any, language: str) -> dict[str, Any]:
-    items, subtotal = _items(fake, language, fake.random.randint(3, 6))
-    money, tax = CURRENCY[language], round(subtotal * 0.08, 2)
+def _receipt(fake: Any, words: Vocabulary) -> dict[str, Any]:
+    items, subtotal = _items(fake, words, fake.random.randint(3, 6))
+    money, tax = CURRENCY[words.language], round(subtotal * 0.08, 2)
     return {
         "store": fake.company(), "address": _one_line(fake.address()), "phone": fake.phone_number(),
         "date": fake.date(), "number": fake.bothify("####-####"), "items": items,
@@ -87,31 +101,31 @@ def _receipt(fake: Any, language: str) -> dict[str, Any]:
     }
 
 
-def _invoice(fake: Any, language: str) -> dict[str, Any]:
-    items, total = _items(fake, language, fake.random.randint(2, 5))
+def _invoice(fake: Any, words: Vocabulary) -> dict[str, Any]:
+    items, total = _items(fake, words, fake.random.randint(2, 5))
     return {
         "number": fake.bothify("INV-#####"), "seller": fake.company(), "seller_address": _one_line(fake.address()),
         "buyer": fake.company(), "buyer_address": _one_line(fake.address()), "date": fake.date(),
-        "items": items, "total": CURRENCY[language].format(total),
+        "items": items, "total": CURRENCY[words.language].format(total),
     }
 
 
-def _form(fake: Any, language: str) -> dict[str, Any]:
+def _form(fake: Any, words: Vocabulary) -> dict[str, Any]:
     name = fake.name()
     values = (name, fake.date_of_birth().isoformat(), fake.phone_number(), fake.email(), _one_line(fake.address()),
               fake.company(), fake.job())
-    return {"name": name, "fields": [list(pair) for pair in zip(FORM_LABELS[language], values, strict=True)]}
+    return {"name": name, "fields": [list(pair) for pair in zip(FORM_LABELS[words.language], values, strict=True)]}
 
 
-def _table(fake: Any, language: str) -> dict[str, Any]:
-    money = CURRENCY[language]
+def _table(fake: Any, words: Vocabulary) -> dict[str, Any]:
+    money = CURRENCY[words.language]
     rows = [[fake.name(), fake.city(), fake.date(), money.format(fake.random.randint(1000, 900000) / 100)]
             for _ in range(fake.random.randint(4, 8))]
-    return {"title": TABLE_TITLES[language], "header": list(TABLE_HEADERS[language]), "rows": rows,
+    return {"title": TABLE_TITLES[words.language], "header": list(TABLE_HEADERS[words.language]), "rows": rows,
             "note": fake.sentence(nb_words=8)}
 
 
-def _article(fake: Any, language: str) -> dict[str, Any]:
+def _article(fake: Any, words: Vocabulary) -> dict[str, Any]:
     return {
         "headline": fake.sentence(nb_words=6).rstrip("."),
         "byline": f"{fake.name()} {fake.date()}",
@@ -119,14 +133,14 @@ def _article(fake: Any, language: str) -> dict[str, Any]:
     }
 
 
-def _sign(fake: Any, language: str) -> dict[str, Any]:
+def _sign(fake: Any, words: Vocabulary) -> dict[str, Any]:
     return {
-        "title": fake.random.choice(SIGNS[language]), "subtitle": fake.company(),
+        "title": fake.random.choice(SIGNS[words.language]), "subtitle": fake.company(),
         "detail": _one_line(fake.address()), "code": fake.bothify("??-####").upper(),
     }
 
 
-TEMPLATES: dict[str, Callable[[Any, str], dict[str, Any]]] = {
+TEMPLATES: dict[str, Callable[[Any, Vocabulary], dict[str, Any]]] = {
     "receipt": _receipt,
     "invoice": _invoice,
     "form": _form,
@@ -147,13 +161,14 @@ def seeded_faker(language: str, rng: np.random.Generator) -> Any:
     return fake
 
 
-def draw_fields(template: str, language: str, rng: np.random.Generator) -> dict[str, Any]:
+def draw_fields(template: str, language: str, rng: np.random.Generator, items: tuple[str, ...] | None = None) -> dict[str, Any]:
     """The JSON-able parameters of one page: its fields, palette, font and font size.
 
     Args:
         template: one of ``TEMPLATES``.
         language: ``en`` or ``zh``.
         rng: the only source of randomness.
+        items: the recipe's item names for this language (default: the built-in ones).
 
     Returns:
         ``{"fields": ..., "style": ...}``.
@@ -164,4 +179,4 @@ def draw_fields(template: str, language: str, rng: np.random.Generator) -> dict[
     style = dict(PALETTES[int(rng.integers(0, len(PALETTES)))])
     style["font_family"] = FONTS[language][int(rng.integers(0, len(FONTS[language])))]
     style["font_size"] = int(rng.integers(17, 21))
-    return {"fields": TEMPLATES[template](fake, language), "style": style}
+    return {"fields": TEMPLATES[template](fake, Vocabulary.of(language, items)), "style": style}

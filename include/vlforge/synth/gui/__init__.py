@@ -49,13 +49,21 @@ class ScreenGenerator:
 
     name = "synth.gui"
 
-    def __init__(self, template: str, device: str, languages: tuple[str, ...] = ("en", "zh"), themes: tuple[str, ...] = THEMES) -> None:
+    def __init__(
+        self,
+        template: str,
+        device: str,
+        languages: tuple[str, ...] = ("en", "zh"),
+        themes: tuple[str, ...] = THEMES,
+        vocabulary: dict[str, tuple[str, ...]] | None = None,
+    ) -> None:
         if device not in VIEWPORTS:
             raise ValueError(f"unknown GUI device {device!r}; known devices: {', '.join(VIEWPORTS)}")
         self.template = template
         self.device = device
         self.languages = languages
         self.themes = themes
+        self.vocabulary = vocabulary or {}
 
     def sample(self, rng: np.random.Generator) -> dict[str, Any]:
         """Every parameter of one screen, JSON-able; the only randomness."""
@@ -66,7 +74,7 @@ class ScreenGenerator:
             "device": self.device,
             "language": language,
             "theme": theme,
-            "fields": draw_screen_fields(self.template, language, rng),
+            "fields": draw_screen_fields(self.template, language, rng, self.vocabulary.get(language)),
             # which targets the grounding and action samples pick: index = int(pick * number of targets)
             "picks": [float(rng.random()) for _ in range(PICKS)],
         }

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from vlforge.synth.documents.fill import CURRENCY, ITEMS, seeded_faker
+from vlforge.synth.documents.fill import CURRENCY, Vocabulary, seeded_faker
 
 THEMES = ("light", "dark")
 FONTS = {"en": "'DejaVu Sans'", "zh": "'Noto Sans CJK SC'"}
@@ -51,42 +51,42 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 
-def _login(fake: Any, language: str) -> dict[str, Any]:
+def _login(fake: Any, words: Vocabulary) -> dict[str, Any]:
     return {"app": fake.company(), "user": fake.user_name(), "password": fake.password(length=10, special_chars=False)}
 
 
-def _settings(fake: Any, language: str) -> dict[str, Any]:
+def _settings(fake: Any, words: Vocabulary) -> dict[str, Any]:
     return {"switches": [[key, fake.random.random() < 0.5] for key in SWITCHES], "account": fake.email()}
 
 
-def _search(fake: Any, language: str) -> dict[str, Any]:
+def _search(fake: Any, words: Vocabulary) -> dict[str, Any]:
     return {"app": fake.company(), "query": fake.word(), "results": [fake.sentence(nb_words=5).rstrip(".") for _ in range(4)]}
 
 
-def _list(fake: Any, language: str) -> dict[str, Any]:
+def _list(fake: Any, words: Vocabulary) -> dict[str, Any]:
     return {"contacts": [[fake.name(), fake.phone_number()] for _ in range(14)]}
 
 
-def _dialog(fake: Any, language: str) -> dict[str, Any]:
+def _dialog(fake: Any, words: Vocabulary) -> dict[str, Any]:
     return {"file": fake.file_name(category="office"), "owner": fake.name(), "size": f"{fake.random.randint(12, 900)} KB"}
 
 
-def _shopping(fake: Any, language: str) -> dict[str, Any]:
-    names = fake.random.sample(ITEMS[language], 4)
-    return {"store": fake.company(), "products": [[name, CURRENCY[language].format(fake.random.randint(100, 9000) / 100)] for name in names]}
+def _shopping(fake: Any, words: Vocabulary) -> dict[str, Any]:
+    names = fake.random.sample(words.items, 4)
+    return {"store": fake.company(), "products": [[name, CURRENCY[words.language].format(fake.random.randint(100, 9000) / 100)] for name in names]}
 
 
-def _chat(fake: Any, language: str) -> dict[str, Any]:
+def _chat(fake: Any, words: Vocabulary) -> dict[str, Any]:
     messages = [[index % 2 == 1, fake.sentence(nb_words=6)] for index in range(4)]
     return {"contact": fake.name(), "messages": messages, "reply": fake.sentence(nb_words=4)}
 
 
-def _map(fake: Any, language: str) -> dict[str, Any]:
+def _map(fake: Any, words: Vocabulary) -> dict[str, Any]:
     pins = [[fake.street_name(), 8 + 26 * index, 12 + fake.random.randint(0, 60)] for index in range(3)]
     return {"pins": pins, "place": fake.city()}
 
 
-TEMPLATES: dict[str, Callable[[Any, str], dict[str, Any]]] = {
+TEMPLATES: dict[str, Callable[[Any, Vocabulary], dict[str, Any]]] = {
     "login": _login,
     "settings": _settings,
     "search": _search,
@@ -98,10 +98,13 @@ TEMPLATES: dict[str, Callable[[Any, str], dict[str, Any]]] = {
 }
 
 
-def draw_screen_fields(template: str, language: str, rng: np.random.Generator) -> dict[str, Any]:
-    """The JSON-able fields of one screen (names, products, messages) from Faker seeded by ``rng``."""
+def draw_screen_fields(template: str, language: str, rng: np.random.Generator, items: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """The JSON-able fields of one screen (names, products, messages) from Faker seeded by ``rng``.
+
+    ``items``: the recipe's product names for this language (default: the built-in ones).
+    """
     if template not in TEMPLATES:
         raise ValueError(f"unknown GUI template {template!r}; known templates: {', '.join(TEMPLATES)}")
     fake = seeded_faker(language, rng)
     # "typed": what a type action writes into a text field of this screen.
-    return {**TEMPLATES[template](fake, language), "typed": fake.word()}
+    return {**TEMPLATES[template](fake, Vocabulary.of(language, items)), "typed": fake.word()}
