@@ -28,8 +28,8 @@ _COLOURS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#
 
 def pick_samples(samples: list[Sample], count: int, seed: int) -> list[Sample]:
     """A seeded choice that favours samples with something to draw; samples without an image (video only) are not drawn."""
-    drawable = sorted((s for s in samples if s.images and (s.boxes or s.ocr_lines)), key=lambda s: s.sample_id)
-    rest = sorted((s for s in samples if s.images and not (s.boxes or s.ocr_lines)), key=lambda s: s.sample_id)
+    drawable = sorted((s for s in samples if s.images and (s.boxes or s.ocr_lines or s.actions)), key=lambda s: s.sample_id)
+    rest = sorted((s for s in samples if s.images and not (s.boxes or s.ocr_lines or s.actions)), key=lambda s: s.sample_id)
     rng = random.Random(seed)
     chosen = rng.sample(drawable, min(count, len(drawable)))
     return chosen + rng.sample(rest, min(count - len(chosen), len(rest)))
@@ -37,6 +37,7 @@ def pick_samples(samples: list[Sample], count: int, seed: int) -> list[Sample]:
 
 def _labelled_boxes(sample: Sample) -> list[tuple[Box, str]]:
     labelled = [(box, box.label) for box in sample.boxes if box.image_index == 0]
+    labelled += [(action.box, f"{action.type} {action.text}".strip()) for action in sample.actions if action.box and action.box.image_index == 0]
     return labelled + [(line.box, line.text) for line in sample.ocr_lines if line.box and line.box.image_index == 0]
 
 

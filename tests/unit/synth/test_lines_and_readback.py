@@ -62,3 +62,18 @@ def test_readback_pairs_words_to_lines_by_centre_and_ignores_spacing() -> None:
 def test_distinct_picks_never_repeat_a_target() -> None:
     assert distinct_picks([0.1, 0.15, 0.5, 0.9, 0.55], 4, 3) == [0, 2, 3]
     assert distinct_picks([0.1, 0.2], 1, 4) == [0]
+
+
+def test_mix_by_task_type_counts_real_and_synthetic() -> None:
+    from vlforge.records import Sample, Source
+    from vlforge.synth.report import mix_by_task_type
+
+    def sample(index: int, task_type: str, synthetic: bool) -> Sample:
+        return Sample(sample_id=str(index), task_type=task_type, source=Source(file="f", record_id=str(index)), synthetic=synthetic)
+
+    samples = [sample(0, "ocr", False), sample(1, "ocr", True), sample(2, "ocr", True), sample(3, "gui_action", True)]
+    assert mix_by_task_type(samples) == [
+        {"task_type": "ocr", "real": 1, "synthetic": 2, "synthetic_share": 0.6667},
+        {"task_type": "gui_action", "real": 0, "synthetic": 1, "synthetic_share": 1.0},
+    ]
+    assert mix_by_task_type([]) == []
