@@ -65,6 +65,8 @@ class Browser:
         self.chromium_seconds = 0.0
         self._playwright: Any = None
         self._browser: Any = None
+        # one context per device pixel ratio (a context property); each render gets its own page
+        self._contexts: dict[float, Any] = {}
 
     def __enter__(self) -> Browser:
         missing = chromium_available(self.binary)
@@ -83,6 +85,9 @@ class Browser:
 
     def __exit__(self, *exc: object) -> None:
         with self.timed():
+            for context in self._contexts.values():
+                context.close()
+            self._contexts.clear()
             if self._browser is not None:
                 self._browser.close()
             if self._playwright is not None:
@@ -102,16 +107,24 @@ class Browser:
             return function(*args, **kwargs)
 
     def open(self, html: str, viewport: Viewport) -> Page:
-        """A new page (its own context, so no state leaks between renders) showing ``html``."""
+        """A new page showing ``html``: a fresh document, so no DOM, focus or scroll state leaks between renders.
+
+        Pages share a context per device pixel ratio (creating a context costs about as much as the
+        render); the templates use no cookies or storage that could carry over.
+        """
         if self._browser is None:
             raise BrowserError("Browser.open called outside 'with Browser() as browser'")
         with self.timed():
-            context = self._browser.new_context(
-                viewport={"width": viewport.width, "height": viewport.height},
-                device_scale_factor=viewport.device_scale_factor,
-                reduced_motion="reduce",
-            )
+            context = self._contexts.get(viewport.device_scale_factor)
+            if context is None:
+                context = self._browser.new_context(
+                    viewport={"width": viewport.width, "height": viewport.height},
+                    device_scale_factor=viewport.device_scale_factor,
+                    reduced_motion="reduce",
+                )
+                self._contexts[viewport.device_scale_factor] = context
             page = context.new_page()
+            page.set_viewport_size({"width": viewport.width, "height": viewport.height})
             page.set_content(html, wait_until="load")
             page.evaluate("document.fonts.ready.then(() => true)")
         return Page(self, context, page, viewport)
@@ -166,7 +179,9 @@ class Page:
         return self.browser.call(self._page.pdf, prefer_css_page_size=True, print_background=True)
 
     def close(self) -> None:
-        self.browser.call(self._context.close)
+        if self._cdp is not None:
+            self.browser.call(self._cdp.detach)
+        self.browser.call(self._page.close)
 
 
 def encode_png(pixels: np.ndarray) -> bytes:

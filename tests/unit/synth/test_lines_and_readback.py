@@ -77,3 +77,11 @@ def test_mix_by_task_type_counts_real_and_synthetic() -> None:
         {"task_type": "gui_action", "real": 0, "synthetic": 1, "synthetic_share": 1.0},
     ]
     assert mix_by_task_type([]) == []
+
+
+def test_pdf_words_touching_across_a_font_change_stay_one_word() -> None:
+    from vlforge.synth.documents.pdf import PdfWord, line_text
+
+    words = [PdfWord("/usr/share/mime/html.xml", (119.5, 649.9, 275.567, 656.8), 0),
+             PdfWord(",", (275.566, 648.7, 278.06, 657.7), 0), PdfWord("and", (280.55, 648.7, 290.0, 657.7), 0)]
+    assert line_text(words) == "/usr/share/mime/html.xml, and"

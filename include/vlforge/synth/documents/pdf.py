@@ -25,6 +25,7 @@ from vlforge.store import ImageStore, sha256_bytes
 from vlforge.synth.samples import lineage_entry, store_png, synthetic_id, synthetic_source
 
 _XHTML = "{http://www.w3.org/1999/xhtml}"
+SPACE_GAP = 0.1
 
 
 class PdfError(RuntimeError):
@@ -73,6 +74,20 @@ def rasterise(path: Path, dpi: int, max_pages: int) -> list[np.ndarray]:
         return [np.asarray(Image.open(io.BytesIO(file.read_bytes())).convert("RGB")) for file in files]
 
 
+def line_text(words: list[PdfWord]) -> str:
+    """A line's words joined as plain ``pdftotext`` joins them: a space only where there is a gap.
+
+    ``-bbox-layout`` also splits a word where the font changes (``/usr/share/mime/text/html.xml``
+    in a monospace font followed by a roman ``,``); those pieces touch (gap under ``SPACE_GAP`` of
+    the word height) and stay one word.
+    """
+    text = words[0].text
+    for previous, word in zip(words, words[1:]):
+        gap = word.box[0] - previous.box[2]
+        text += (" " if gap > SPACE_GAP * (word.box[3] - word.box[1]) else "") + word.text
+    return text
+
+
 def pdf_samples(path: Path, store: ImageStore, dpi: int = 150, max_pages: int = 20) -> list[Sample]:
     """OCR samples of a PDF's pages: one per page with text, lines joined from its words, boxes in pixels.
 
@@ -93,11 +108,11 @@ def pdf_samples(path: Path, store: ImageStore, dpi: int = 150, max_pages: int = 
             lines.setdefault(word.line, []).append(word)
         ocr = tuple(
             OcrLine(
-                text=" ".join(word.text for word in members),
+                text=line_text(members),
                 box=Box(x1=max(0.0, min(w.box[0] for w in members)), y1=max(0.0, min(w.box[1] for w in members)),
                         x2=min(float(width), max(w.box[2] for w in members)),
                         y2=min(float(height), max(w.box[3] for w in members)), label="Text"),
-                language=detect_language(" ".join(word.text for word in members)),
+                language=detect_language(line_text(members)),
             )
             for members in lines.values()
         )
