@@ -26,7 +26,7 @@ from vlforge.synth.browser import Browser, encode_png
 from vlforge.synth.config import SynthConfig
 from vlforge.synth.documents import DocumentGenerator
 from vlforge.synth.documents.pages import PageCheck, page_samples
-from vlforge.synth.documents.pdf import pdf_samples
+from vlforge.synth.documents.pdf import PdfError, pdf_samples
 from vlforge.synth.gui import ScreenGenerator
 from vlforge.synth.gui.actions import screen_samples
 
@@ -97,7 +97,10 @@ def synthesize_shard(shard: dict[str, Any], config: SynthConfig, store_dir: Path
     quarantine: list[dict[str, str]] = []
     chromium = 0.0
     if shard["kind"] == "pdf":
-        samples = pdf_samples(Path(shard["path"]), store, config.pdfs.dpi, config.pdfs.max_pages)
+        try:
+            samples = pdf_samples(Path(shard["path"]), store, config.pdfs.dpi, config.pdfs.max_pages)
+        except PdfError as error:  # a broken PDF is the team's input: quarantined, the run goes on
+            quarantine.append({"source_file": shard["path"], "record_id": "", "reason": str(error)})
     else:
         with Browser() as browser:
             for index in range(shard["start"], shard["start"] + shard["count"]):

@@ -46,3 +46,22 @@ def test_pdf_from_debian_documentation_becomes_ocr_samples(tmp_path: Path) -> No
     if shutil.which("pdftotext") is None or not DEBIAN_PDF.is_file():
         pytest.skip(f"{DEBIAN_PDF} or poppler-utils missing")
     _check(DEBIAN_PDF, ImageStore(tmp_path / "store"))
+
+
+def test_a_broken_pdf_is_quarantined_naming_the_file(tmp_path: Path) -> None:
+    from vlforge.synth.config import SynthConfig
+    from vlforge.synth.stage import plan_synth_shards, synthesize_shard
+
+    if shutil.which("pdftotext") is None:
+        pytest.skip("poppler-utils not installed (make setup)")
+    broken = tmp_path / "scan.pdf"
+    broken.write_bytes(b"%PDF-1.4 this is not a PDF body")
+    config = SynthConfig(pdfs={"paths": [str(broken), str(tmp_path / "missing.pdf")]})
+    summaries = [synthesize_shard(shard, config, tmp_path / "store", tmp_path / "synth") for shard in plan_synth_shards(config, 0)]
+    assert [(s.samples, s.quarantined) for s in summaries] == [(0, 1), (0, 1)]
+    import json
+
+    first = json.loads((tmp_path / "synth" / "shard-0000.quarantine.json").read_text())
+    second = json.loads((tmp_path / "synth" / "shard-0001.quarantine.json").read_text())
+    assert first[0]["source_file"] == str(broken) and "pdftotext failed on" in first[0]["reason"] and str(broken) in first[0]["reason"]
+    assert second[0]["reason"] == f"{tmp_path / 'missing.pdf'}: no such PDF file"

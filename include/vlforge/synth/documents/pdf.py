@@ -54,7 +54,11 @@ def pdf_words(path: Path, dpi: int, max_pages: int) -> list[list[PdfWord]]:
     xhtml = _run(["pdftotext", "-bbox-layout", "-l", str(max_pages), str(path), "-"], str(path))
     scale = dpi / 72.0
     pages = []
-    for page in ET.fromstring(xhtml).iter(f"{_XHTML}page"):
+    try:
+        root = ET.fromstring(xhtml)
+    except ET.ParseError as error:
+        raise PdfError(f"{path}: pdftotext -bbox-layout wrote unreadable XHTML ({error})") from None
+    for page in root.iter(f"{_XHTML}page"):
         words, line_index = [], 0
         for line in page.iter(f"{_XHTML}line"):
             for word in line.iter(f"{_XHTML}word"):
@@ -94,6 +98,8 @@ def pdf_samples(path: Path, store: ImageStore, dpi: int = 150, max_pages: int = 
     Raises:
         PdfError: naming the file when poppler cannot read it.
     """
+    if not path.is_file():
+        raise PdfError(f"{path}: no such PDF file")
     pages, images = pdf_words(path, dpi, max_pages), rasterise(path, dpi, max_pages)
     if len(pages) != len(images):
         raise PdfError(f"{path}: pdftotext found {len(pages)} pages but pdftoppm rendered {len(images)}")
