@@ -18,10 +18,11 @@ import numpy as np
 from vlforge.store import ImageStore
 from vlforge.synth.browser import Browser
 from vlforge.synth.documents import TESSERACT_LANGUAGES, DocumentGenerator
-from vlforge.synth.documents.checks import ReferenceLine, tesseract_accuracy
+from vlforge.synth.documents.checks import ReferenceLine, page_accuracy
 from vlforge.synth.documents.render import glyph_problems, split_words
 from vlforge.synth.gui import ScreenGenerator
 from vlforge.synth.gui.actions import screen_samples
+from vlforge.synth.stage import tesseract_words
 from vlforge.synth.gui.fill import TEMPLATES as SCREEN_TEMPLATES
 from vlforge.synth.documents.fill import TEMPLATES as PAGE_TEMPLATES
 
@@ -50,7 +51,7 @@ def main() -> None:
     start = time.perf_counter()
     for language, page in rendered[:4]:
         lines = [ReferenceLine(line.text, line.box) for line in page.lines]
-        tesseract_accuracy(page.pixels, lines, TESSERACT_LANGUAGES[language], "bench")
+        page_accuracy(tesseract_words, page.pixels, lines, TESSERACT_LANGUAGES[language], "bench")
     readback_s = (time.perf_counter() - start) / min(4, len(rendered))
     print(f"synth documents: {PAGES / pages_s:.2f} pages/s ({PAGES} pages in {pages_s:.1f} s), "
           f"{pages_chromium / pages_s:.0%} in Chromium, {1 - pages_chromium / pages_s:.0%} in vlforge")

@@ -92,15 +92,49 @@ def write_report(
     Returns:
         The report's path.
     """
+    gallery = _drawn(release_dir, pick_samples(samples, count, seed), store)
+    # synthetic samples get their own few pictures, so the report shows them whatever the mix
+    synthetic = _drawn(release_dir, pick_samples([s for s in samples if s.synthetic], count, seed), store)
+    quality_html = quality_section(release_dir, agreement, quality, rounds, store, count)
+    path = ReleaseDir(release_dir).report
+    atomic_write_text(path, _page(release, samples, gallery, quality_html, _synthetic_section(samples, synthetic)))
+    return path
+
+
+def _drawn(release_dir: Path, chosen: list[Sample], store: ImageStore) -> list[tuple[Sample, str]]:
     gallery = []
-    for sample in pick_samples(samples, count, seed):
+    for sample in chosen:
         name = f"report_assets/{sample.sample_id}.jpg"
         atomic_write_bytes(release_dir / name, draw_rounds([sample], store))
         gallery.append((sample, name))
-    quality_html = quality_section(release_dir, agreement, quality, rounds, store, count)
-    path = ReleaseDir(release_dir).report
-    atomic_write_text(path, _page(release, samples, gallery, quality_html))
-    return path
+    return gallery
+
+
+def _figures(gallery: list[tuple[Sample, str]]) -> str:
+    return "".join(
+        f"<figure><img src='{name}' alt='sample {sample.sample_id}'><figcaption>{html.escape(sample.task_type)} · "
+        f"round {sample.round} · {html.escape(sample.source.file)} {html.escape(sample.source.record_id)}<br>"
+        f"{html.escape(_first_answer(sample))}</figcaption></figure>"
+        for sample, name in gallery
+    )
+
+
+def _synthetic_section(samples: list[Sample], gallery: list[tuple[Sample, str]]) -> str:
+    """The real/synthetic mix per task type and a few synthetic samples with their boxes (nothing without any)."""
+    from vlforge.synth.report import mix_by_task_type
+
+    if not gallery:
+        return ""
+    rows = "".join(
+        f"<tr><td>{html.escape(str(row['task_type']))}</td><td>{row['real']}</td><td>{row['synthetic']}</td>"
+        f"<td>{float(row['synthetic_share']):.0%}</td></tr>"  # type: ignore[arg-type]
+        for row in mix_by_task_type(samples)
+    )
+    return (
+        "<h2>Synthetic data</h2><table><tr><th>task type</th><th>real</th><th>synthetic</th><th>synthetic share</th></tr>"
+        f"{rows}</table><p>Rendered in Chromium; boxes, OCR lines and action targets come from the DOM. "
+        f"Failed checks: <a href='synth_quarantine.jsonl'>synth_quarantine.jsonl</a>.</p>{_figures(gallery)}"
+    )
 
 
 ROUND_COLOURS = ["#1f77b4", "#ff7f0e"]
@@ -218,7 +252,9 @@ def _histograms(compared: pd.DataFrame, measured: list[str], quality: QualityCon
     return buffer.getvalue()
 
 
-def _page(release: dict[str, Any], samples: list[Sample], gallery: list[tuple[Sample, str]], quality_html: str) -> str:
+def _page(
+    release: dict[str, Any], samples: list[Sample], gallery: list[tuple[Sample, str]], quality_html: str, synthetic_html: str = ""
+) -> str:
     counts = release["counts"]
     by_type = Counter(sample.task_type for sample in samples)
     rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in sorted(by_type.items()))
@@ -228,12 +264,7 @@ def _page(release: dict[str, Any], samples: list[Sample], gallery: list[tuple[Sa
         f"<td>{html.escape(', '.join(gate['failed']) or '-')}</td></tr>"
         for gate in release["gates"]
     )
-    figures = "".join(
-        f"<figure><img src='{name}' alt='sample {sample.sample_id}'><figcaption>{html.escape(sample.task_type)} · "
-        f"round {sample.round} · {html.escape(sample.source.file)} {html.escape(sample.source.record_id)}<br>"
-        f"{html.escape(_first_answer(sample))}</figcaption></figure>"
-        for sample, name in gallery
-    )
+    figures = _figures(gallery)
     title = f"{release['dataset']} {release['version']}"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>vlforge release {html.escape(title)}</title>
@@ -262,6 +293,7 @@ the round released for their item.</p>
 <h2>Annotation quality</h2>{quality_html}
 {_training_section(release.get("exports", {}))}
 <h2>Samples</h2>{figures}
+{synthetic_html}
 </body></html>
 """
 

@@ -35,6 +35,10 @@ def test_release_dag_is_documented_tagged_and_retried(dagbag) -> None:
         "augment",
         "merge_augment",
         "gate_augment",
+        "plan_synth",
+        "synthesize",
+        "merge_synth",
+        "gate_synth",
         "release",
         "compare_and_promote",
     ]
@@ -46,6 +50,8 @@ def test_release_dag_is_documented_tagged_and_retried(dagbag) -> None:
     assert dag.get_task("gate_quality").retries == 0
     assert dag.get_task("gate_curate").retries == 0
     assert dag.get_task("gate_augment").retries == 0
+    assert dag.get_task("gate_synth").retries == 0
+    assert type(dag.get_task("synthesize")).__name__.endswith("MappedOperator")  # one Chromium per shard
     assert set(dag.params.keys()) == {
         "source",
         "source_format",
@@ -78,7 +84,11 @@ def test_order_comes_from_the_run_description_each_task_passes_on(dagbag) -> Non
         "augment": ["compose", "plan_augment"],
         "merge_augment": ["augment", "compose"],
         "gate_augment": ["merge_augment"],
-        "release": ["gate_augment"],
+        "plan_synth": ["prepare"],
+        "synthesize": ["plan_synth", "prepare"],
+        "merge_synth": ["prepare", "synthesize"],
+        "gate_synth": ["merge_synth"],
+        "release": ["gate_augment", "gate_synth"],
         "compare_and_promote": ["gate_augment", "release"],
     }
 
@@ -118,7 +128,7 @@ def test_demo_release_end_to_end(dagbag, vlforge_home: Path, tmp_path: Path) -> 
     assert counts["synthetic_share"] == 0.0
     assert release["metrics"]["ocr_accuracy"] == 1.0 and release["metrics"]["action_completeness"] is None
     assert release["metrics"]["by_task_type"]["grounding"]["iou_agreement"] == 0.858406  # stored at 6 decimals
-    assert [gate["name"] for gate in release["gates"]] == ["augment", "curate", "ingest", "quality"]
+    assert [gate["name"] for gate in release["gates"]] == ["augment", "curate", "ingest", "quality", "synth"]
     assert all(gate["passed"] for gate in release["gates"])
     assert release["recipe"]["name"] == "demo" and release["parent_version"] is None
     assert release["numerics"] == {"metric_decimals": 6, "cpu_dependent_outputs": {}}
@@ -192,6 +202,11 @@ def test_failed_gate_fails_the_run_and_leaves_the_previous_release(dagbag, vlfor
         "augment": "upstream_failed",
         "merge_augment": "upstream_failed",
         "gate_augment": "upstream_failed",
+        # synthesis reads nothing ingest writes: it runs (the default recipe plans no shard) and passes
+        "plan_synth": "success",
+        "synthesize": "skipped",
+        "merge_synth": "success",
+        "gate_synth": "success",
         "release": "upstream_failed",
         "compare_and_promote": "upstream_failed",
     }

@@ -10,26 +10,28 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from vlforge.synth.documents.fill import LANGUAGES
-from vlforge.synth.documents.fill import TEMPLATES as DOCUMENT_TEMPLATES
-from vlforge.synth.gui.fill import TEMPLATES as GUI_TEMPLATES
-from vlforge.synth.gui.fill import THEMES
+# The generators' names (``documents/fill.py`` and ``gui/fill.py`` register exactly these).
+LANGUAGES = ("en", "zh")
+DOCUMENT_TEMPLATES = ("receipt", "invoice", "form", "table", "article", "sign")
+GUI_TEMPLATES = ("login", "settings", "search", "list", "dialog", "shopping", "chat", "map")
+THEMES = ("light", "dark")
 
 Split = Literal["train", "val", "test"]
 Device = Literal["phone", "desktop"]
 
-# Strong enough that Tesseract's accuracy falls well below the clean page's, in recipe order.
+# Strong enough that Tesseract's accuracy falls well below the clean page's, in recipe order. Ranges are
+# lists, as YAML and the frozen recipe.json give them back, so a frozen recipe equals the one it froze.
 DEFAULT_DEGRADATIONS: tuple[dict[str, dict[str, Any]], ...] = (
-    {"perspective": {"probability": 0.5, "scale_range": (0.02, 0.05)}},
+    {"perspective": {"probability": 0.5, "scale_range": [0.02, 0.05]}},
     {"warp": {"probability": 0.5}},
     {"paper_texture": {"probability": 0.7}},
     {"shadow": {"probability": 0.5}},
     {"watermark": {"probability": 0.4}},
-    {"gaussian_blur": {"probability": 0.5, "sigma_range": (0.8, 2.0)}},
+    {"gaussian_blur": {"probability": 0.5, "sigma_range": [0.8, 2.0]}},
     {"resample": {"probability": 0.5}},
     {"low_light": {"probability": 0.3}},
     {"gaussian_noise": {"probability": 0.4}},
-    {"jpeg": {"probability": 0.6, "quality_range": (15, 60)}},
+    {"jpeg": {"probability": 0.6, "quality_range": [15, 60]}},
 )
 
 
@@ -72,7 +74,7 @@ class DegradeConfig(_Section):
 
 class DocumentsConfig(_Section):
     count: int = Field(0, ge=0, description="Clean pages to render (each also gets its degraded copies).")
-    templates: tuple[str, ...] = tuple(DOCUMENT_TEMPLATES)
+    templates: tuple[str, ...] = DOCUMENT_TEMPLATES
     languages: tuple[str, ...] = LANGUAGES
     min_readback_accuracy: float = Field(0.95, ge=0.0, le=1.0)
     degrade: DegradeConfig = DegradeConfig()
@@ -80,7 +82,7 @@ class DocumentsConfig(_Section):
     @field_validator("templates")
     @classmethod
     def _templates(cls, templates: tuple[str, ...]) -> tuple[str, ...]:
-        return _known("templates", templates, tuple(DOCUMENT_TEMPLATES))
+        return _known("templates", templates, DOCUMENT_TEMPLATES)
 
     @field_validator("languages")
     @classmethod
@@ -98,7 +100,7 @@ class PdfConfig(_Section):
 
 class GuiConfig(_Section):
     screens: int = Field(0, ge=0)
-    templates: tuple[str, ...] = tuple(GUI_TEMPLATES)
+    templates: tuple[str, ...] = GUI_TEMPLATES
     devices: tuple[Device, ...] = ("phone", "desktop")
     languages: tuple[str, ...] = LANGUAGES
     themes: tuple[str, ...] = THEMES
@@ -109,7 +111,7 @@ class GuiConfig(_Section):
     @field_validator("templates")
     @classmethod
     def _templates(cls, templates: tuple[str, ...]) -> tuple[str, ...]:
-        return _known("templates", templates, tuple(GUI_TEMPLATES))
+        return _known("templates", templates, GUI_TEMPLATES)
 
     @field_validator("languages")
     @classmethod

@@ -1,38 +1,51 @@
-"""The synthesize stage: plan mapped shards, render each shard in one Chromium, replay a sample.
+"""The synthesize stage: plan mapped shards, render each shard in one Chromium, merge, replay a sample.
 
-``plan_synth_shards`` splits the recipe's counts into shards of ``shard_size`` pages or screens
-(one shard per PDF); ``synthesize_shard`` renders one shard and writes, under the folder it is
-given, ``shard-NNNN.parquet`` (the samples, ``vlforge.manifest``), ``shard-NNNN.checks.parquet``
-(one row per page or screen check, the synth gate's input) and ``shard-NNNN.quarantine.json``.
-Item ``i`` of a kind gets the seed ``SeedSequence([run seed, kind, i])``, so shards can run in
-any order, on any worker, and give the same samples.
+``plan_synth`` splits the recipe's counts into shards of ``synth.shard_size`` pages or screens (one
+shard per PDF); ``synthesize_shard`` renders one and writes its samples, its check rows (the synth
+gate's input) and its quarantine into the run folder; ``merge_synthesized`` gathers the shards in
+plan order into ``synthesized.parquet`` with the recipe's split. Item ``i`` of a kind gets the seed
+``SeedSequence([run seed, kind, i])``, so shards can run in any order, on any worker, and give the
+same samples. The stage reads nothing that ingest writes, so it runs beside ingest, right after prepare.
 """
 
 from __future__ import annotations
 
 import io
 import json
-from dataclasses import asdict, dataclass
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 
-from vlforge.manifest import read_manifest, write_manifest
+from vlforge.layout import ReleaseDir, RunDir
+from vlforge.manifest import read_manifest, read_split_manifest, write_manifest, write_split_manifest
+from vlforge.preannotate.tesseract import run_tsv, tsv_words
 from vlforge.records import Sample
+from vlforge.run import RunDescription
 from vlforge.store import ImageStore, atomic_write_bytes, atomic_write_text
 from vlforge.synth.browser import Browser, encode_png
 from vlforge.synth.config import SynthConfig
 from vlforge.synth.documents import DocumentGenerator
+from vlforge.synth.documents.checks import PageReader, ReadWord
 from vlforge.synth.documents.pages import PageCheck, page_samples
 from vlforge.synth.documents.pdf import PdfError, pdf_samples
 from vlforge.synth.gui import ScreenGenerator
-from vlforge.synth.gui.actions import screen_samples
+from vlforge.synth.gui.actions import ScreenResult, screen_samples
 
 KINDS = ("documents", "gui", "pdf")
 CHECK_COLUMNS = ["sample_id", "kind", "template", "language", "check", "glyphs_ok", "words_ok", "accuracy",
                  "targets", "verified", "reason"]
+
+
+def tesseract_words(pixels: np.ndarray, languages: Sequence[str], name: str) -> list[ReadWord]:
+    """The stage's OCR engine: Tesseract's words on a page (every confidence kept: read-back counts all it read)."""
+    tsv = run_tsv(Image.fromarray(pixels), name, languages, psm=3, timeout_s=300.0)
+    return [ReadWord(word.text, word.box) for word in tsv_words(tsv, min_word_confidence=0.0)]
 
 
 def item_seed(run_seed: int, kind: str, index: int) -> int:
@@ -41,13 +54,20 @@ def item_seed(run_seed: int, kind: str, index: int) -> int:
 
 
 def plan_synth_shards(config: SynthConfig, seed: int) -> list[dict[str, Any]]:
-    """JSON-able shard descriptions ``{index, kind, start, count, seed}`` (PDFs: ``path``), in a fixed order."""
+    """JSON-able shard descriptions ``{index, name, kind, start, count, seed}`` (PDFs: ``path``), in a fixed order."""
     shards: list[dict[str, Any]] = []
     for kind, total in (("documents", config.documents.count), ("gui", config.gui.screens)):
         for start in range(0, total, config.shard_size):
             shards.append({"kind": kind, "start": start, "count": min(config.shard_size, total - start), "seed": seed})
     shards += [{"kind": "pdf", "path": path, "start": 0, "count": 1, "seed": seed} for path in config.pdfs.paths]
-    return [{"index": index, **shard} for index, shard in enumerate(shards)]
+    return [{"index": index, "name": f"shard-{index:04d}", **shard} for index, shard in enumerate(shards)]
+
+
+def plan_synth(run: RunDescription) -> list[dict[str, Any]]:
+    """The run's shards (``plan_synth_shards`` of its recipe and seed), also written to the run folder."""
+    shards = plan_synth_shards(run.recipe.synth, run.seed)
+    atomic_write_text(run.run_dir.synth_plan, json.dumps(shards, indent=2))
+    return shards
 
 
 def document_params(config: SynthConfig, seed: int, index: int) -> tuple[dict[str, Any], np.random.Generator, int]:
@@ -69,65 +89,103 @@ def screen_params(config: SynthConfig, seed: int, index: int) -> tuple[dict[str,
     return generator.sample(np.random.default_rng(screen_seed)), screen_seed
 
 
-@dataclass(frozen=True)
-class ShardSummary:
-    index: int
-    kind: str
-    samples: int
-    quarantined: int
-    manifest: str
-    chromium_seconds: float
+@dataclass
+class ShardOutput:
+    """What one shard rendered: samples, check rows, quarantine entries, and the time spent inside Chromium."""
+
+    samples: list[Sample] = field(default_factory=list)
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    quarantine: list[dict[str, str]] = field(default_factory=list)
+    chromium_seconds: float = 0.0
 
 
-def synthesize_shard(shard: dict[str, Any], config: SynthConfig, store_dir: Path, folder: Path) -> ShardSummary:
-    """Render one planned shard and write its samples, checks and quarantine under ``folder``.
+def render_shard(shard: dict[str, Any], config: SynthConfig, store: ImageStore, read: PageReader = tesseract_words) -> ShardOutput:
+    """Render one planned shard (one Chromium for all its pages or screens).
 
-    Args:
-        shard: one entry of ``plan_synth_shards``.
-        config: the recipe's ``synth`` section.
-        store_dir: the content-addressed image store.
-        folder: where the shard files go (the run folder's synth folder).
-
-    Returns:
-        Counts and the manifest path, for the task's XCom.
+    A page or screen that fails a check, and a PDF poppler cannot read, becomes a quarantine entry
+    with the reason; the shard goes on.
     """
-    store = ImageStore(store_dir)
-    samples: list[Sample] = []
-    checks: list[dict[str, Any]] = []
-    quarantine: list[dict[str, str]] = []
-    chromium = 0.0
+    out = ShardOutput()
     if shard["kind"] == "pdf":
         try:
-            samples = pdf_samples(Path(shard["path"]), store, config.pdfs.dpi, config.pdfs.max_pages)
+            out.samples = pdf_samples(Path(shard["path"]), store, config.pdfs.dpi, config.pdfs.max_pages)
         except PdfError as error:  # a broken PDF is the team's input: quarantined, the run goes on
-            quarantine.append({"source_file": shard["path"], "record_id": "", "reason": str(error)})
-    else:
-        with Browser() as browser:
-            for index in range(shard["start"], shard["start"] + shard["count"]):
-                if shard["kind"] == "documents":
-                    params, rng, page_seed = document_params(config, shard["seed"], index)
-                    result = page_samples(browser, params, store, page_seed, config.documents, rng)
-                    samples += result.samples
-                    quarantine += result.quarantine
-                    checks += [_page_row(check) for check in result.checks]
-                else:
-                    params, screen_seed = screen_params(config, shard["seed"], index)
-                    gui = config.gui
-                    screen = screen_samples(browser, params, store, screen_seed, gui.grounding_per_screen,
-                                            gui.actions_per_screen, gui.trajectories)
-                    samples += screen.samples
-                    checks += _screen_rows(params, screen)
-                    quarantine += [{"source_file": f"synth/gui/{params['template']}", "record_id": str(screen_seed),
+            out.quarantine.append({"source_file": shard["path"], "record_id": "", "reason": str(error)})
+        return out
+    with Browser() as browser:
+        for index in range(shard["start"], shard["start"] + shard["count"]):
+            if shard["kind"] == "documents":
+                params, rng, page_seed = document_params(config, shard["seed"], index)
+                result = page_samples(browser, read, params, store, page_seed, config.documents, rng)
+                out.samples += result.samples
+                out.quarantine += result.quarantine
+                out.checks += [_page_row(check) for check in result.checks]
+            else:
+                params, screen_seed = screen_params(config, shard["seed"], index)
+                gui = config.gui
+                screen = screen_samples(browser, params, store, screen_seed, gui.grounding_per_screen,
+                                        gui.actions_per_screen, gui.trajectories)
+                out.samples += screen.samples
+                out.checks += _screen_rows(params, screen)
+                out.quarantine += [{"source_file": f"synth/gui/{params['template']}", "record_id": str(screen_seed),
                                     "reason": problem} for problem in screen.problems]
-            chromium = browser.chromium_seconds
-    name = f"shard-{shard['index']:04d}"
-    manifest = folder / f"{name}.parquet"
-    write_manifest(samples, manifest)
+        out.chromium_seconds = browser.chromium_seconds
+    return out
+
+
+def _checks_bytes(rows: list[dict[str, Any]]) -> bytes:
     buffer = io.BytesIO()
-    pd.DataFrame(checks, columns=CHECK_COLUMNS).to_parquet(buffer, index=False)
-    atomic_write_bytes(folder / f"{name}.checks.parquet", buffer.getvalue())
-    atomic_write_text(folder / f"{name}.quarantine.json", json.dumps(quarantine, ensure_ascii=False, indent=2))
-    return ShardSummary(shard["index"], shard["kind"], len(samples), len(quarantine), str(manifest), round(chromium, 3))
+    pd.DataFrame(rows, columns=CHECK_COLUMNS).to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def synthesize_shard(run: RunDescription, shard: dict[str, Any]) -> dict[str, Any]:
+    """Render one planned shard and write its samples, checks and quarantine into the run folder.
+
+    Returns:
+        Counts for the task's XCom: samples, quarantined, seconds inside Chromium.
+    """
+    run_dir, name = run.run_dir, shard["name"]
+    out = render_shard(shard, run.recipe.synth, run.store)
+    write_manifest(out.samples, run_dir.synth_shard(name))
+    atomic_write_bytes(run_dir.synth_shard_checks(name), _checks_bytes(out.checks))
+    atomic_write_text(run_dir.synth_shard_quarantine(name), json.dumps(out.quarantine, ensure_ascii=False, indent=2))
+    return {"shard": name, "kind": shard["kind"], "samples": len(out.samples), "quarantined": len(out.quarantine),
+            "chromium_seconds": round(out.chromium_seconds, 3)}
+
+
+def merge_synthesized(run: RunDescription) -> dict[str, Any]:
+    """Gather every planned shard, in plan order, into the run's synthetic manifest, checks and quarantine.
+
+    Raises:
+        FileNotFoundError: naming a planned shard whose files are missing.
+    """
+    run_dir, config = run.run_dir, run.recipe.synth
+    plan = json.loads(run_dir.synth_plan.read_text(encoding="utf-8"))
+    samples: list[Sample] = []
+    checks: list[pd.DataFrame] = []
+    quarantine: list[dict[str, str]] = []
+    for shard in plan:
+        path = run_dir.synth_shard(shard["name"])
+        if not path.is_file():
+            raise FileNotFoundError(f"synth shard {shard['name']} ({shard['kind']}) has no samples file at {path}")
+        samples += read_manifest(path)
+        checks.append(pd.read_parquet(run_dir.synth_shard_checks(shard["name"])))
+        quarantine += json.loads(run_dir.synth_shard_quarantine(shard["name"]).read_text(encoding="utf-8"))
+    write_split_manifest(samples, [config.split] * len(samples), run_dir.synthesized)
+    merged = pd.concat(checks, ignore_index=True) if checks else pd.DataFrame(columns=CHECK_COLUMNS)
+    atomic_write_bytes(run_dir.synth_checks, _checks_bytes(merged.to_dict("records")))
+    atomic_write_text(run_dir.synth_quarantine, "".join(json.dumps(entry, ensure_ascii=False) + "\n" for entry in quarantine))
+    stats = {
+        "samples": len(samples),
+        "split": config.split,
+        "by_task_type": dict(sorted(Counter(sample.task_type for sample in samples).items())),
+        "by_generator": dict(sorted(Counter(sample.source.file.split("/")[1] for sample in samples).items())),
+        "quarantined": len(quarantine),
+        "shards": len(plan),
+    }
+    atomic_write_text(run_dir.synth_stats, json.dumps(stats, indent=2, sort_keys=True))
+    return stats
 
 
 def _page_row(check: PageCheck) -> dict[str, Any]:
@@ -135,7 +193,7 @@ def _page_row(check: PageCheck) -> dict[str, Any]:
     return {**row, "kind": "documents", "check": row.pop("kind"), "targets": None, "verified": None}
 
 
-def _screen_rows(params: dict[str, Any], screen: Any) -> list[dict[str, Any]]:
+def _screen_rows(params: dict[str, Any], screen: ScreenResult) -> list[dict[str, Any]]:
     common = {"kind": "gui", "template": params["template"], "language": params["language"], "glyphs_ok": None,
               "words_ok": None, "accuracy": None, "targets": screen.targets}
     rows = [{**common, "sample_id": sample.sample_id, "check": sample.task_type, "verified": True, "reason": ""}
@@ -152,19 +210,21 @@ class SynthReplay:
 
 
 def find_synthetic(folder: Path, sample_id: str) -> Sample | None:
-    """The synthetic sample ``sample_id`` in a manifest, or in any sample manifest of a folder (shards, release).
+    """The synthetic sample ``sample_id`` in a manifest file, or in a run's or a release's manifests.
 
-    Parquet files that are not sample manifests (check tables, agreement tables) are passed over.
+    Returns:
+        The sample, or None when it is not there or not synthetic.
     """
     folder = Path(folder)
-    files = [folder] if folder.is_file() else sorted([*folder.glob("*.parquet"), *folder.glob("synth/*.parquet")])
-    for path in files:
-        if path.name.endswith(".checks.parquet"):
-            continue
+    candidates = [folder] if folder.is_file() else [*RunDir(folder).manifests(), *ReleaseDir(folder).manifests()]
+    for path in dict.fromkeys(candidate for candidate in candidates if candidate.is_file()):
         try:
-            samples = read_manifest(path)
+            samples = read_split_manifest(path)[0]
         except (KeyError, ValueError, TypeError):
-            continue
+            try:
+                samples = read_manifest(path)
+            except (KeyError, ValueError, TypeError):
+                continue
         found = next((sample for sample in samples if sample.sample_id == sample_id), None)
         if found is not None:
             return found if found.synthetic else None

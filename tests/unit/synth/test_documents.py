@@ -12,10 +12,11 @@ from vlforge.synth.browser import Browser
 from vlforge.synth.config import DocumentsConfig
 from vlforge.synth.degrade import build_degradations, degrade
 from vlforge.synth.documents import TESSERACT_LANGUAGES, DocumentGenerator, render_html
-from vlforge.synth.documents.checks import ReferenceLine, tesseract_accuracy
+from vlforge.synth.documents.checks import ReferenceLine, page_accuracy
 from vlforge.synth.documents.pages import ocr_lines
 from vlforge.synth.documents.render import glyph_problems, render_document, split_words
 from vlforge.synth.fonts import installed_faces
+from vlforge.synth.stage import tesseract_words
 
 pytestmark = pytest.mark.slow
 
@@ -95,7 +96,7 @@ def test_clean_pages_read_back_at_95_percent_and_strong_degradation_lowers_it(br
     assert lines and all(line.box is not None for line in lines)
     assert glyph_problems(rendered.blocks) == [] and split_words(rendered.words) == []
     reference = [ReferenceLine(line.text, (line.box.x1, line.box.y1, line.box.x2, line.box.y2)) for line in lines]
-    clean = tesseract_accuracy(rendered.pixels, reference, TESSERACT_LANGUAGES[language], template)
+    clean = page_accuracy(tesseract_words, rendered.pixels, reference, TESSERACT_LANGUAGES[language], template)
     assert clean >= 0.95
 
     strong = [
@@ -107,7 +108,7 @@ def test_clean_pages_read_back_at_95_percent_and_strong_degradation_lowers_it(br
     page = degrade(rendered.pixels, lines, build_degradations(strong), rng)
     assert len(page.lineage) == 4 and page.lines == lines  # pixel-only ops: boxes unchanged
     degraded = [ReferenceLine(line.text, (line.box.x1, line.box.y1, line.box.x2, line.box.y2)) for line in page.lines]
-    assert tesseract_accuracy(page.pixels, degraded, TESSERACT_LANGUAGES[language], template) < clean - 0.2
+    assert page_accuracy(tesseract_words, page.pixels, degraded, TESSERACT_LANGUAGES[language], template) < clean - 0.2
 
 
 def test_planted_missing_glyph_is_caught(browser: Browser) -> None:

@@ -50,18 +50,16 @@ def test_pdf_from_debian_documentation_becomes_ocr_samples(tmp_path: Path) -> No
 
 def test_a_broken_pdf_is_quarantined_naming_the_file(tmp_path: Path) -> None:
     from vlforge.synth.config import SynthConfig
-    from vlforge.synth.stage import plan_synth_shards, synthesize_shard
+    from vlforge.store import ImageStore as Store
+    from vlforge.synth.stage import plan_synth_shards, render_shard
 
     if shutil.which("pdftotext") is None:
         pytest.skip("poppler-utils not installed (make setup)")
     broken = tmp_path / "scan.pdf"
     broken.write_bytes(b"%PDF-1.4 this is not a PDF body")
     config = SynthConfig(pdfs={"paths": [str(broken), str(tmp_path / "missing.pdf")]})
-    summaries = [synthesize_shard(shard, config, tmp_path / "store", tmp_path / "synth") for shard in plan_synth_shards(config, 0)]
-    assert [(s.samples, s.quarantined) for s in summaries] == [(0, 1), (0, 1)]
-    import json
-
-    first = json.loads((tmp_path / "synth" / "shard-0000.quarantine.json").read_text())
-    second = json.loads((tmp_path / "synth" / "shard-0001.quarantine.json").read_text())
+    outputs = [render_shard(shard, config, Store(tmp_path / "store")) for shard in plan_synth_shards(config, 0)]
+    assert [(len(out.samples), len(out.quarantine)) for out in outputs] == [(0, 1), (0, 1)]
+    first, second = outputs[0].quarantine, outputs[1].quarantine
     assert first[0]["source_file"] == str(broken) and "pdftotext failed on" in first[0]["reason"] and str(broken) in first[0]["reason"]
     assert second[0]["reason"] == f"{tmp_path / 'missing.pdf'}: no such PDF file"

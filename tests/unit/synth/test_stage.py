@@ -14,11 +14,19 @@ from vlforge.export.mobile_use import point_to_relative_999
 from vlforge.export.qwen_finetune import qwen2_5_vl_coordinates, qwen2_5_vl_points, record
 from vlforge.export.qwen_vl_chatml import record as qwen_vl_record
 from vlforge.geometry import xyxy_to_qwen_vl_1000, xyxy_to_relative_1000
-from vlforge.manifest import read_manifest
-from vlforge.quality.gates import run_gate
+from vlforge.manifest import read_split_manifest
+from vlforge.prepare import prepare_run
 from vlforge.synth.config import SynthConfig
-from vlforge.synth.stage import document_params, plan_synth_shards, replay_synthetic, screen_params, synthesize_shard
-from vlforge.synth.suite import synth_suites, synth_tables
+from vlforge.synth.gate import run_synth_gate
+from vlforge.synth.stage import (
+    document_params,
+    merge_synthesized,
+    plan_synth,
+    plan_synth_shards,
+    replay_synthetic,
+    screen_params,
+    synthesize_shard,
+)
 
 
 def test_plan_covers_every_item_once_in_fixed_shards() -> None:
@@ -45,23 +53,28 @@ def test_a_shard_passes_the_gate_and_every_sample_replays(tmp_path: Path, tesser
         gui={"screens": 1, "templates": ["login"], "devices": ["phone"], "grounding_per_screen": 1, "actions_per_screen": 1},
         shard_size=4,
     )
-    store = tmp_path / "store"
-    summaries = [synthesize_shard(shard, config, store, tmp_path / "synth") for shard in plan_synth_shards(config, 11)]
-    samples = [sample for summary in summaries for sample in read_manifest(Path(summary.manifest))]
-    checks = pd.concat([pd.read_parquet(p) for p in sorted((tmp_path / "synth").glob("*.checks.parquet"))])
+    run = prepare_run(tmp_path / "home", "synthtest", "run1", recipe.model_copy(update={"synth": config}), seed=11)
+    store = run.store_dir
+    summaries = [synthesize_shard(run, shard) for shard in plan_synth(run)]
+    assert [summary["kind"] for summary in summaries] == ["documents", "gui"]
+    stats = merge_synthesized(run)
+    samples, splits = read_split_manifest(run.run_dir.synthesized)
+    assert stats["samples"] == len(samples) == sum(summary["samples"] for summary in summaries) and set(splits) == {"train"}
+    checks = pd.read_parquet(run.run_dir.synth_checks)
     kinds = sorted({(s.task_type, s.source.file) for s in samples})
     assert ("ocr", "synth/documents/sign") in kinds and ("grounding", "synth/gui/login") in kinds
     assert ("gui_action", "synth/gui/login") in kinds
     assert all(sample.synthetic for sample in samples)
     # page 0 is English, page 1 Chinese: each became samples or was quarantined with its reason
-    quarantine = json.loads((tmp_path / "synth" / "shard-0000.quarantine.json").read_text())
+    quarantine = [json.loads(line) for line in run.run_dir.synth_quarantine.read_text().splitlines()]
+    assert stats["quarantined"] == len(quarantine)
     pages = checks[(checks["kind"] == "documents") & (checks["check"] == "clean")]
     assert sorted(pages["language"]) == ["en", "zh"]
     for _, page in pages.iterrows():
         kept = page["sample_id"] in {s.sample_id for s in samples}
-        assert kept != any(entry["sample_id"] == page["sample_id"] for entry in quarantine), page["reason"]
-    result = run_gate("synth", synth_tables(samples, checks), synth_suites(config), tmp_path / "run")
-    assert result.passed and result.evaluated >= 10
+        assert kept != any(entry.get("sample_id") == page["sample_id"] for entry in quarantine), page["reason"]
+    result = run_synth_gate(run)
+    assert result["passed"] and result["evaluated"] >= 10
 
     degraded = next(s for s in samples if len(s.lineage) > 1 and s.task_type == "ocr")
     trajectory = next(s for s in samples if s.lineage[-1].op == "synth.gui.trajectory")
@@ -70,7 +83,7 @@ def test_a_shard_passes_the_gate_and_every_sample_replays(tmp_path: Path, tesser
         replay = replay_synthetic(sample, store)
         assert replay.ok, (sample.sample_id, replay.detail)
     # `vlforge replay` finds the sample in the shard folder and replays it
-    assert main(["replay", degraded.sample_id, "--from", str(tmp_path / "synth"), "--store", str(store)]) == 0
+    assert main(["replay", degraded.sample_id, "--from", str(run.run_dir.path), "--store", str(store)]) == 0
 
     # the same action sample in each Qwen generation's own convention
     screen = action.images[0]

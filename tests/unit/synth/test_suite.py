@@ -7,11 +7,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from vlforge.quality.gates import GateFailed, run_gate
+from vlforge.gates import GateFailed, run_gate
+from vlforge.layout import RunDir
 from vlforge.records import Box, GuiAction, ImageRef, OcrLine, Sample, Source
 from vlforge.synth.config import SynthConfig
 from vlforge.synth.stage import CHECK_COLUMNS
-from vlforge.synth.suite import synth_suites, synth_tables
+from vlforge.synth.gate import synth_suites, synth_tables
 
 PAGE = ImageRef(sha256="a" * 64, width=100, height=50, format="png")
 SCREEN = ImageRef(sha256="b" * 64, width=1080, height=2400, format="png")
@@ -41,7 +42,7 @@ def _checks() -> pd.DataFrame:
 
 
 def test_clean_tables_pass(tmp_path: Path) -> None:
-    result = run_gate("synth", synth_tables(_samples(), _checks()), synth_suites(SynthConfig()), tmp_path)
+    result = run_gate("synth", synth_tables(_samples(), _checks()), synth_suites(SynthConfig()), RunDir(tmp_path))
     assert result.passed and result.evaluated == 13  # 2 + 6 box checks + 2 + 1 + 1 + 1
 
 
@@ -66,5 +67,5 @@ def test_each_planted_fault_fails_the_gate(tmp_path: Path, samples_change, check
     for (sample_id, column), value in check_change.items():
         checks.loc[checks["sample_id"] == sample_id, column] = value
     with pytest.raises(GateFailed) as raised:
-        run_gate("synth", synth_tables(samples, checks), synth_suites(SynthConfig()), tmp_path)
+        run_gate("synth", synth_tables(samples, checks), synth_suites(SynthConfig()), RunDir(tmp_path))
     assert raised.value.result.failed == [failed]

@@ -1,8 +1,9 @@
 """The checks every synthetic page passes before it becomes a sample; each failure is a quarantine reason.
 
 - glyph coverage and word integrity: ``render.glyph_problems`` and ``render.split_words``;
-- read-back: Tesseract reads the clean page at ``min_accuracy`` or better, else the template or its
-  font is broken. The same measurement on a degraded page is that page's difficulty.
+- read-back: Tesseract (passed in as a ``PageReader``) reads the clean page at the recipe's
+  ``min_readback_accuracy`` or better, else the template or its font is broken. The same
+  measurement on a degraded page is that page's difficulty.
 
 Read-back accuracy is vlforge's OCR character accuracy (``quality.metrics.ocr``) computed per
 reference line: every Tesseract word goes to the first line, in reading order, whose box (grown
@@ -14,14 +15,12 @@ all their characters as insertions.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 
 from vlforge.augment.targets import XYXY
-from vlforge.preannotate.tesseract import RecognisedWord, run_tsv, tsv_words
 from vlforge.quality.metrics.ocr import char_distance
 
 
@@ -31,18 +30,31 @@ class ReferenceLine:
     box: XYXY
 
 
+@dataclass(frozen=True)
+class ReadWord:
+    """A word an OCR engine read: its text and box ``left, top, right, bottom`` in pixels."""
+
+    text: str
+    box: XYXY
+
+
+# An OCR engine: (pixels, language codes, a name for errors) -> the words it read. The stage passes
+# Tesseract (``stage.tesseract_words``); the engines here never start a process themselves.
+PageReader = Callable[[np.ndarray, Sequence[str], str], list[ReadWord]]
+
+
 def _compact(text: str) -> str:
     return "".join(text.split())
 
 
-def readback_accuracy(lines: Sequence[ReferenceLine], words: Sequence[RecognisedWord]) -> float:
+def readback_accuracy(lines: Sequence[ReferenceLine], words: Sequence[ReadWord]) -> float:
     """Character accuracy of Tesseract's words against the page's lines (see the module docstring).
 
     Returns:
         ``max(0, 1 - distance / reference characters)``; 1.0 for a page without text that Tesseract
         also finds empty.
     """
-    assigned: list[list[RecognisedWord]] = [[] for _ in lines]
+    assigned: list[list[ReadWord]] = [[] for _ in lines]
     inserted = 0
     for word in words:
         cx, cy = (word.box[0] + word.box[2]) / 2, (word.box[1] + word.box[3]) / 2
@@ -66,7 +78,8 @@ def readback_accuracy(lines: Sequence[ReferenceLine], words: Sequence[Recognised
     return max(0.0, 1.0 - distance / reference_chars)
 
 
-def tesseract_accuracy(pixels: np.ndarray, lines: Sequence[ReferenceLine], languages: Sequence[str], name: str) -> float:
-    """Tesseract's read-back accuracy on ``pixels`` against ``lines`` (boxes on those pixels)."""
-    tsv = run_tsv(Image.fromarray(pixels), name, languages, psm=3, timeout_s=300.0)
-    return readback_accuracy(lines, tsv_words(tsv, min_word_confidence=0.0))
+def page_accuracy(
+    read: PageReader, pixels: np.ndarray, lines: Sequence[ReferenceLine], languages: Sequence[str], name: str
+) -> float:
+    """The read-back accuracy of ``read`` on ``pixels`` against ``lines`` (boxes on those pixels)."""
+    return readback_accuracy(lines, read(pixels, languages, name))

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from vlforge.augment.ops.base import draw_seed
+from vlforge.synth.config import LANGUAGES
 
-LANGUAGES = ("en", "zh")
 LOCALES = {"en": "en_US", "zh": "zh_CN"}
 CURRENCY = {"en": "${:,.2f}", "zh": "¥{:,.2f}"}
 FONTS = {

@@ -14,14 +14,14 @@ from typing import Any
 import numpy as np
 
 from vlforge.augment.functional import BOX_DECIMALS
-from vlforge.ingest.base import detect_language
+from vlforge.media import detect_language
 from vlforge.records import Box, LineageOp, OcrLine, Sample
 from vlforge.store import ImageStore
 from vlforge.synth.browser import Browser
 from vlforge.synth.config import DocumentsConfig
 from vlforge.synth.degrade import build_degradations, degrade
 from vlforge.synth.documents import TESSERACT_LANGUAGES, DocumentGenerator
-from vlforge.synth.documents.checks import ReferenceLine, tesseract_accuracy
+from vlforge.synth.documents.checks import PageReader, ReferenceLine, page_accuracy
 from vlforge.synth.documents.render import RenderedDocument, glyph_problems, split_words
 from vlforge.synth.samples import lineage_entry, png_ref, synthetic_id, synthetic_source
 
@@ -76,12 +76,13 @@ def _sample(store: ImageStore | None, pixels: np.ndarray, lines: tuple[OcrLine, 
     )
 
 
-def page_samples(browser: Browser, params: dict[str, Any], store: ImageStore, seed: int, config: DocumentsConfig,
-                 rng: np.random.Generator) -> PageResult:
+def page_samples(browser: Browser, read: PageReader, params: dict[str, Any], store: ImageStore, seed: int,
+                 config: DocumentsConfig, rng: np.random.Generator) -> PageResult:
     """Render one page from ``params``, check it, and make its clean and degraded samples.
 
     Args:
         browser: the shard's Chromium.
+        read: the OCR engine of the read-back check and the difficulty (Tesseract in the stage).
         params: ``DocumentGenerator.sample`` output (recorded in the lineage).
         store: where the page images go.
         seed: the page's seed (in its source and lineage).
@@ -95,7 +96,7 @@ def page_samples(browser: Browser, params: dict[str, Any], store: ImageStore, se
     render_entry = lineage_entry(DocumentGenerator.name, params, seed)
     clean = _sample(store, rendered.pixels, lines, params, seed, "clean", (render_entry,))
     glyphs, words = glyph_problems(rendered.blocks), split_words(rendered.words)
-    accuracy = tesseract_accuracy(rendered.pixels, _reference(lines), TESSERACT_LANGUAGES[language], clean.sample_id)
+    accuracy = page_accuracy(read, rendered.pixels, _reference(lines), TESSERACT_LANGUAGES[language], clean.sample_id)
     reasons = [*glyphs, *words]
     if accuracy < config.min_readback_accuracy:
         reasons.append(f"Tesseract reads the clean page at {accuracy:.3f} < {config.min_readback_accuracy}")
@@ -112,7 +113,7 @@ def page_samples(browser: Browser, params: dict[str, Any], store: ImageStore, se
             page = degrade(rendered.pixels, lines, ops, rng)
             record = f"degraded/{copy}/{attempt}"
             sample = _sample(None, page.pixels, page.lines, params, seed, record, (render_entry, *page.lineage))
-            difficulty = tesseract_accuracy(page.pixels, _reference(page.lines), TESSERACT_LANGUAGES[language], sample.sample_id)
+            difficulty = page_accuracy(read, page.pixels, _reference(page.lines), TESSERACT_LANGUAGES[language], sample.sample_id)
             inside = low <= difficulty <= high
             reason = "" if inside else f"difficulty {difficulty:.3f} outside {list(config.degrade.accuracy_range)}"
             result.checks.append(PageCheck(sample.sample_id, template, language, "degraded", True, True, difficulty, reason))

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from vlforge.ingest.base import detect_language
+from vlforge.media import detect_language
 from vlforge.records import Box, OcrLine, Sample
 from vlforge.store import ImageStore, sha256_bytes
 from vlforge.synth.samples import lineage_entry, store_png, synthetic_id, synthetic_source

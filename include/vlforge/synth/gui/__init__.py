@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from vlforge.synth.browser import VIEWPORTS, Browser, Page
-from vlforge.synth.gui.fill import FONTS, LABELS, THEMES, draw_screen_fields
+from vlforge.synth.config import THEMES
+from vlforge.synth.gui.fill import FONTS, LABELS, draw_screen_fields
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 PICKS = 8

@@ -9,7 +9,6 @@ import numpy as np
 
 from vlforge.synth.documents.fill import CURRENCY, Vocabulary, seeded_faker
 
-THEMES = ("light", "dark")
 FONTS = {"en": "'DejaVu Sans'", "zh": "'Noto Sans CJK SC'"}
 SWITCHES = ("wifi", "bluetooth", "notifications", "location", "dark_mode")
 
