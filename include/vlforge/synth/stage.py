@@ -32,7 +32,8 @@ from vlforge.synth.browser import Browser, encode_png
 from vlforge.synth.config import SynthConfig
 from vlforge.synth.documents import DocumentGenerator
 from vlforge.synth.documents.checks import PageReader, ReadWord
-from vlforge.synth.documents.pages import PageCheck, page_samples
+from vlforge.synth.degrade import replay_degradations
+from vlforge.synth.documents.pages import PageCheck, ocr_lines, page_samples
 from vlforge.synth.documents.pdf import PdfError, pdf_samples
 from vlforge.synth.gui import ScreenGenerator
 from vlforge.synth.gui.actions import ScreenResult, screen_samples
@@ -239,9 +240,6 @@ def replay_synthetic(sample: Sample, store_dir: Path, images_dir: Path | None = 
     replayed without their file and say so. The stored image is looked up in ``images_dir`` (a
     release's flat ``images/``) first, then in the store.
     """
-    from vlforge.synth.degrade import replay_degradations
-    from vlforge.synth.documents.pages import ocr_lines
-
     if not sample.synthetic or not sample.lineage:
         return SynthReplay(sample.sample_id, False, "not a synthetic sample with lineage")
     first = sample.lineage[0]

@@ -119,3 +119,19 @@ def test_recipe_vocabulary_fills_receipts_and_shops() -> None:
     english = [screen for screen in screens if screen["language"] == "en"]
     assert english and all({name for name, _ in s["fields"]["products"]} <= set(items) for s in english)
     assert document_params(config, 3, 0)[0] == params  # same seed, same page
+
+
+def test_generator_names_match_the_recipe_names() -> None:
+    from vlforge.synth.config import DOCUMENT_TEMPLATES, GUI_TEMPLATES
+    from vlforge.synth.documents.fill import TEMPLATES as DOCUMENTS
+    from vlforge.synth.gui.fill import TEMPLATES as SCREENS
+
+    assert tuple(DOCUMENTS) == DOCUMENT_TEMPLATES and tuple(SCREENS) == GUI_TEMPLATES
+
+
+def test_prepare_refuses_a_misspelt_degradation_naming_where(tmp_path: Path, recipe: Recipe) -> None:
+    from vlforge.config import RecipeError
+
+    bad = SynthConfig(documents={"degrade": {"ops": [{"jpeg": {"probability": 0.5}}, {"blurr": {"probability": 0.5}}]}})
+    with pytest.raises(RecipeError, match=r"synth\.documents\.degrade\.ops\[1\]: unknown augment op 'blurr'; known ops: .*warp"):
+        prepare_run(tmp_path, "shop", "run1", recipe.model_copy(update={"synth": bad}))
