@@ -22,8 +22,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from vlforge.layout import ReleaseDir, RunDir
-from vlforge.manifest import read_manifest, read_split_manifest, write_manifest, write_split_manifest
+from vlforge.manifest import read_manifest, write_manifest, write_split_manifest
 from vlforge.preannotate.tesseract import run_tsv, tsv_words
 from vlforge.records import Sample
 from vlforge.run import RunDescription
@@ -208,28 +207,6 @@ class SynthReplay:
     sample_id: str
     ok: bool
     detail: str
-
-
-def find_synthetic(folder: Path, sample_id: str) -> Sample | None:
-    """The synthetic sample ``sample_id`` in a manifest file, or in a run's or a release's manifests.
-
-    Returns:
-        The sample, or None when it is not there or not synthetic.
-    """
-    folder = Path(folder)
-    candidates = [folder] if folder.is_file() else [*RunDir(folder).manifests(), *ReleaseDir(folder).manifests()]
-    for path in dict.fromkeys(candidate for candidate in candidates if candidate.is_file()):
-        try:
-            samples = read_split_manifest(path)[0]
-        except (KeyError, ValueError, TypeError):
-            try:
-                samples = read_manifest(path)
-            except (KeyError, ValueError, TypeError):
-                continue
-        found = next((sample for sample in samples if sample.sample_id == sample_id), None)
-        if found is not None:
-            return found if found.synthetic else None
-    return None
 
 
 def replay_synthetic(sample: Sample, store_dir: Path, images_dir: Path | None = None) -> SynthReplay:

@@ -12,6 +12,8 @@ from vlforge.layout import RunDir
 from vlforge.records import Box, GuiAction, ImageRef, OcrLine, Sample, Source
 from vlforge.synth.config import SynthConfig
 from vlforge.synth.stage import CHECK_COLUMNS
+
+pytestmark = pytest.mark.slow  # each test builds a GX context and validates (about 2 s)
 from vlforge.synth.gate import synth_suites, synth_tables
 
 PAGE = ImageRef(sha256="a" * 64, width=100, height=50, format="png")
