@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     latest = commands.add_parser("latest", help="show the newest release of a dataset")
     latest.add_argument("dataset")
     _add_releases_parser(commands)
-    replay = commands.add_parser("replay", help="replay an augmented sample from its parent and compare the image bytes")
+    replay = commands.add_parser("replay", help="replay an augmented sample from its parent, or a synthetic one from its lineage, and compare the image bytes")
     replay.add_argument("sample_id")
     replay.add_argument(
         "--from", dest="folder", type=Path, required=True, metavar="DIR", help="a release folder, a run folder or a manifest"
@@ -174,6 +174,7 @@ def _replay(arguments: argparse.Namespace) -> int:
     from vlforge.manifest import find_sample
     from vlforge.synth.compose.rule import compose_params
     from vlforge.synth.compose.stage import check_recompose
+    from vlforge.synth.stage import replay_synthetic
 
     try:
         found = find_sample(sample_manifests(arguments.folder), arguments.sample_id)
@@ -181,6 +182,11 @@ def _replay(arguments: argparse.Namespace) -> int:
             ok, detail = check_recompose(arguments.folder, arguments.sample_id)
             print(f"{'OK' if ok else 'MISMATCH'} {arguments.sample_id}: {detail}")
             return 0 if ok else 1
+        if found is not None and found.synthetic and found.lineage:  # rendered by the synthesize stage
+            base = arguments.folder.parent if arguments.folder.is_file() else arguments.folder
+            replayed = replay_synthetic(found, arguments.store or store_root(vlforge_home()), base / "images")
+            print(f"{'OK' if replayed.ok else 'MISMATCH'} {replayed.sample_id} (synthetic, {found.lineage[0].op}): {replayed.detail}")
+            return 0 if replayed.ok else 1
         check = check_replay(arguments.folder, arguments.sample_id, arguments.store or store_root(vlforge_home()))
     except (LookupError, ValueError) as error:
         print(error, file=sys.stderr)

@@ -21,6 +21,7 @@ from vlforge.preannotate.config import PreannotateConfig
 from vlforge.quality.config import MINILM, TextEncoderConfig, encoder_for
 from vlforge.records import TaskType
 from vlforge.synth.compose.config import ComposeConfig
+from vlforge.synth.config import SynthConfig
 
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
 ExportFormat = Literal[
@@ -157,6 +158,7 @@ class Recipe(_Section):
     report: ReportConfig = ReportConfig()
     preannotate: PreannotateConfig = PreannotateConfig()
     release: ReleaseConfig = ReleaseConfig()
+    synth: SynthConfig = SynthConfig()
 
     def content_hash(self) -> str:
         content = self.model_dump(mode="json", exclude={"release"})

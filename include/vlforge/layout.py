@@ -157,6 +157,40 @@ class RunDir(SampleFolder):
     def augment_stats(self) -> Path:
         return self.path / "augment_stats.json"
 
+    # synthesize (independent of ingest: it starts right after prepare)
+    @property
+    def synth_plan(self) -> Path:
+        return self.path / "synth" / "plan.json"
+
+    def synth_shard(self, name: str) -> Path:
+        """One shard's synthetic samples (``manifest.SCHEMA``)."""
+        return self.path / "synth" / f"{name}.parquet"
+
+    def synth_shard_checks(self, name: str) -> Path:
+        """One row per page or screen check of a shard (the synth gate's input)."""
+        return self.path / "synth" / f"{name}.checks.parquet"
+
+    def synth_shard_quarantine(self, name: str) -> Path:
+        return self.path / "synth" / f"{name}.quarantine.json"
+
+    @property
+    def synthesized(self) -> Path:
+        """Every synthetic sample with its split (``manifest.write_split_manifest``)."""
+        return self.path / "synthesized.parquet"
+
+    @property
+    def synth_checks(self) -> Path:
+        return self.path / "synth_checks.parquet"
+
+    @property
+    def synth_quarantine(self) -> Path:
+        """Pages and screens that failed a check, one JSON object per line, with the reason."""
+        return self.path / "synth_quarantine.jsonl"
+
+    @property
+    def synth_stats(self) -> Path:
+        return self.path / "synth_stats.json"
+
     # gates
     @property
     def gates(self) -> Path:
@@ -173,7 +207,7 @@ class RunDir(SampleFolder):
 
     def manifests(self) -> list[Path]:
         """The run's sample tables, most derived first: where a copy and its parent are looked up."""
-        return [self.augmented, self.composed, self.curated, self.manifest, self.ingested]
+        return [self.augmented, self.composed, self.synthesized, self.curated, self.manifest, self.ingested]
 
 
 @dataclass(frozen=True)
@@ -223,6 +257,11 @@ class ReleaseDir(SampleFolder):
     def thumbnails(self) -> Path:
         """The dashboard's gallery thumbnails, ``<sample_id>.jpg``, drawn once; not part of the content hash."""
         return self.path / "thumbnails"
+
+    @property
+    def synth_quarantine(self) -> Path:
+        """Synthetic pages and screens that failed a check (copied from the run)."""
+        return self.path / "synth_quarantine.jsonl"
 
     def manifests(self) -> list[Path]:
         return [self.manifest]

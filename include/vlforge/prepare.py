@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from vlforge.augment.ops import REGISTRY
 from vlforge.config import Recipe, RecipeError, load_recipe, recipe_path
 from vlforge.run import RunDescription
+from vlforge.synth.degrade import build_degradations
 from vlforge.store import atomic_write_text
 
 
@@ -52,7 +53,7 @@ def prepare_run(
     """
     where = str(recipe_path(recipe)) if isinstance(recipe, str) else f"<recipe {recipe.name}>"
     resolved = load_recipe(recipe) if isinstance(recipe, str) else recipe
-    problems = augment_problems(resolved) + encoder_problems(resolved)
+    problems = augment_problems(resolved) + encoder_problems(resolved) + synth_problems(resolved)
     if phase not in resolved.augment.phases:
         problems.append(f"  augment.phases: the run's phase {phase!r} is not defined; defined: {sorted(resolved.augment.phases)}")
     if problems:
@@ -110,4 +111,15 @@ def augment_problems(recipe: Recipe) -> list[str]:
                     problems.append(f"  {at}: unknown key; allowed here: {allowed}")
                 else:
                     problems.append(f"  {at} = {problem.get('input')!r}: {problem['msg']}")
+    return problems
+
+
+def synth_problems(recipe: Recipe) -> list[str]:
+    """One line per degradation op of ``synth.documents.degrade.ops`` that cannot be built."""
+    problems = []
+    for position, entry in enumerate(recipe.synth.documents.degrade.ops):
+        try:
+            build_degradations([entry])
+        except ValueError as error:
+            problems.append(f"  synth.documents.degrade.ops[{position}]: {error}")
     return problems

@@ -101,7 +101,7 @@ def publish_release(run: RunDescription) -> dict[str, Any]:
     if failed or not gates:
         raise RuntimeError(f"release refused: gates not passed in {run_dir.path}: {failed or 'no gate results'}")
     samples, splits = read_split_manifest(run_dir.curated)
-    for derived in (run_dir.composed, run_dir.augmented):
+    for derived in (run_dir.composed, run_dir.augmented, run_dir.synthesized):
         if derived.is_file():
             more, more_splits = read_split_manifest(derived)
             samples, splits = samples + more, splits + more_splits
@@ -192,6 +192,9 @@ def _assemble(
     if run_dir.augment_stats.is_file():
         augment_stats = json.loads(run_dir.augment_stats.read_text(encoding="utf-8"))
         counts["augment"] = {key: augment_stats[key] for key in ("phase", "augmented", "dropped", "ops", "paraphrase")}
+    if run_dir.synth_stats.is_file():
+        counts["synth"] = json.loads(run_dir.synth_stats.read_text(encoding="utf-8"))
+        shutil.copyfile(run_dir.synth_quarantine, building.synth_quarantine)
     counts["synthetic"] = sum(sample.synthetic for sample in samples)
     counts["synthetic_share"] = counts["synthetic"] / len(samples) if samples else 0.0
     counts["images"] = len({image.sha256 for sample in samples for image in sample.images})

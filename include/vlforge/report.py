@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import io
+import random
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from vlforge.layout import ReleaseDir
 from vlforge.quality.agreement import METRICS
 from vlforge.records import Sample
 from vlforge.store import ImageStore, atomic_write_bytes, atomic_write_text
+from vlforge.synth.report import mix_by_task_type
 from vlforge.views.charts import plotly_js, trend_div
 from vlforge.views.pages import first_gallery_page, release_detail, release_row, trends_from
 from vlforge.views.release_folder import FolderDamage, ReleaseFolder
@@ -111,6 +113,7 @@ def write_report(
         charts=charts,
         quality_html=quality_section(release_dir, agreement, quality, rounds, store, count),
         curation_html=_curation_section(release["counts"]),
+        synthetic_html=_synthetic_section(release_dir, samples, store, count, int(release["seed"])),
         training_html=_training_section(release.get("exports", {})),
     )
     atomic_write_text(folder_names.report, page)
@@ -244,6 +247,33 @@ def _histograms(compared: pd.DataFrame, measured: list[str], quality: QualityCon
     figure.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
     pyplot.close(figure)
     return buffer.getvalue()
+
+
+def _synthetic_section(release_dir: Path, samples: list[Sample], store: ImageStore, count: int, seed: int) -> str:
+    """The real/synthetic mix per task type and a few synthetic samples drawn with their boxes (nothing without any)."""
+    synthetic = sorted((s for s in samples if s.synthetic and s.images), key=lambda s: s.sample_id)
+    if not synthetic:
+        return ""
+    rows = "".join(
+        f"<tr><td>{html.escape(str(row['task_type']))}</td><td>{row['real']}</td><td>{row['synthetic']}</td>"
+        f"<td>{float(row['synthetic_share']):.0%}</td></tr>"  # type: ignore[arg-type]
+        for row in mix_by_task_type(samples)
+    )
+    figures = []
+    for sample in random.Random(seed).sample(synthetic, min(count, len(synthetic))):
+        name = f"report_assets/synthetic_{sample.sample_id}.jpg"
+        atomic_write_bytes(release_dir / name, draw_rounds([sample], store))
+        answer = next((turn.content for turn in sample.conversations if turn.role == "assistant"), "")
+        figures.append(
+            f"<figure><img src='{name}' alt='synthetic sample {sample.sample_id}'><figcaption>"
+            f"{html.escape(sample.task_type)} · {html.escape(sample.source.file)}<br>{html.escape(answer[:200])}</figcaption></figure>"
+        )
+    return (
+        "<section id='synthetic'><h2>Synthetic data</h2><table><tr><th>task type</th><th>real</th><th>synthetic</th>"
+        f"<th>synthetic share</th></tr>{rows}</table><p>Rendered in Chromium; boxes, OCR lines and action targets come "
+        f"from the DOM. Failed checks: <a href='{_RELATIVE.synth_quarantine}'>{_RELATIVE.synth_quarantine}</a>.</p>"
+        f"{''.join(figures)}</section>"
+    )
 
 
 def _training_section(exports: dict[str, list[str]]) -> str:
