@@ -22,6 +22,7 @@ from vlforge.quality.config import MINILM, TextEncoderConfig, encoder_for
 from vlforge.records import TaskType
 from vlforge.synth.compose.config import ComposeConfig
 from vlforge.synth.scenes.config import ScenesConfig
+from vlforge.synth.config import SynthConfig
 
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
 ExportFormat = Literal[
@@ -159,6 +160,7 @@ class Recipe(_Section):
     preannotate: PreannotateConfig = PreannotateConfig()
     scenes: ScenesConfig = ScenesConfig()
     release: ReleaseConfig = ReleaseConfig()
+    synth: SynthConfig = SynthConfig()
 
     def content_hash(self) -> str:
         content = self.model_dump(mode="json", exclude={"release"})

@@ -79,6 +79,10 @@ class SampleFolder:
     def review_label_config(self) -> Path:
         return self.review / LABEL_CONFIG_NAME
 
+    def gate_results(self, name: str) -> Path:
+        """Every expectation's full GX result of gate ``name`` (a release keeps its run's)."""
+        return self.path / "gx_results" / f"{name}.json"
+
 
 @dataclass(frozen=True)
 class RunDir(SampleFolder):
@@ -153,6 +157,40 @@ class RunDir(SampleFolder):
     def augment_stats(self) -> Path:
         return self.path / "augment_stats.json"
 
+    # synthesize (independent of ingest: it starts right after prepare)
+    @property
+    def synth_plan(self) -> Path:
+        return self.path / "synth" / "plan.json"
+
+    def synth_shard(self, name: str) -> Path:
+        """One shard's synthetic samples (``manifest.SCHEMA``)."""
+        return self.path / "synth" / f"{name}.parquet"
+
+    def synth_shard_checks(self, name: str) -> Path:
+        """One row per page or screen check of a shard (the synth gate's input)."""
+        return self.path / "synth" / f"{name}.checks.parquet"
+
+    def synth_shard_quarantine(self, name: str) -> Path:
+        return self.path / "synth" / f"{name}.quarantine.json"
+
+    @property
+    def synthesized(self) -> Path:
+        """Every synthetic sample with its split (``manifest.write_split_manifest``)."""
+        return self.path / "synthesized.parquet"
+
+    @property
+    def synth_checks(self) -> Path:
+        return self.path / "synth_checks.parquet"
+
+    @property
+    def synth_quarantine(self) -> Path:
+        """Pages and screens that failed a check, one JSON object per line, with the reason."""
+        return self.path / "synth_quarantine.jsonl"
+
+    @property
+    def synth_stats(self) -> Path:
+        return self.path / "synth_stats.json"
+
     # gates
     @property
     def gates(self) -> Path:
@@ -161,10 +199,6 @@ class RunDir(SampleFolder):
 
     def gate_summary(self, name: str) -> Path:
         return self.gates / f"{name}.json"
-
-    def gate_results(self, name: str) -> Path:
-        """Every expectation's full GX result of gate ``name``."""
-        return self.path / "gx_results" / f"{name}.json"
 
     @property
     def data_docs(self) -> Path:
@@ -200,7 +234,7 @@ class RunDir(SampleFolder):
 
     def manifests(self) -> list[Path]:
         """The run's sample tables, most derived first: where a copy and its parent are looked up."""
-        return [self.augmented, self.composed, self.curated, self.manifest, self.ingested]
+        return [self.augmented, self.composed, self.synthesized, self.curated, self.manifest, self.ingested]
 
 
 @dataclass(frozen=True)
@@ -235,6 +269,26 @@ class ReleaseDir(SampleFolder):
     @property
     def report(self) -> Path:
         return self.path / "report.html"
+
+    @property
+    def report_gallery(self) -> Path:
+        """One gallery page beside the report."""
+        return self.path / "report_gallery.html"
+
+    @property
+    def report_assets(self) -> Path:
+        """The report's pictures and ``plotly.min.js``."""
+        return self.path / "report_assets"
+
+    @property
+    def thumbnails(self) -> Path:
+        """The dashboard's gallery thumbnails, ``<sample_id>.jpg``, drawn once; not part of the content hash."""
+        return self.path / "thumbnails"
+
+    @property
+    def synth_quarantine(self) -> Path:
+        """Synthetic pages and screens that failed a check (copied from the run)."""
+        return self.path / "synth_quarantine.jsonl"
 
     def manifests(self) -> list[Path]:
         return [self.manifest]

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from vlforge.augment.ops import REGISTRY
 from vlforge.config import Recipe, RecipeError, load_recipe, recipe_path
 from vlforge.run import RunDescription
+from vlforge.synth.degrade import build_degradations
 from vlforge.store import atomic_write_text
 
 
@@ -32,6 +33,7 @@ def prepare_run(
     seed: int = 0,
     phase: str = "main",
     scenes: bool = False,
+    dag_run: tuple[str, str] | None = None,
 ) -> RunDescription:
     """Validate ``recipe`` completely, freeze it as the run folder's ``recipe.json`` and describe the run.
 
@@ -44,6 +46,7 @@ def prepare_run(
         seed: the run's seed.
         phase: the augment phase.
         scenes: also check what generating scenes needs (prompts, the diffusers, CLIP and VLM folders).
+        dag_run: the Airflow DAG id and run id, recorded in ``RELEASE.json`` (the dashboard links to the run).
 
     Returns:
         The run description every later task takes.
@@ -53,7 +56,8 @@ def prepare_run(
     """
     where = str(recipe_path(recipe)) if isinstance(recipe, str) else f"<recipe {recipe.name}>"
     resolved = load_recipe(recipe) if isinstance(recipe, str) else recipe
-    problems = augment_problems(resolved) + encoder_problems(resolved) + (scene_problems(resolved) if scenes else [])
+    problems = augment_problems(resolved) + encoder_problems(resolved) + synth_problems(resolved)
+    problems += scene_problems(resolved) if scenes else []
     if phase not in resolved.augment.phases:
         problems.append(f"  augment.phases: the run's phase {phase!r} is not defined; defined: {sorted(resolved.augment.phases)}")
     if problems:
@@ -67,6 +71,8 @@ def prepare_run(
         images_root=images_root,
         seed=seed,
         phase=phase,
+        dag_id=dag_run[0] if dag_run else None,
+        dag_run_id=dag_run[1] if dag_run else None,
     )
     frozen = json.dumps(resolved.model_dump(mode="json"), indent=2, sort_keys=True, ensure_ascii=False)
     atomic_write_text(description.run_dir.recipe, frozen)
@@ -126,4 +132,15 @@ def augment_problems(recipe: Recipe) -> list[str]:
                     problems.append(f"  {at}: unknown key; allowed here: {allowed}")
                 else:
                     problems.append(f"  {at} = {problem.get('input')!r}: {problem['msg']}")
+    return problems
+
+
+def synth_problems(recipe: Recipe) -> list[str]:
+    """One line per degradation op of ``synth.documents.degrade.ops`` that cannot be built."""
+    problems = []
+    for position, entry in enumerate(recipe.synth.documents.degrade.ops):
+        try:
+            build_degradations([entry])
+        except ValueError as error:
+            problems.append(f"  synth.documents.degrade.ops[{position}]: {error}")
     return problems

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from support.recipes import DEMO_REAL_ONLY_RECIPE
 
 from vlforge.augment.replay import check_replay
 from vlforge.demo import prepare_demo
@@ -35,6 +36,10 @@ def test_release_dag_is_documented_tagged_and_retried(dagbag) -> None:
         "augment",
         "merge_augment",
         "gate_augment",
+        "plan_synth",
+        "synthesize",
+        "merge_synth",
+        "gate_synth",
         "release",
         "compare_and_promote",
     ]
@@ -46,6 +51,8 @@ def test_release_dag_is_documented_tagged_and_retried(dagbag) -> None:
     assert dag.get_task("gate_quality").retries == 0
     assert dag.get_task("gate_curate").retries == 0
     assert dag.get_task("gate_augment").retries == 0
+    assert dag.get_task("gate_synth").retries == 0
+    assert type(dag.get_task("synthesize")).__name__.endswith("MappedOperator")  # one Chromium per shard
     assert set(dag.params.keys()) == {
         "source",
         "source_format",
@@ -78,7 +85,11 @@ def test_order_comes_from_the_run_description_each_task_passes_on(dagbag) -> Non
         "augment": ["compose", "plan_augment"],
         "merge_augment": ["augment", "compose"],
         "gate_augment": ["merge_augment"],
-        "release": ["gate_augment"],
+        "plan_synth": ["prepare"],
+        "synthesize": ["plan_synth", "prepare"],
+        "merge_synth": ["prepare", "synthesize"],
+        "gate_synth": ["merge_synth"],
+        "release": ["gate_augment", "gate_synth"],
         "compare_and_promote": ["gate_augment", "release"],
     }
 
@@ -110,20 +121,22 @@ def test_demo_release_end_to_end(dagbag, vlforge_home: Path, tmp_path: Path) -> 
     assert counts["rounds_superseded"] == 3 and counts["review_tasks"] == 1
     # Curation keeps all five demo samples (distinct photographs, sides and texts within limits); the
     # demo recipe's 60/20/20 puts 3 in train, 1 in val, 1 in test, phase "main" adds one augmented copy
-    # of each train sample, and compose one multi-image grounding sample to train.
+    # of each train sample, compose one multi-image grounding sample, and synthesis 15 train samples:
+    # 2 receipts and their 2 degraded copies (OCR), 2 phone screens with 1 grounding question, 1 action
+    # and a trajectory each (2 grounding, 9 GUI actions).
     assert counts["curate"] == {"samples_in": 5, "kept": 5, "dropped": 0, "dropped_by_reason": {}}
     assert counts["augment"]["phase"] == "main" and counts["augment"]["augmented"] == 3
-    assert counts["by_task_type"] == {"caption": 2, "grounding": 6, "ocr": 1}
-    assert counts["by_split"] == {"train": 7, "val": 1, "test": 1} and counts["samples"] == 9
-    assert counts["synthetic_share"] == 0.0
+    assert counts["by_task_type"] == {"caption": 2, "grounding": 8, "gui_action": 9, "ocr": 5}
+    assert counts["by_split"] == {"train": 22, "val": 1, "test": 1} and counts["samples"] == 24
+    assert (counts["synthetic"], counts["synthetic_share"]) == (15, 0.625)
     assert release["metrics"]["ocr_accuracy"] == 1.0 and release["metrics"]["action_completeness"] is None
     assert release["metrics"]["by_task_type"]["grounding"]["iou_agreement"] == 0.858406  # stored at 6 decimals
-    assert [gate["name"] for gate in release["gates"]] == ["augment", "curate", "ingest", "quality"]
+    assert [gate["name"] for gate in release["gates"]] == ["augment", "curate", "ingest", "quality", "synth"]
     assert all(gate["passed"] for gate in release["gates"])
     assert release["recipe"]["name"] == "demo" and release["parent_version"] is None
     assert release["numerics"] == {"metric_decimals": 6, "cpu_dependent_outputs": {}}
     manifest = pq.read_table(folder / "manifest.parquet")
-    assert manifest.num_rows == 9
+    assert manifest.num_rows == 24
     assert sorted(set(manifest.column("split").to_pylist())) <= ["test", "train", "val"]
     copies = [row["sample_id"] for row in manifest.to_pylist() if any(op["op"] == "parent" for op in row["lineage"])]
     assert len(copies) == 3 and all(check_replay(folder, copy).ok for copy in copies)  # byte for byte
@@ -148,7 +161,7 @@ def test_demo_release_end_to_end(dagbag, vlforge_home: Path, tmp_path: Path) -> 
         split: json.loads((folder / "exports" / "llamafactory" / f"dagtest_{split}.json").read_text()) for split in splits
     }
     assert {split: len(records) for split, records in sharegpt.items()} == {split: counts["by_split"][split] for split in splits}
-    assert sum(len(records) for records in sharegpt.values()) == 9
+    assert sum(len(records) for records in sharegpt.values()) == 24
     first_image = folder / "exports" / "llamafactory" / sharegpt[splits[0]][0]["images"][0]
     assert first_image.resolve().is_file()
 
@@ -158,7 +171,7 @@ def test_demo_release_end_to_end(dagbag, vlforge_home: Path, tmp_path: Path) -> 
     # The event comes from the promotion of the dataset's first release.
     assert event.extra["version"] == version and event.extra["content_hash"] == release["content_hash"]
     assert event.extra["outcome"] == "first" and event.extra["metrics"]["ocr_accuracy"] == 1.0
-    assert event.extra["counts"]["samples"] == 9
+    assert event.extra["counts"]["samples"] == 24
     assert (releases / "current").resolve() == folder.resolve()
     states = {instance.task_id: instance.state for instance in run.get_task_instances()}
     assert states["curate"] == states["compare_and_promote"] == "success"
@@ -168,14 +181,15 @@ def test_failed_gate_fails_the_run_and_leaves_the_previous_release(dagbag, vlfor
     from airflow.utils.state import DagRunState
 
     export = prepare_demo(tmp_path / "good")
-    assert _run(dagbag, {"source": str(export), "source_format": "label_studio", "dataset": "gated", "recipe": "demo"}).state == DagRunState.SUCCESS
+    conf = {"source_format": "label_studio", "dataset": "gated", "recipe": DEMO_REAL_ONLY_RECIPE}
+    assert _run(dagbag, {"source": str(export), **conf}).state == DagRunState.SUCCESS
     releases = vlforge_home / "releases" / "gated"
     before = sorted(path.name for path in releases.iterdir())
 
     broken = tmp_path / "broken"
     shutil.copytree(tmp_path / "good", broken)
     shutil.rmtree(broken / "skimage")  # every image gone: everything is quarantined
-    run = _run(dagbag, {"source": str(broken / export.name), "source_format": "label_studio", "dataset": "gated", "recipe": "demo"})
+    run = _run(dagbag, {"source": str(broken / export.name), **conf})
 
     assert run.state == DagRunState.FAILED
     states = {instance.task_id: instance.state for instance in run.get_task_instances()}
@@ -192,6 +206,11 @@ def test_failed_gate_fails_the_run_and_leaves_the_previous_release(dagbag, vlfor
         "augment": "upstream_failed",
         "merge_augment": "upstream_failed",
         "gate_augment": "upstream_failed",
+        # synthesis reads nothing ingest writes: it runs (this recipe plans no shard) and passes
+        "plan_synth": "success",
+        "synthesize": "skipped",
+        "merge_synth": "success",
+        "gate_synth": "success",
         "release": "upstream_failed",
         "compare_and_promote": "upstream_failed",
     }

@@ -1,0 +1,6 @@
+"""Recipes for tests, by path."""
+
+from pathlib import Path
+
+# The demo's splits without its synthesis, for release-path tests that need no browser.
+DEMO_REAL_ONLY_RECIPE = str(Path(__file__).resolve().parents[1] / "data" / "recipes" / "demo_real_only.yaml")
