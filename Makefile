@@ -25,7 +25,7 @@ DEBIAN_STAMP := $(VENV)/.debian-$(shell echo $(DEBIAN_PACKAGES) | sha256sum | cu
 SUDO := $(shell test "$$(id -u)" = 0 || echo sudo)
 
 CONF ?=
-DEMO_SOURCE := $(VLFORGE_HOME)/demo/label_studio_export.json
+DEMO_SOURCE := $(VLFORGE_HOME)/demo
 
 .PHONY: setup demo run test test-fast bench calibrate airflow clean
 

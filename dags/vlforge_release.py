@@ -20,7 +20,7 @@ Builds a versioned, quality-gated training-set release from annotated data.
    kept one, in its media and its annotations) and train/val/test splits by whole groups; the gate
    fails when curation dropped more than `curate.max_drop_share` or a split is further than
    `curate.splits.tolerance` from the recipe, with the top reasons and the groups that decided it.
-6. **compose**: samples composed from the curated train split (val and test stay real): QA turns of
+6. **plan_compose** / **compose** (one mapped task per shard) / **merge_compose**: samples composed from the curated train split (val and test stay real): QA turns of
    one image merged (multi-turn), caption, boxes, QA and OCR of one image together (multi-task),
    and 2-4 pictures with comparison questions answered from their boxes (multi-image, English and
    Chinese), within the recipe's image and token limits; with `compose.packing`, same-task train
@@ -177,11 +177,27 @@ def vlforge_release() -> None:
         return run
 
     @task
-    def compose(run: Run) -> Run:
+    def plan_compose(run: Run) -> list[dict[str, Any]]:
         from vlforge.run import RunDescription
-        from vlforge.synth.compose.stage import run_compose
+        from vlforge.synth.compose.stage import plan_compose as plan
 
-        print(run_compose(RunDescription.from_json(run)))
+        return plan(RunDescription.from_json(run))
+
+    @task
+    def compose(shard: dict[str, Any], run: Run) -> dict[str, Any]:
+        from vlforge.run import RunDescription
+        from vlforge.synth.compose.stage import compose_shard
+
+        return compose_shard(RunDescription.from_json(run), shard)
+
+    # Nothing to compose maps to no task instances: merging nothing is still a success.
+    @task(trigger_rule="none_failed")
+    def merge_compose(run: Run, shards: list[dict[str, Any]]) -> Run:
+        from vlforge.run import RunDescription
+        from vlforge.synth.compose.stage import merge_composed
+
+        stats = merge_composed(RunDescription.from_json(run))
+        print(f"merged {len(list(shards))} shard(s): {stats['composed']} composed samples, {stats['by_rule']}")
         return run
 
     @task
@@ -291,7 +307,8 @@ def vlforge_release() -> None:
         return decision.to_dict()
 
     prepared = prepare()
-    curated = compose(gate_curate(curate(gate_quality(measure_agreement(gate_ingest(ingest(prepared)))))))
+    gated = gate_curate(curate(gate_quality(measure_agreement(gate_ingest(ingest(prepared))))))
+    curated = merge_compose(gated, compose.partial(run=gated).expand(shard=plan_compose(gated)))
     shards = augment.partial(run=curated).expand(shard=plan_augment(curated))
     augmented = gate_augment(merge_augment(curated, shards))
     synth_shards = synthesize.partial(run=prepared).expand(shard=plan_synth(prepared))

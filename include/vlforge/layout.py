@@ -125,6 +125,17 @@ class RunDir(SampleFolder):
 
     # compose
     @property
+    def compose_plan(self) -> Path:
+        """Every sample to compose (rule, sources, drawn params) and the shards that make them."""
+        return self.path / "compose" / "plan.json"
+
+    def compose_shard(self, name: str) -> Path:
+        return self.path / "compose" / f"{name}.parquet"
+
+    def compose_shard_counts(self, name: str) -> Path:
+        return self.path / "compose" / f"{name}.json"
+
+    @property
     def composed(self) -> Path:
         """Samples composed from the curated train split (a split manifest, all ``train``)."""
         return self.path / "composed.parquet"
