@@ -25,14 +25,15 @@ export NO_ALBUMENTATIONS_UPDATE := 1
 export GX_ANALYTICS_ENABLED := False
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-# Debian packages: Tesseract with English and Simplified Chinese for OCR pre-annotation.
-DEBIAN_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim
+# Debian packages: Tesseract (English, Simplified Chinese) for OCR pre-annotation and read-back; Chromium,
+# Noto CJK and DejaVu fonts, fontconfig and poppler for synthetic documents, screens and PDF pages.
+DEBIAN_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim chromium fonts-noto-cjk fonts-dejavu-core poppler-utils fontconfig
 DEBIAN_STAMP := $(VENV)/.debian-$(shell echo $(DEBIAN_PACKAGES) | sha256sum | cut -c1-12)
 SUDO := $(shell test "$$(id -u)" = 0 || echo sudo)
 
 CONF ?=
 DAG ?= vlforge_release
-DEMO_SOURCE := $(VLFORGE_HOME)/demo/label_studio_export.json
+DEMO_SOURCE := $(VLFORGE_HOME)/demo
 
 .PHONY: setup demo run test test-fast bench calibrate airflow label-studio clean
 
@@ -72,6 +73,8 @@ demo: setup
 	$(BIN)/airflow dags test vlforge_release -c '{"source": "$(DEMO_SOURCE)", "source_format": "label_studio", "dataset": "demo", "recipe": "demo"}' > $(VLFORGE_HOME)/demo/dags_test.log 2>&1 \
 		|| (tail -60 $(VLFORGE_HOME)/demo/dags_test.log; exit 1)
 	$(BIN)/vlforge latest demo
+	@echo "dashboard: run 'make airflow', open http://127.0.0.1:8080/plugin/vlforge and log in as admin"
+	@echo "           (its password is in $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated after the first start)"
 
 # Any DAG, run in-process with `airflow dags test`: DAG=vlforge_release (default) or DAG=vlforge_preannotate.
 run: setup
@@ -91,6 +94,8 @@ test-fast: setup
 bench: setup
 	$(BIN)/python bench/bench_bertscore.py
 	$(BIN)/python bench/bench_augment.py
+	$(BIN)/python bench/bench_dashboard.py --samples 5000
+	$(BIN)/python bench/bench_synth.py
 
 # The shipped MiniLM's BERTScore threshold, calibrated on real COCO captions (the recipe's text_encoders entry).
 calibrate: setup

@@ -20,7 +20,7 @@ Builds a versioned, quality-gated training-set release from annotated data.
    kept one, in its media and its annotations) and train/val/test splits by whole groups; the gate
    fails when curation dropped more than `curate.max_drop_share` or a split is further than
    `curate.splits.tolerance` from the recipe, with the top reasons and the groups that decided it.
-6. **compose**: samples composed from the curated train split (val and test stay real): QA turns of
+6. **plan_compose** / **compose** (one mapped task per shard) / **merge_compose**: samples composed from the curated train split (val and test stay real): QA turns of
    one image merged (multi-turn), caption, boxes, QA and OCR of one image together (multi-task),
    and 2-4 pictures with comparison questions answered from their boxes (multi-image, English and
    Chinese), within the recipe's image and token limits; with `compose.packing`, same-task train
@@ -31,6 +31,11 @@ Builds a versioned, quality-gated training-set release from annotated data.
    drawn parameters and seed, so `vlforge replay <sample_id>` recreates it byte for byte.
 8. **gate_augment**: boxes inside their images, no emptied conversations, left/right words that
    agree with the flips, each op's applied share near its probability, paraphrase BERTScore.
+   Beside ingest, right after prepare: **plan_synth** / **synthesize** (one mapped task per shard,
+   one headless Chromium each) / **merge_synth** / **gate_synth**: the recipe's `synth` section
+   renders documents (with degraded copies and Tesseract read-back), PDF pages and GUI screens with
+   verified actions; the synth gate checks boxes, glyphs, whole words, verified actions, the
+   difficulty range and duplicate renders. Its samples join the release in `synth.split`.
 9. **release**: exports for every trainer format, Data Docs, report, `RELEASE.json` (metric means,
    counts per task type and split, synthetic share); the folder
    `$VLFORGE_HOME/releases/<dataset>/<version>` appears atomically.
@@ -126,6 +131,7 @@ def vlforge_release() -> None:
             images_root=params["images_root"],
             seed=params["seed"],
             phase=params["phase"],
+            dag_run=(context["dag"].dag_id, context["run_id"]),
         )
         return run.to_json()
 
@@ -178,11 +184,27 @@ def vlforge_release() -> None:
         return run
 
     @task
-    def compose(run: Run) -> Run:
+    def plan_compose(run: Run) -> list[dict[str, Any]]:
         from vlforge.run import RunDescription
-        from vlforge.synth.compose.stage import run_compose
+        from vlforge.synth.compose.stage import plan_compose as plan
 
-        print(run_compose(RunDescription.from_json(run)))
+        return plan(RunDescription.from_json(run))
+
+    @task
+    def compose(shard: dict[str, Any], run: Run) -> dict[str, Any]:
+        from vlforge.run import RunDescription
+        from vlforge.synth.compose.stage import compose_shard
+
+        return compose_shard(RunDescription.from_json(run), shard)
+
+    # Nothing to compose maps to no task instances: merging nothing is still a success.
+    @task(trigger_rule="none_failed")
+    def merge_compose(run: Run, shards: list[dict[str, Any]]) -> Run:
+        from vlforge.run import RunDescription
+        from vlforge.synth.compose.stage import merge_composed
+
+        stats = merge_composed(RunDescription.from_json(run))
+        print(f"merged {len(list(shards))} shard(s): {stats['composed']} composed samples, {stats['by_rule']}")
         return run
 
     @task
@@ -218,7 +240,40 @@ def vlforge_release() -> None:
         return run
 
     @task
-    def release(run: Run) -> dict[str, Any]:
+    def plan_synth(run: Run) -> list[dict[str, Any]]:
+        from vlforge.run import RunDescription
+        from vlforge.synth.stage import plan_synth
+
+        return plan_synth(RunDescription.from_json(run))
+
+    @task
+    def synthesize(shard: dict[str, Any], run: Run) -> dict[str, Any]:
+        from vlforge.run import RunDescription
+        from vlforge.synth.stage import synthesize_shard
+
+        return synthesize_shard(RunDescription.from_json(run), shard)
+
+    # A recipe without synthesis maps to no shards: merging nothing still writes an empty manifest.
+    @task(trigger_rule="none_failed")
+    def merge_synth(run: Run, shards: list[dict[str, Any]]) -> Run:
+        from vlforge.run import RunDescription
+        from vlforge.synth.stage import merge_synthesized
+
+        stats = merge_synthesized(RunDescription.from_json(run))
+        print(f"merged {len(list(shards))} synth shard(s): {stats['samples']} samples, {stats['quarantined']} quarantined")
+        return run
+
+    @task(retries=0)
+    def gate_synth(run: Run) -> Run:
+        from vlforge.run import RunDescription
+        from vlforge.synth.gate import run_synth_gate
+
+        run_synth_gate(RunDescription.from_json(run))
+        return run
+
+    @task
+    def release(run: Run, synthesized: Run) -> dict[str, Any]:
+        # Both branches of the run meet here: the gated real samples and the gated synthetic ones.
         from vlforge.release import publish_release
         from vlforge.run import RunDescription
 
@@ -258,10 +313,14 @@ def vlforge_release() -> None:
             yield Metadata(Asset(f"vlforge://{decision.dataset}"), decision.asset_extra(), alias=RELEASE_ALIAS)
         return decision.to_dict()
 
-    curated = compose(gate_curate(curate(gate_quality(measure_agreement(gate_ingest(ingest(prepare())))))))
+    prepared = prepare()
+    gated = gate_curate(curate(gate_quality(measure_agreement(gate_ingest(ingest(prepared))))))
+    curated = merge_compose(gated, compose.partial(run=gated).expand(shard=plan_compose(gated)))
     shards = augment.partial(run=curated).expand(shard=plan_augment(curated))
     augmented = gate_augment(merge_augment(curated, shards))
-    compare_and_promote(augmented, release(augmented))
+    synth_shards = synthesize.partial(run=prepared).expand(shard=plan_synth(prepared))
+    synthesized = gate_synth(merge_synth(prepared, synth_shards))
+    compare_and_promote(augmented, release(augmented, synthesized))
 
 
 vlforge_release()

@@ -55,6 +55,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    func,
     insert,
     select,
     true,
@@ -110,6 +111,8 @@ Index(
     sqlite_where=releases.c.is_current == true(),
     postgresql_where=releases.c.is_current == true(),
 ).ddl_if(dialect=("sqlite", "postgresql"))
+# The dashboard's and promotion's listing order: one dataset's releases by time.
+Index("ix_vlforge_releases_dataset_created", releases.c.dataset, releases.c.created_at, releases.c.id)
 promotions = Table(
     "vlforge_promotions",
     metadata,
@@ -199,13 +202,25 @@ class Catalog:
             ).mappings().all()
         return _as_dict(row) | {"promotions": [_promotion(item) for item in history]}
 
-    def list_releases(self, dataset: str | None = None) -> list[dict[str, Any]]:
-        """Every release (of one dataset, or all), oldest first by dataset."""
-        query = select(releases).order_by(releases.c.dataset, releases.c.created_at, releases.c.id)
+    def list_releases(self, dataset: str | None = None, offset: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+        """Every release (of one dataset, or all), oldest first by dataset; ``offset`` and ``limit`` give one page."""
+        query = select(releases).order_by(releases.c.dataset, releases.c.created_at, releases.c.id).offset(offset).limit(limit)
         if dataset is not None:
             query = query.where(releases.c.dataset == dataset)
         with self.engine.connect() as connection:
             return [_as_dict(row) for row in connection.execute(query).mappings()]
+
+    def count_releases(self, dataset: str | None = None) -> int:
+        query = select(func.count()).select_from(releases)
+        if dataset is not None:
+            query = query.where(releases.c.dataset == dataset)
+        with self.engine.connect() as connection:
+            return int(connection.execute(query).scalar_one())
+
+    def datasets(self) -> list[str]:
+        """Every dataset with a recorded release, by name."""
+        with self.engine.connect() as connection:
+            return list(connection.execute(select(releases.c.dataset).distinct().order_by(releases.c.dataset)).scalars())
 
     def latest_released(self, dataset: str) -> dict[str, Any] | None:
         """The newest release that is not held (``released`` or ``promoted``): what a new release is compared with."""

@@ -6,8 +6,10 @@
     python -m vlforge.cli releases show D V              one release: counts, metrics, gates, promotions
     python -m vlforge.cli releases diff D A B            release B against release A: metrics, counts, regressions
     python -m vlforge.cli replay ID --from DIR           replay an augmented sample from its parent; OK when the bytes match
+                                [--scene-model DIR]      (a composed one from its sources, a generated scene from its seed)
     python -m vlforge.cli calibrate CAPTIONS [--model-path DIR --num-layers N --name NAME --languages L ...]
                                                          calibrate an encoder's BERTScore threshold; print its recipe entry
+    python -m vlforge.cli thumbnails DIR                 draw the dashboard's gallery thumbnails of a release folder once
     python -m vlforge.cli review push RELEASE            create or update the release's review project in Label Studio
     python -m vlforge.cli review pull RELEASE            export the adjudicated items where the next run reads them
 
@@ -53,19 +55,24 @@ def build_parser() -> argparse.ArgumentParser:
     latest = commands.add_parser("latest", help="show the newest release of a dataset")
     latest.add_argument("dataset")
     _add_releases_parser(commands)
-    replay = commands.add_parser("replay", help="replay an augmented sample from its parent and compare the image bytes")
+    replay = commands.add_parser("replay", help="replay an augmented sample from its parent, or a synthetic one from its lineage, and compare the image bytes")
     replay.add_argument("sample_id")
     replay.add_argument(
         "--from", dest="folder", type=Path, required=True, metavar="DIR", help="a release folder, a run folder or a manifest"
     )
     replay.add_argument("--store", type=Path, metavar="DIR", help="the image store (default: $VLFORGE_HOME/store/images)")
+    replay.add_argument("--scene-model", type=Path, metavar="DIR", help="for a generated scene: the diffusers folder its lineage names")
     _add_calibrate_parser(commands)
+    thumbnails = commands.add_parser("thumbnails", help="draw every sample's gallery thumbnail into a release folder")
+    thumbnails.add_argument("folder", type=Path, help="a release folder")
     _add_review_parser(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
+    if arguments.command == "thumbnails":
+        return _thumbnails(arguments.folder)
     if arguments.command == "prepare-demo":
         print(prepare_demo(arguments.folder))
         return 0
@@ -233,6 +240,8 @@ def _replay(arguments: argparse.Namespace) -> int:
     from vlforge.manifest import find_sample
     from vlforge.synth.compose.rule import compose_params
     from vlforge.synth.compose.stage import check_recompose
+    from vlforge.synth.scenes.render import check_rerender, scene_params
+    from vlforge.synth.stage import replay_synthetic
 
     try:
         found = find_sample(sample_manifests(arguments.folder), arguments.sample_id)
@@ -240,6 +249,17 @@ def _replay(arguments: argparse.Namespace) -> int:
             ok, detail = check_recompose(arguments.folder, arguments.sample_id)
             print(f"{'OK' if ok else 'MISMATCH'} {arguments.sample_id}: {detail}")
             return 0 if ok else 1
+        if found is not None and scene_params(found) is not None:
+            if arguments.scene_model is None:
+                raise ValueError(f"sample {arguments.sample_id} is a generated scene ({scene_params(found)['generator']}): pass --scene-model DIR")
+            ok, detail = check_rerender(arguments.folder, arguments.sample_id, arguments.scene_model)
+            print(f"{'OK' if ok else 'MISMATCH'} {arguments.sample_id}: {detail}")
+            return 0 if ok else 1
+        if found is not None and found.synthetic and found.lineage:  # rendered by the synthesize stage
+            base = arguments.folder.parent if arguments.folder.is_file() else arguments.folder
+            replayed = replay_synthetic(found, arguments.store or store_root(vlforge_home()), base / "images")
+            print(f"{'OK' if replayed.ok else 'MISMATCH'} {replayed.sample_id} (synthetic, {found.lineage[0].op}): {replayed.detail}")
+            return 0 if replayed.ok else 1
         check = check_replay(arguments.folder, arguments.sample_id, arguments.store or store_root(vlforge_home()))
     except (LookupError, ValueError) as error:
         print(error, file=sys.stderr)
@@ -247,6 +267,22 @@ def _replay(arguments: argparse.Namespace) -> int:
     ops = ", ".join(check.ops) or "no ops"
     print(f"{'OK' if check.ok else 'MISMATCH'} {check.sample_id} (parent {check.parent_id}; {ops}): {check.detail}")
     return 0 if check.ok else 1
+
+
+def _thumbnails(folder: Path) -> int:
+    """Exit 0 when every sample has its thumbnail; 1 (listing why) when some image could not be drawn."""
+    from vlforge.views.release_folder import FolderDamage, ReleaseFolder
+    from vlforge.views.thumbnails import build_thumbnails
+
+    try:
+        result = build_thumbnails(ReleaseFolder(folder))
+    except FolderDamage as damage:
+        print(f"no thumbnails: {damage}", file=sys.stderr)
+        return 1
+    print(f"{result.drawn} thumbnails drawn, {result.cached} already there, {len(result.failed)} failed, in {result.seconds:.1f} s")
+    for sample_id, why in sorted(result.failed.items()):
+        print(f"  {sample_id}: {why}", file=sys.stderr)
+    return 1 if result.failed else 0
 
 
 def _tolerances(items: list[str]) -> dict[str, float]:

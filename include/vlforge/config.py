@@ -21,6 +21,8 @@ from vlforge.preannotate.config import PreannotateConfig
 from vlforge.quality.config import MINILM, TextEncoderConfig, encoder_for
 from vlforge.records import TaskType
 from vlforge.synth.compose.config import ComposeConfig
+from vlforge.synth.scenes.config import ScenesConfig
+from vlforge.synth.config import SynthConfig
 
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
 ExportFormat = Literal[
@@ -156,7 +158,9 @@ class Recipe(_Section):
     export: ExportConfig = ExportConfig()
     report: ReportConfig = ReportConfig()
     preannotate: PreannotateConfig = PreannotateConfig()
+    scenes: ScenesConfig = ScenesConfig()
     release: ReleaseConfig = ReleaseConfig()
+    synth: SynthConfig = SynthConfig()
 
     def content_hash(self) -> str:
         content = self.model_dump(mode="json", exclude={"release"})

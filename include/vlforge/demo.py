@@ -13,14 +13,20 @@ from importlib import resources
 from pathlib import Path
 
 EXPORT = Path(__file__).resolve().parent.parent / "demo" / "label_studio_export.json"
+# A second project's export: two more captions of the cat, by other annotators. With it the demo's
+# folder has samples of one image to compose into multi-turn and multi-task conversations.
+EXTRA_CAPTIONS = EXPORT.with_name("label_studio_captions.json")
 DEMO_IMAGES = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "camera.png", "page.png")
 
 
 def prepare_demo(target: Path) -> Path:
-    """Copy the demo images and export into ``target`` (idempotent).
+    """Copy the demo images and both exports into ``target`` (idempotent).
+
+    ``target`` itself, a folder of two Label Studio exports, is the whole demo (``make demo``); the
+    main export alone is the smaller dataset that most tests release.
 
     Returns:
-        The path of the Label Studio export to ingest.
+        The path of the main Label Studio export.
     """
     images = target / "skimage"
     images.mkdir(parents=True, exist_ok=True)
@@ -30,6 +36,7 @@ def prepare_demo(target: Path) -> Path:
         if not destination.exists():
             with resources.as_file(package_data / name) as source:
                 shutil.copyfile(source, destination)
+    shutil.copyfile(EXTRA_CAPTIONS, target / EXTRA_CAPTIONS.name)
     export = target / EXPORT.name
     shutil.copyfile(EXPORT, export)
     return export

@@ -83,13 +83,37 @@ class ExpectParaphraseBertscoreAtLeast(gxe.ExpectColumnValuesToBeBetween):
     """Every kept paraphrase's BERTScore F1 against its original reaches the recipe's threshold."""
 
 
-
 class ExpectCurateDropsWithinLimit(gxe.ExpectColumnValuesToBeNull):
     """Dedup, filters and token budgets together drop at most the recipe's share of samples (the column says why not)."""
 
 
 class ExpectSplitsNearRecipe(gxe.ExpectColumnValuesToBeNull):
     """Each split's share of the samples is within the recipe's tolerance of its ratio (the column says why not)."""
+
+
+class ExpectMarkedSynthetic(gxe.ExpectColumnValuesToBeInSet):
+    """Every sample of the synthesize stage carries ``synthetic = True``."""
+
+
+class ExpectGlyphsCovered(gxe.ExpectColumnValuesToBeInSet):
+    """Every character of a kept synthetic page is in a font that rendered it (no missing-glyph boxes)."""
+
+
+class ExpectWordsWhole(gxe.ExpectColumnValuesToBeInSet):
+    """No word of a kept synthetic page is split across lines or cut by its box."""
+
+
+class ExpectDifficultyInRange(gxe.ExpectColumnValuesToBeBetween):
+    """Tesseract's accuracy on every kept degraded page lies in the recipe's range."""
+
+
+class ExpectActionsVerified(gxe.ExpectColumnValuesToBeInSet):
+    """Every synthetic GUI sample's actions hit their elements and reached the expected state in Chromium."""
+
+
+class ExpectNoDuplicateRenders(gxe.ExpectColumnValuesToBeUnique):
+    """No image was rendered by two different synthetic items (same image, different seed or template)."""
+
 
 def box_expectations() -> list[gxe.Expectation]:
     """Every box lies inside its image and has a positive area (a ``tables.boxes_table`` table)."""

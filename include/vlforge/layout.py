@@ -79,6 +79,10 @@ class SampleFolder:
     def review_label_config(self) -> Path:
         return self.review / LABEL_CONFIG_NAME
 
+    def gate_results(self, name: str) -> Path:
+        """Every expectation's full GX result of gate ``name`` (a release keeps its run's)."""
+        return self.path / "gx_results" / f"{name}.json"
+
 
 @dataclass(frozen=True)
 class RunDir(SampleFolder):
@@ -121,6 +125,17 @@ class RunDir(SampleFolder):
 
     # compose
     @property
+    def compose_plan(self) -> Path:
+        """Every sample to compose (rule, sources, drawn params) and the shards that make them."""
+        return self.path / "compose" / "plan.json"
+
+    def compose_shard(self, name: str) -> Path:
+        return self.path / "compose" / f"{name}.parquet"
+
+    def compose_shard_counts(self, name: str) -> Path:
+        return self.path / "compose" / f"{name}.json"
+
+    @property
     def composed(self) -> Path:
         """Samples composed from the curated train split (a split manifest, all ``train``)."""
         return self.path / "composed.parquet"
@@ -153,6 +168,40 @@ class RunDir(SampleFolder):
     def augment_stats(self) -> Path:
         return self.path / "augment_stats.json"
 
+    # synthesize (independent of ingest: it starts right after prepare)
+    @property
+    def synth_plan(self) -> Path:
+        return self.path / "synth" / "plan.json"
+
+    def synth_shard(self, name: str) -> Path:
+        """One shard's synthetic samples (``manifest.SCHEMA``)."""
+        return self.path / "synth" / f"{name}.parquet"
+
+    def synth_shard_checks(self, name: str) -> Path:
+        """One row per page or screen check of a shard (the synth gate's input)."""
+        return self.path / "synth" / f"{name}.checks.parquet"
+
+    def synth_shard_quarantine(self, name: str) -> Path:
+        return self.path / "synth" / f"{name}.quarantine.json"
+
+    @property
+    def synthesized(self) -> Path:
+        """Every synthetic sample with its split (``manifest.write_split_manifest``)."""
+        return self.path / "synthesized.parquet"
+
+    @property
+    def synth_checks(self) -> Path:
+        return self.path / "synth_checks.parquet"
+
+    @property
+    def synth_quarantine(self) -> Path:
+        """Pages and screens that failed a check, one JSON object per line, with the reason."""
+        return self.path / "synth_quarantine.jsonl"
+
+    @property
+    def synth_stats(self) -> Path:
+        return self.path / "synth_stats.json"
+
     # gates
     @property
     def gates(self) -> Path:
@@ -162,18 +211,41 @@ class RunDir(SampleFolder):
     def gate_summary(self, name: str) -> Path:
         return self.gates / f"{name}.json"
 
-    def gate_results(self, name: str) -> Path:
-        """Every expectation's full GX result of gate ``name``."""
-        return self.path / "gx_results" / f"{name}.json"
-
     @property
     def data_docs(self) -> Path:
         """Where GX builds the run's Data Docs (its file context lives in the run folder)."""
         return self.path / "gx" / "uncommitted" / "data_docs" / "local_site"
 
+    # generated scenes (DAG vlforge_synthesize_scenes): a Label Studio review folder of its own
+    @property
+    def scenes(self) -> Path:
+        """Label Studio's document root for the scene review: the import file, its label config, ``images/``."""
+        return self.path / "scenes"
+
+    @property
+    def scene_images(self) -> Path:
+        """The rendered images, linked from the store under their content-addressed names."""
+        return self.scenes / "images"
+
+    def scene_shard(self, index: int) -> Path:
+        """One shard's review tasks, dropped scenes and counts."""
+        return self.scenes / "shards" / f"shard-{index:05d}.json"
+
+    @property
+    def scene_review_tasks(self) -> Path:
+        return self.scenes / REVIEW_TASKS_NAME
+
+    @property
+    def scene_label_config(self) -> Path:
+        return self.scenes / LABEL_CONFIG_NAME
+
+    @property
+    def scene_stats(self) -> Path:
+        return self.scenes / "scene_stats.json"
+
     def manifests(self) -> list[Path]:
         """The run's sample tables, most derived first: where a copy and its parent are looked up."""
-        return [self.augmented, self.composed, self.curated, self.manifest, self.ingested]
+        return [self.augmented, self.composed, self.synthesized, self.curated, self.manifest, self.ingested]
 
 
 @dataclass(frozen=True)
@@ -208,6 +280,26 @@ class ReleaseDir(SampleFolder):
     @property
     def report(self) -> Path:
         return self.path / "report.html"
+
+    @property
+    def report_gallery(self) -> Path:
+        """One gallery page beside the report."""
+        return self.path / "report_gallery.html"
+
+    @property
+    def report_assets(self) -> Path:
+        """The report's pictures and ``plotly.min.js``."""
+        return self.path / "report_assets"
+
+    @property
+    def thumbnails(self) -> Path:
+        """The dashboard's gallery thumbnails, ``<sample_id>.jpg``, drawn once; not part of the content hash."""
+        return self.path / "thumbnails"
+
+    @property
+    def synth_quarantine(self) -> Path:
+        """Synthetic pages and screens that failed a check (copied from the run)."""
+        return self.path / "synth_quarantine.jsonl"
 
     def manifests(self) -> list[Path]:
         return [self.manifest]

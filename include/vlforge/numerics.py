@@ -54,6 +54,13 @@ def cpu_dependent_outputs(recipe: Recipe) -> dict[str, str]:
         outputs["augment.paraphrase"] = f"paraphrases are {generated}"
     if recipe.compose.rewrite.enabled:
         outputs["compose.rewrite"] = f"rewritten composed answers are {generated}"
+    documents = recipe.synth.documents
+    if documents.count and documents.degrade.copies_per_page:
+        outputs["synth.documents.degrade"] = (
+            "degraded synthetic pages are warped by OpenCV (perspective, warp), whose vector code paths "
+            "interpolate pixels differently on another CPU, and a page's difficulty (Tesseract's accuracy on it) "
+            "decides whether it is kept"
+        )
     return outputs
 
 

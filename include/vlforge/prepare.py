@@ -2,7 +2,8 @@
 
 Everything a recipe can get wrong fails here, in seconds and before ingest: unknown keys and bad
 values (``config.load_recipe``), every augment op built from its parameters, which only the op
-registry can check (an op's params model), and every local text encoder's folder and layer count.
+registry can check (an op's params model), and every local text encoder's folder and layer count;
+for the scenes DAG, its prompts and model folders.
 The error names the recipe file, the key and what is allowed.
 """
 
@@ -16,6 +17,7 @@ from pydantic import ValidationError
 from vlforge.augment.ops import REGISTRY
 from vlforge.config import Recipe, RecipeError, load_recipe, recipe_path
 from vlforge.run import RunDescription
+from vlforge.synth.degrade import build_degradations
 from vlforge.store import atomic_write_text
 
 
@@ -30,6 +32,8 @@ def prepare_run(
     images_root: str | list[str] | None = None,
     seed: int = 0,
     phase: str = "main",
+    scenes: bool = False,
+    dag_run: tuple[str, str] | None = None,
 ) -> RunDescription:
     """Validate ``recipe`` completely, freeze it as the run folder's ``recipe.json`` and describe the run.
 
@@ -41,6 +45,8 @@ def prepare_run(
         source, source_format, images_root: what ingest reads.
         seed: the run's seed.
         phase: the augment phase.
+        scenes: also check what generating scenes needs (prompts, the diffusers, CLIP and VLM folders).
+        dag_run: the Airflow DAG id and run id, recorded in ``RELEASE.json`` (the dashboard links to the run).
 
     Returns:
         The run description every later task takes.
@@ -50,7 +56,8 @@ def prepare_run(
     """
     where = str(recipe_path(recipe)) if isinstance(recipe, str) else f"<recipe {recipe.name}>"
     resolved = load_recipe(recipe) if isinstance(recipe, str) else recipe
-    problems = augment_problems(resolved) + encoder_problems(resolved)
+    problems = augment_problems(resolved) + encoder_problems(resolved) + synth_problems(resolved)
+    problems += scene_problems(resolved) if scenes else []
     if phase not in resolved.augment.phases:
         problems.append(f"  augment.phases: the run's phase {phase!r} is not defined; defined: {sorted(resolved.augment.phases)}")
     if problems:
@@ -64,6 +71,8 @@ def prepare_run(
         images_root=images_root,
         seed=seed,
         phase=phase,
+        dag_id=dag_run[0] if dag_run else None,
+        dag_run_id=dag_run[1] if dag_run else None,
     )
     frozen = json.dumps(resolved.model_dump(mode="json"), indent=2, sort_keys=True, ensure_ascii=False)
     atomic_write_text(description.run_dir.recipe, frozen)
@@ -87,6 +96,23 @@ def encoder_problems(recipe: Recipe) -> list[str]:
     return problems
 
 
+def scene_problems(recipe: Recipe) -> list[str]:
+    """One line per thing the scenes DAG lacks: prompts, or a local model folder of the kind each step loads."""
+    settings = recipe.scenes
+    problems = [] if settings.prompts else ["  scenes.prompts = []: name at least one scene to generate"]
+    folders = (
+        ("scenes.model_path", settings.model_path, "model_index.json", "a diffusers Stable Diffusion folder"),
+        ("scenes.clip_model_path", settings.clip_model_path, "config.json", "a transformers CLIP folder"),
+        ("preannotate.vlm.model_path", recipe.preannotate.vlm.model_path, "config.json", "a Qwen-VL folder that captions and boxes scenes"),
+    )
+    for key, folder, marker, kind in folders:
+        if folder is None:
+            problems.append(f"  {key} = None: the scenes DAG needs {kind}")
+        elif not (Path(folder).expanduser() / marker).is_file():
+            problems.append(f"  {key} = {folder!r}: not {kind} (no {marker})")
+    return problems
+
+
 def augment_problems(recipe: Recipe) -> list[str]:
     """One line per augment op in the recipe that cannot be built: unknown op, unknown key or bad value."""
     problems = []
@@ -106,4 +132,15 @@ def augment_problems(recipe: Recipe) -> list[str]:
                     problems.append(f"  {at}: unknown key; allowed here: {allowed}")
                 else:
                     problems.append(f"  {at} = {problem.get('input')!r}: {problem['msg']}")
+    return problems
+
+
+def synth_problems(recipe: Recipe) -> list[str]:
+    """One line per degradation op of ``synth.documents.degrade.ops`` that cannot be built."""
+    problems = []
+    for position, entry in enumerate(recipe.synth.documents.degrade.ops):
+        try:
+            build_degradations([entry])
+        except ValueError as error:
+            problems.append(f"  synth.documents.degrade.ops[{position}]: {error}")
     return problems

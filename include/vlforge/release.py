@@ -101,7 +101,7 @@ def publish_release(run: RunDescription) -> dict[str, Any]:
     if failed or not gates:
         raise RuntimeError(f"release refused: gates not passed in {run_dir.path}: {failed or 'no gate results'}")
     samples, splits = read_split_manifest(run_dir.curated)
-    for derived in (run_dir.composed, run_dir.augmented):
+    for derived in (run_dir.composed, run_dir.augmented, run_dir.synthesized):
         if derived.is_file():
             more, more_splits = read_split_manifest(derived)
             samples, splits = samples + more, splits + more_splits
@@ -119,6 +119,8 @@ def publish_release(run: RunDescription) -> dict[str, Any]:
         ingested, agreement = read_manifest(run_dir.ingested), pd.read_parquet(run_dir.agreement)
         release = _assemble(building, run, samples, splits, ingested, agreement, quarantine_text, gates)
         release.update(version=version, content_hash=digest, parent_version=releases.latest_version())
+        # Before the report, which renders the release from its folder like the dashboard does.
+        atomic_write_text(building.release_json, json.dumps(release, indent=2, sort_keys=True, ensure_ascii=False))
         write_report(
             building.path,
             release,
@@ -128,9 +130,7 @@ def publish_release(run: RunDescription) -> dict[str, Any]:
             recipe.quality,
             store,
             recipe.report.samples_drawn,
-            run.seed,
         )
-        atomic_write_text(building.release_json, json.dumps(release, indent=2, sort_keys=True, ensure_ascii=False))
         os.chmod(building.path, 0o755)
         os.rename(building.path, final.path)
     except BaseException:
@@ -173,6 +173,10 @@ def _assemble(
     exports = export_all(samples, splits, building.exports, run.dataset, recipe)
     if run_dir.data_docs.is_dir():
         shutil.copytree(run_dir.data_docs, building.data_docs)
+    # Every expectation's full result: the dashboard and the report render gates from it, offline.
+    for gate in gates:
+        building.gate_results(gate["name"]).parent.mkdir(exist_ok=True)
+        shutil.copyfile(run_dir.gate_results(gate["name"]), building.gate_results(gate["name"]))
     ingest_stats = json.loads(run_dir.ingest_stats.read_text(encoding="utf-8"))
     counts = {key: ingest_stats[key] for key in ("rows_in", "rows_ok", "rows_quarantined", "quarantine_share")}
     counts |= json.loads(run_dir.agreement_stats.read_text(encoding="utf-8"))
@@ -188,6 +192,9 @@ def _assemble(
     if run_dir.augment_stats.is_file():
         augment_stats = json.loads(run_dir.augment_stats.read_text(encoding="utf-8"))
         counts["augment"] = {key: augment_stats[key] for key in ("phase", "augmented", "dropped", "ops", "paraphrase")}
+    if run_dir.synth_stats.is_file():
+        counts["synth"] = json.loads(run_dir.synth_stats.read_text(encoding="utf-8"))
+        shutil.copyfile(run_dir.synth_quarantine, building.synth_quarantine)
     counts["synthetic"] = sum(sample.synthetic for sample in samples)
     counts["synthetic_share"] = counts["synthetic"] / len(samples) if samples else 0.0
     counts["images"] = len({image.sha256 for sample in samples for image in sample.images})

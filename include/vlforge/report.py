@@ -1,7 +1,14 @@
-"""The release report: one static HTML page with counts, gate outcomes and samples drawn with their boxes.
+"""The release report: static pages beside the release, readable from a file system or object store with no server.
 
-It reads only what the release already holds (``RELEASE.json`` fields, the
-manifest, the store), so the dashboard can rebuild it from the catalog.
+``report.html`` shows what the dashboard's release page shows (counts, every gate's
+expectations with observed value and threshold, curation drops, quarantine reasons
+with examples), the dataset's trends up to this version (Plotly, its JavaScript
+written beside the page) and the annotation quality with the worst items drawn;
+``report_gallery.html`` is one gallery page. Both render the dashboard's templates
+(``vlforge.views``) with links between files instead of routes. The report
+reads only what the release holds and its parents' ``RELEASE.json``: whether a
+release was held is decided after it is written, so the report's trends mark
+regressions, and the dashboard marks held releases too.
 """
 
 from __future__ import annotations
@@ -14,30 +21,22 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from PIL import Image, ImageDraw
 
 from vlforge.config import QualityConfig
+from vlforge.drawing import draw_annotations
 from vlforge.layout import ReleaseDir
 from vlforge.quality.agreement import METRICS
-from vlforge.records import Box, Sample
+from vlforge.records import Sample
 from vlforge.store import ImageStore, atomic_write_bytes, atomic_write_text
+from vlforge.synth.report import mix_by_task_type
+from vlforge.views.charts import plotly_js, trend_div
+from vlforge.views.pages import first_gallery_page, release_detail, release_row, trends_from
+from vlforge.views.release_folder import FolderDamage, ReleaseFolder
+from vlforge.views.rendering import render
 
-THUMBNAIL_SIDE = 480
-_COLOURS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#9a6324"]
-
-
-def pick_samples(samples: list[Sample], count: int, seed: int) -> list[Sample]:
-    """A seeded choice that favours samples with something to draw; samples without an image (video only) are not drawn."""
-    drawable = sorted((s for s in samples if s.images and (s.boxes or s.ocr_lines)), key=lambda s: s.sample_id)
-    rest = sorted((s for s in samples if s.images and not (s.boxes or s.ocr_lines)), key=lambda s: s.sample_id)
-    rng = random.Random(seed)
-    chosen = rng.sample(drawable, min(count, len(drawable)))
-    return chosen + rng.sample(rest, min(count - len(chosen), len(rest)))
-
-
-def _labelled_boxes(sample: Sample) -> list[tuple[Box, str]]:
-    labelled = [(box, box.label) for box in sample.boxes if box.image_index == 0]
-    return labelled + [(line.box, line.text) for line in sample.ocr_lines if line.box and line.box.image_index == 0]
+# The release folder's names relative to the folder itself: what the report's links point at.
+_RELATIVE = ReleaseDir(Path(""))
+PLOTLY_JS = _RELATIVE.report_assets / "plotly.min.js"
 
 
 def draw_rounds(rounds: list[Sample], store: ImageStore, colours: list[str] | None = None) -> bytes:
@@ -46,22 +45,29 @@ def draw_rounds(rounds: list[Sample], store: ImageStore, colours: list[str] | No
     One round is drawn with a colour per box; several rounds with a colour per round.
     """
     image_ref = rounds[0].images[0]
-    with Image.open(store.path_for(image_ref.sha256, image_ref.format)) as source:
-        image = source.convert("RGB")
-    draw = ImageDraw.Draw(image)
-    line_width = max(2, round(max(image.size) / 250))
-    for round_index, sample in enumerate(rounds):
-        for index, (box, label) in enumerate(_labelled_boxes(sample)):
-            colour = colours[round_index] if colours else _COLOURS[index % len(_COLOURS)]
-            draw.rectangle((box.x1, box.y1, box.x2, box.y2), outline=colour, width=line_width)
-            if label:
-                text_box = draw.textbbox((box.x1, box.y1), label)
-                draw.rectangle(text_box, fill=colour)
-                draw.text((box.x1, box.y1), label, fill="white")
-    image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=85)
-    return buffer.getvalue()
+    return draw_annotations(store.path_for(image_ref.sha256, image_ref.format), rounds, colours)
+
+
+class ReportLinks:
+    """The links the report's templates use, as relative file names inside (and beside) one release folder."""
+
+    def __init__(self, version: str) -> None:
+        self.version = version
+
+    def release(self, dataset: str, version: str, **query: Any) -> str:
+        return str(_RELATIVE.report) if version == self.version else f"../{version}/{_RELATIVE.report}"
+
+    def gallery(self, dataset: str, version: str, **query: Any) -> str | None:
+        return str(_RELATIVE.report_gallery) if version == self.version and not query else None
+
+    def thumbnail(self, dataset: str, version: str, sample_id: str) -> str:
+        return str(_RELATIVE.thumbnails / f"{sample_id}.jpg")
+
+    def file(self, dataset: str, version: str, relative: str) -> str:
+        return relative
+
+    def plotly_js(self) -> str:
+        return str(PLOTLY_JS)
 
 
 def write_report(
@@ -73,33 +79,59 @@ def write_report(
     quality: QualityConfig,
     store: ImageStore,
     count: int,
-    seed: int,
 ) -> Path:
-    """Write ``report.html`` and its pictures into ``release_dir``.
+    """Write ``report.html``, ``report_gallery.html`` and their pictures and script into ``release_dir``.
 
     Args:
-        release_dir: the release being assembled.
+        release_dir: the release being assembled; its ``RELEASE.json``, manifest and images are written already.
         release: ``RELEASE.json``'s content.
         samples: the released samples.
         rounds: every ingested round (for drawing disagreeing rounds side by side).
         agreement: one row per compared item (``AgreementResult.table``).
         quality: the thresholds.
         store: the image store.
-        count: how many samples and worst items to draw.
-        seed: chooses the samples drawn.
+        count: how many worst items to draw.
 
     Returns:
         The report's path.
     """
-    gallery = []
-    for sample in pick_samples(samples, count, seed):
-        name = f"report_assets/{sample.sample_id}.jpg"
-        atomic_write_bytes(release_dir / name, draw_rounds([sample], store))
-        gallery.append((sample, name))
-    quality_html = quality_section(release_dir, agreement, quality, rounds, store, count)
-    path = ReleaseDir(release_dir).report
-    atomic_write_text(path, _page(release, samples, gallery, quality_html))
-    return path
+    links = ReportLinks(str(release["version"]))
+    folder_names = ReleaseDir(release_dir)
+    row = release_row(release | {"path": str(release_dir)})
+    # The dashboard's first gallery page: its thumbnails are drawn now, so the first view of a big release is quick.
+    gallery = first_gallery_page(ReleaseFolder(release_dir))
+    atomic_write_text(folder_names.report_gallery, render("report_gallery.html", links=links, row=row, gallery=gallery))
+    trends = trends_from(str(release["dataset"]), [*_ancestors(release_dir.parent, release), row])
+    charts = [{"key": trend.key, "div": trend_div(trends, trend)} for trend in trends.trends]
+    atomic_write_text(release_dir / PLOTLY_JS, plotly_js())
+    page = render(
+        "report.html",
+        links=links,
+        detail=release_detail(row),
+        drops_url=lambda number: str(_RELATIVE.curate_drops),
+        trends=trends,
+        charts=charts,
+        quality_html=quality_section(release_dir, agreement, quality, rounds, store, count),
+        curation_html=_curation_section(release["counts"]),
+        synthetic_html=_synthetic_section(release_dir, samples, store, count, int(release["seed"])),
+        training_html=_training_section(release.get("exports", {})),
+    )
+    atomic_write_text(folder_names.report, page)
+    return folder_names.report
+
+
+def _ancestors(releases: Path, release: dict[str, Any]) -> list[dict[str, Any]]:
+    """The release's parents, oldest first, as far back as their folders beside it can be read."""
+    chain: list[dict[str, Any]] = []
+    parent = release.get("parent_version")
+    while parent and len(chain) < 1000:
+        try:
+            content = ReleaseFolder(releases / str(parent)).release()
+        except FolderDamage:
+            break
+        chain.append(release_row(content | {"path": str(releases / str(parent))}))
+        parent = content.get("parent_version")
+    return chain[::-1]
 
 
 ROUND_COLOURS = ["#1f77b4", "#ff7f0e"]
@@ -217,52 +249,31 @@ def _histograms(compared: pd.DataFrame, measured: list[str], quality: QualityCon
     return buffer.getvalue()
 
 
-def _page(release: dict[str, Any], samples: list[Sample], gallery: list[tuple[Sample, str]], quality_html: str) -> str:
-    counts = release["counts"]
-    by_type = Counter(sample.task_type for sample in samples)
-    rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in sorted(by_type.items()))
-    gates = "".join(
-        f"<tr class='{'pass' if gate['passed'] else 'fail'}'><td>{html.escape(gate['name'])}</td>"
-        f"<td>{'passed' if gate['passed'] else 'FAILED'}</td><td>{gate['evaluated']}</td>"
-        f"<td>{html.escape(', '.join(gate['failed']) or '-')}</td></tr>"
-        for gate in release["gates"]
+def _synthetic_section(release_dir: Path, samples: list[Sample], store: ImageStore, count: int, seed: int) -> str:
+    """The real/synthetic mix per task type and a few synthetic samples drawn with their boxes (nothing without any)."""
+    synthetic = sorted((s for s in samples if s.synthetic and s.images), key=lambda s: s.sample_id)
+    if not synthetic:
+        return ""
+    rows = "".join(
+        f"<tr><td>{html.escape(str(row['task_type']))}</td><td>{row['real']}</td><td>{row['synthetic']}</td>"
+        f"<td>{float(row['synthetic_share']):.0%}</td></tr>"  # type: ignore[arg-type]
+        for row in mix_by_task_type(samples)
     )
-    figures = "".join(
-        f"<figure><img src='{name}' alt='sample {sample.sample_id}'><figcaption>{html.escape(sample.task_type)} · "
-        f"round {sample.round} · {html.escape(sample.source.file)} {html.escape(sample.source.record_id)}<br>"
-        f"{html.escape(_first_answer(sample))}</figcaption></figure>"
-        for sample, name in gallery
+    figures = []
+    for sample in random.Random(seed).sample(synthetic, min(count, len(synthetic))):
+        name = f"report_assets/synthetic_{sample.sample_id}.jpg"
+        atomic_write_bytes(release_dir / name, draw_rounds([sample], store))
+        answer = next((turn.content for turn in sample.conversations if turn.role == "assistant"), "")
+        figures.append(
+            f"<figure><img src='{name}' alt='synthetic sample {sample.sample_id}'><figcaption>"
+            f"{html.escape(sample.task_type)} · {html.escape(sample.source.file)}<br>{html.escape(answer[:200])}</figcaption></figure>"
+        )
+    return (
+        "<section id='synthetic'><h2>Synthetic data</h2><table><tr><th>task type</th><th>real</th><th>synthetic</th>"
+        f"<th>synthetic share</th></tr>{rows}</table><p>Rendered in Chromium; boxes, OCR lines and action targets come "
+        f"from the DOM. Failed checks: <a href='{_RELATIVE.synth_quarantine}'>{_RELATIVE.synth_quarantine}</a>.</p>"
+        f"{''.join(figures)}</section>"
     )
-    title = f"{release['dataset']} {release['version']}"
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>vlforge release {html.escape(title)}</title>
-<style>
-body{{font-family:system-ui,sans-serif;margin:2rem;max-width:1100px;color:#222}}
-table{{border-collapse:collapse;margin:1rem 0}}td,th{{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}}
-tr.pass td:nth-child(2){{color:#1a7f37}}tr.fail td:nth-child(2){{color:#c62828;font-weight:bold}}
-figure{{display:inline-block;margin:.5rem;max-width:480px;vertical-align:top}}figcaption{{font-size:.85rem}}
-code{{background:#f3f3f3;padding:0 .2rem}}
-</style></head><body>
-<h1>Release {html.escape(title)}</h1>
-<p>Content hash <code>{release['content_hash']}</code> · parent <code>{release['parent_version'] or 'none'}</code>
- · recipe <code>{html.escape(release['recipe']['name'])}</code> · seed {release['seed']}</p>
-<h2>Counts</h2>
-<table><tr><th>rows in</th><th>read</th><th>quarantined</th><th>quarantined share</th><th>samples released</th></tr>
-<tr><td>{counts['rows_in']}</td><td>{counts['rows_ok']}</td><td>{counts['rows_quarantined']}</td>
-<td>{counts['quarantine_share']:.1%}</td><td>{len(samples)}</td></tr></table>
-<table><tr><th>task type</th><th>samples</th></tr>{rows}</table>
-{_curation_section(counts)}
-<p>Quarantined records and their reasons: <a href="quarantine.jsonl">quarantine.jsonl</a>.
-{counts.get('items_in_review', 0)} items are in review, {counts.get('rounds_superseded', 0)} rounds were superseded by
-the round released for their item.</p>
-<h2>Gates</h2>
-<table><tr><th>gate</th><th>outcome</th><th>expectations</th><th>failed</th></tr>{gates}</table>
-<p>Great Expectations Data Docs: <a href="gx/index.html">gx/index.html</a></p>
-<h2>Annotation quality</h2>{quality_html}
-{_training_section(release.get("exports", {}))}
-<h2>Samples</h2>{figures}
-</body></html>
-"""
 
 
 def _training_section(exports: dict[str, list[str]]) -> str:
@@ -302,10 +313,3 @@ def _curation_section(counts: dict[str, Any]) -> str:
         f"<p>Curation kept {curate.get('kept', '-')} of {curate.get('samples_in', '-')} samples; dropped: {dropped or 'none'} "
         f"(<a href='curate_drops.jsonl'>curate_drops.jsonl</a>).</p>{shares}"
     )
-
-
-def _first_answer(sample: Sample) -> str:
-    answers = [turn.content for turn in sample.conversations if turn.role == "assistant"]
-    if answers:
-        return answers[0][:200]
-    return "; ".join(line.text for line in sample.ocr_lines)[:200]

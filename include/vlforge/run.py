@@ -31,6 +31,7 @@ class RunDescription:
         images_root: an extra folder or URI where image references are looked up, or a list of them.
         seed: the seed of every random choice in the run.
         phase: the augment phase (``augment.phases``).
+        dag_id, dag_run_id: the Airflow DAG run doing this run, when there is one.
     """
 
     home: Path
@@ -41,6 +42,8 @@ class RunDescription:
     images_root: str | list[str] | None = None
     seed: int = 0
     phase: str = "main"
+    dag_id: str | None = None
+    dag_run_id: str | None = None
 
     @property
     def run_dir(self) -> RunDir:
@@ -68,7 +71,10 @@ class RunDescription:
 
     def source_record(self) -> dict[str, Any]:
         """What the run read, as ``RELEASE.json`` records it."""
-        return {"source": self.source, "source_format": self.source_format, "images_root": self.images_root}
+        record: dict[str, Any] = {"source": self.source, "source_format": self.source_format, "images_root": self.images_root}
+        if self.dag_run_id:
+            record["dag_run"] = {"dag_id": self.dag_id, "run_id": self.dag_run_id}
+        return record
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "home": str(self.home)}

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from support.recipes import DEMO_REAL_ONLY_RECIPE
 
 from vlforge.augment.replay import check_replay
 from vlforge.demo import prepare_demo
@@ -30,15 +31,22 @@ def test_release_dag_is_documented_tagged_and_retried(dagbag) -> None:
         "gate_quality",
         "curate",
         "gate_curate",
+        "plan_compose",
         "compose",
+        "merge_compose",
         "plan_augment",
         "augment",
         "merge_augment",
         "gate_augment",
+        "plan_synth",
+        "synthesize",
+        "merge_synth",
+        "gate_synth",
         "release",
         "compare_and_promote",
     ]
     assert type(dag.get_task("augment")).__name__.endswith("MappedOperator")  # one task instance per shard
+    assert type(dag.get_task("compose")).__name__.endswith("MappedOperator")
     assert dag.get_task("ingest").retries == 1
     # A recipe error or a gate is deterministic: retrying only delays the failure.
     assert dag.get_task("prepare").retries == 0
@@ -46,6 +54,8 @@ def test_release_dag_is_documented_tagged_and_retried(dagbag) -> None:
     assert dag.get_task("gate_quality").retries == 0
     assert dag.get_task("gate_curate").retries == 0
     assert dag.get_task("gate_augment").retries == 0
+    assert dag.get_task("gate_synth").retries == 0
+    assert type(dag.get_task("synthesize")).__name__.endswith("MappedOperator")  # one Chromium per shard
     assert set(dag.params.keys()) == {
         "source",
         "source_format",
@@ -73,12 +83,18 @@ def test_order_comes_from_the_run_description_each_task_passes_on(dagbag) -> Non
         "gate_quality": ["measure_agreement"],
         "curate": ["gate_quality"],
         "gate_curate": ["curate"],
-        "compose": ["gate_curate"],
-        "plan_augment": ["compose"],
-        "augment": ["compose", "plan_augment"],
-        "merge_augment": ["augment", "compose"],
+        "plan_compose": ["gate_curate"],
+        "compose": ["gate_curate", "plan_compose"],
+        "merge_compose": ["compose", "gate_curate"],
+        "plan_augment": ["merge_compose"],
+        "augment": ["merge_compose", "plan_augment"],
+        "merge_augment": ["augment", "merge_compose"],
         "gate_augment": ["merge_augment"],
-        "release": ["gate_augment"],
+        "plan_synth": ["prepare"],
+        "synthesize": ["plan_synth", "prepare"],
+        "merge_synth": ["prepare", "synthesize"],
+        "gate_synth": ["merge_synth"],
+        "release": ["gate_augment", "gate_synth"],
         "compare_and_promote": ["gate_augment", "release"],
     }
 
@@ -93,8 +109,8 @@ def test_demo_release_end_to_end(dagbag, vlforge_home: Path, tmp_path: Path) -> 
     from airflow.utils.state import DagRunState
     from sqlalchemy import select
 
-    export = prepare_demo(tmp_path / "demo")
-    run = _run(dagbag, {"source": str(export), "source_format": "label_studio", "dataset": "dagtest", "recipe": "demo"})
+    prepare_demo(tmp_path / "demo")  # the folder of both demo exports, as `make demo` releases it
+    run = _run(dagbag, {"source": str(tmp_path / "demo"), "source_format": "label_studio", "dataset": "dagtest", "recipe": "demo"})
     assert run.state == DagRunState.SUCCESS
 
     releases = vlforge_home / "releases" / "dagtest"
@@ -103,34 +119,41 @@ def test_demo_release_end_to_end(dagbag, vlforge_home: Path, tmp_path: Path) -> 
     release = json.loads((folder / "RELEASE.json").read_text())
     assert release["version"] == version and release["content_hash"].startswith(version)
     counts = release["counts"]
-    # 11 annotation rows: 1 quarantined (its image is gone); of 6 items, 5 are released and the
+    # 13 annotation rows: 1 quarantined (its image is gone); of 8 items, 7 are released and the
     # rocket, whose second round missed a launch tower, goes to review with both of its rounds.
-    assert (counts["rows_in"], counts["rows_ok"], counts["rows_quarantined"]) == (11, 10, 1)
-    assert (counts["items_released"], counts["items_in_review"], counts["rounds_in_review"]) == (5, 1, 2)
+    assert (counts["rows_in"], counts["rows_ok"], counts["rows_quarantined"]) == (13, 12, 1)
+    assert (counts["items_released"], counts["items_in_review"], counts["rounds_in_review"]) == (7, 1, 2)
     assert counts["rounds_superseded"] == 3 and counts["review_tasks"] == 1
-    # Curation keeps all five demo samples (distinct photographs, sides and texts within limits); the
-    # demo recipe's 60/20/20 puts 3 in train, 1 in val, 1 in test, phase "main" adds one augmented copy
-    # of each train sample, and compose one multi-image grounding sample to train.
-    assert counts["curate"] == {"samples_in": 5, "kept": 5, "dropped": 0, "dropped_by_reason": {}}
-    assert counts["augment"]["phase"] == "main" and counts["augment"]["augmented"] == 3
-    # Which item lands in which split hashes its id (Label Studio's project 7 and the task id): the OCR
-    # page is in train (with its augmented copy) and a caption is not.
-    assert counts["by_task_type"] == {"caption": 1, "grounding": 6, "ocr": 2}
-    assert counts["by_split"] == {"train": 7, "val": 1, "test": 1} and counts["samples"] == 9
-    assert counts["synthetic_share"] == 0.0
+    # Curation keeps all seven demo samples (the cat's two extra captions differ from its first round's,
+    # so none is a duplicate); the demo recipe's 70/15/15 puts the cat's three and two more in train, 1
+    # in val, 1 in test; phase "main" adds one augmented copy of each of the 5 train samples; compose
+    # makes one multi-turn (the cat's captions), one multi-task (the cat's boxes and captions) and one
+    # multi-image sample; synthesis adds 15 train samples: 2 receipts and their 2 degraded copies (OCR),
+    # 2 phone screens with 1 grounding question, 1 action and a trajectory each (2 grounding, 9 GUI actions).
+    assert counts["curate"] == {"samples_in": 7, "kept": 7, "dropped": 0, "dropped_by_reason": {}}
+    assert counts["augment"]["phase"] == "main" and counts["augment"]["augmented"] == 5
+    assert {rule: made["composed"] for rule, made in counts["compose"]["by_rule"].items()} == {
+        "multi_image": 1,
+        "multi_task": 1,
+        "multi_turn": 1,
+    }
+    assert counts["by_task_type"] == {"caption": 6, "grounding": 9, "gui_action": 9, "ocr": 6}
+    assert counts["by_split"] == {"train": 28, "val": 1, "test": 1} and counts["samples"] == 30
+    assert (counts["synthetic"], counts["synthetic_share"]) == (15, 0.5)
     assert release["metrics"]["ocr_accuracy"] == 1.0 and release["metrics"]["action_completeness"] is None
     assert release["metrics"]["by_task_type"]["grounding"]["iou_agreement"] == 0.858406  # stored at 6 decimals
-    assert [gate["name"] for gate in release["gates"]] == ["augment", "curate", "ingest", "quality"]
+    assert [gate["name"] for gate in release["gates"]] == ["augment", "curate", "ingest", "quality", "synth"]
     assert all(gate["passed"] for gate in release["gates"])
     assert release["recipe"]["name"] == "demo" and release["parent_version"] is None
-    assert release["numerics"] == {"metric_decimals": 6, "cpu_dependent_outputs": {}}
+    assert release["numerics"]["metric_decimals"] == 6
+    assert list(release["numerics"]["cpu_dependent_outputs"]) == ["synth.documents.degrade"]  # the demo's degraded receipts
     manifest = pq.read_table(folder / "manifest.parquet")
-    assert manifest.num_rows == 9
+    assert manifest.num_rows == 30
     assert sorted(set(manifest.column("split").to_pylist())) <= ["test", "train", "val"]
     copies = [row["sample_id"] for row in manifest.to_pylist() if any(op["op"] == "parent" for op in row["lineage"])]
-    assert len(copies) == 3 and all(check_replay(folder, copy).ok for copy in copies)  # byte for byte
+    assert len(copies) == 5 and all(check_replay(folder, copy).ok for copy in copies)  # byte for byte
     agreement = pq.read_table(folder / "agreement.parquet").to_pandas()
-    assert sorted(agreement["status"]) == ["released"] * 5 + ["review"]
+    assert sorted(agreement["status"]) == ["released"] * 7 + ["review"]
     (review_task,) = json.loads((folder / "review" / "review_tasks.json").read_text())
     assert review_task["meta"]["below_threshold"]["iou_agreement"] == {"value": 0.6667, "threshold": 0.85}
     assert (folder / "images" / review_task["data"]["image"].removeprefix("/data/local-files/?d=images/")).is_file()
@@ -139,7 +162,7 @@ def test_demo_release_end_to_end(dagbag, vlforge_home: Path, tmp_path: Path) -> 
     assert (folder / "gx" / "index.html").is_file()
     report = (folder / "report.html").read_text()
     assert "report_assets/" in report and "ingest" in report and "iou_agreement" in report
-    assert "3 augmented copies of the train split" in report and "Curation kept 5 of 5 samples" in report
+    assert "5 augmented copies of the train split" in report and "Curation kept 7 of 7 samples" in report
     for files in release["exports"].values():
         assert all((folder / "exports" / name).is_file() for name in files)
     # One LLaMA-Factory file per split and box convention (0-1000, Qwen2.5-VL pixels), all in one dataset_info.json.
@@ -150,7 +173,7 @@ def test_demo_release_end_to_end(dagbag, vlforge_home: Path, tmp_path: Path) -> 
         split: json.loads((folder / "exports" / "llamafactory" / f"dagtest_{split}.json").read_text()) for split in splits
     }
     assert {split: len(records) for split, records in sharegpt.items()} == {split: counts["by_split"][split] for split in splits}
-    assert sum(len(records) for records in sharegpt.values()) == 9
+    assert sum(len(records) for records in sharegpt.values()) == 30
     first_image = folder / "exports" / "llamafactory" / sharegpt[splits[0]][0]["images"][0]
     assert first_image.resolve().is_file()
 
@@ -160,7 +183,7 @@ def test_demo_release_end_to_end(dagbag, vlforge_home: Path, tmp_path: Path) -> 
     # The event comes from the promotion of the dataset's first release.
     assert event.extra["version"] == version and event.extra["content_hash"] == release["content_hash"]
     assert event.extra["outcome"] == "first" and event.extra["metrics"]["ocr_accuracy"] == 1.0
-    assert event.extra["counts"]["samples"] == 9
+    assert event.extra["counts"]["samples"] == 30
     assert (releases / "current").resolve() == folder.resolve()
     states = {instance.task_id: instance.state for instance in run.get_task_instances()}
     assert states["curate"] == states["compare_and_promote"] == "success"
@@ -170,14 +193,15 @@ def test_failed_gate_fails_the_run_and_leaves_the_previous_release(dagbag, vlfor
     from airflow.utils.state import DagRunState
 
     export = prepare_demo(tmp_path / "good")
-    assert _run(dagbag, {"source": str(export), "source_format": "label_studio", "dataset": "gated", "recipe": "demo"}).state == DagRunState.SUCCESS
+    conf = {"source_format": "label_studio", "dataset": "gated", "recipe": DEMO_REAL_ONLY_RECIPE}
+    assert _run(dagbag, {"source": str(export), **conf}).state == DagRunState.SUCCESS
     releases = vlforge_home / "releases" / "gated"
     before = sorted(path.name for path in releases.iterdir())
 
     broken = tmp_path / "broken"
     shutil.copytree(tmp_path / "good", broken)
     shutil.rmtree(broken / "skimage")  # every image gone: everything is quarantined
-    run = _run(dagbag, {"source": str(broken / export.name), "source_format": "label_studio", "dataset": "gated", "recipe": "demo"})
+    run = _run(dagbag, {"source": str(broken / export.name), **conf})
 
     assert run.state == DagRunState.FAILED
     states = {instance.task_id: instance.state for instance in run.get_task_instances()}
@@ -189,11 +213,18 @@ def test_failed_gate_fails_the_run_and_leaves_the_previous_release(dagbag, vlfor
         "gate_quality": "upstream_failed",
         "curate": "upstream_failed",
         "gate_curate": "upstream_failed",
+        "plan_compose": "upstream_failed",
         "compose": "upstream_failed",
+        "merge_compose": "upstream_failed",
         "plan_augment": "upstream_failed",
         "augment": "upstream_failed",
         "merge_augment": "upstream_failed",
         "gate_augment": "upstream_failed",
+        # synthesis reads nothing ingest writes: it runs (this recipe plans no shard) and passes
+        "plan_synth": "success",
+        "synthesize": "skipped",
+        "merge_synth": "success",
+        "gate_synth": "success",
         "release": "upstream_failed",
         "compare_and_promote": "upstream_failed",
     }

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.exc import OperationalError
+from support.recipes import DEMO_REAL_ONLY_RECIPE
 
 from vlforge.catalog import open_catalog
 
@@ -52,7 +53,7 @@ def test_the_release_is_recorded_in_the_connections_catalog(
     from airflow.utils.state import DagRunState
 
     run = dagbag.get_dag("vlforge_release").test(
-        run_conf={"source": str(demo_export), "source_format": "label_studio", "dataset": "pgcatalog", "recipe": "demo"}
+        run_conf={"source": str(demo_export), "source_format": "label_studio", "dataset": "pgcatalog", "recipe": DEMO_REAL_ONLY_RECIPE}
     )
     assert run.state == DagRunState.SUCCESS
     version = (vlforge_home / "releases" / "pgcatalog" / "LATEST").read_text().strip()

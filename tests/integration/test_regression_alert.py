@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.recipes import DEMO_REAL_ONLY_RECIPE
 
 from vlforge.catalog import open_catalog
 
@@ -96,7 +97,7 @@ def test_a_degraded_source_is_held_and_alerts_with_old_and_new_values(
     from sqlalchemy import select
 
     dag = dagbag.get_dag("vlforge_release")
-    conf = {"source_format": "label_studio", "dataset": "regress", "recipe": "demo"}
+    conf = {"source_format": "label_studio", "dataset": "regress", "recipe": DEMO_REAL_ONLY_RECIPE}
     first = dag.test(run_conf=conf | {"source": str(demo_export)})
     assert first.state == DagRunState.SUCCESS
     releases = vlforge_home / "releases" / "regress"
@@ -156,7 +157,7 @@ def test_a_failed_gate_alerts_through_the_failure_callback(
     missing_images.parent.mkdir()
     missing_images.write_text(demo_export.read_text())  # every image reference dangles: all rows quarantined
     run = dagbag.get_dag("vlforge_release").test(
-        run_conf={"source": str(missing_images), "source_format": "label_studio", "dataset": "regress_failing", "recipe": "demo"}
+        run_conf={"source": str(missing_images), "source_format": "label_studio", "dataset": "regress_failing", "recipe": DEMO_REAL_ONLY_RECIPE}
     )
     assert run.state == DagRunState.FAILED
     (text,) = _texts(webhook)

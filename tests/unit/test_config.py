@@ -55,7 +55,7 @@ def test_unknown_top_level_key_lists_allowed_keys_and_names_file(tmp_path: Path)
         load_recipe(str(path))
     message = str(raised.value)
     assert str(path) in message
-    assert "exprt: unknown key; allowed here: ['augment', 'compose', 'curate', 'export', 'ingest', 'name', 'preannotate', 'prompts', 'quality', 'release', 'report']" in message
+    assert "exprt: unknown key; allowed here: ['augment', 'compose', 'curate', 'export', 'ingest', 'name', 'preannotate', 'prompts', 'quality', 'release', 'report', 'scenes', 'synth']" in message
 
 
 def test_unknown_nested_key_lists_the_keys_of_its_section(tmp_path: Path) -> None:

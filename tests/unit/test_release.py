@@ -76,14 +76,17 @@ def test_release_folder_holds_everything(staged: RunDescription, recipe: Recipe,
         "review",
         "exports",
         "gx",
+        "gx_results",
         "images",
         "report.html",
         "report_assets",
+        "report_gallery.html",
+        "thumbnails",
     }
     release = json.loads((folder / "RELEASE.json").read_text())
     assert set(release) == {
         "version", "dataset", "created_at", "content_hash", "parent_version", "source", "counts", "metrics", "gates",
-        "recipe", "recipe_hash", "seed", "exports",
+        "recipe", "recipe_hash", "seed", "exports", "numerics",
     }  # fmt: skip
     assert release["recipe"] == recipe.model_dump(mode="json")
     # The images of released samples, and of the item in review, which the review tasks show.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -237,3 +238,57 @@ def shadow_gradient(image: np.ndarray, angle_deg: float, strength: float) -> np.
     if image.ndim == 3:
         factor = factor[:, :, None]
     return np.clip(np.rint(image.astype(np.float64) * factor), 0, 255).astype(np.uint8)
+
+
+# A box's outline is sampled this often (pixels) when a non-linear map moves it.
+OUTLINE_STEP = 0.5
+PointMap = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def map_targets(targets: Targets, width: int, height: int, point_map: PointMap, op_name: str, min_visibility: float) -> Targets:
+    """Move every target with ``point_map`` onto a ``width`` x ``height`` image.
+
+    A box becomes the bounding box of its mapped outline (edges sampled every ``OUTLINE_STEP`` px),
+    clipped to the image; it is lost when the clipped share of that bounding box is under
+    ``min_visibility`` or it is under 1 px. A point is mapped and lost when it leaves the image.
+    For a continuous one-to-one map the outline bounds the whole mapped box.
+    """
+    moved: dict[str, XYXY] = {}
+    points: dict[str, tuple[float, float]] = {}
+
+    def move_box(key: str, box: XYXY) -> None:
+        x1, y1, x2, y2 = box
+        nx = max(2, math.ceil((x2 - x1) / OUTLINE_STEP) + 1)
+        ny = max(2, math.ceil((y2 - y1) / OUTLINE_STEP) + 1)
+        along_x, along_y = np.linspace(x1, x2, nx), np.linspace(y1, y2, ny)
+        xs = np.concatenate([along_x, along_x, np.full(ny, x1), np.full(ny, x2)])
+        ys = np.concatenate([np.full(nx, y1), np.full(nx, y2), along_y, along_y])
+        mx, my = point_map(xs, ys)
+        full = (float(mx.min()), float(my.min()), float(mx.max()), float(my.max()))
+        clipped = (max(0.0, full[0]), max(0.0, full[1]), min(float(width), full[2]), min(float(height), full[3]))
+        area = (full[2] - full[0]) * (full[3] - full[1])
+        kept = max(0.0, clipped[2] - clipped[0]) * max(0.0, clipped[3] - clipped[1])
+        if clipped[2] - clipped[0] >= 1 and clipped[3] - clipped[1] >= 1 and area > 0 and kept / area >= min_visibility:
+            moved[key] = _rounded(np.asarray(clipped))
+
+    def move_point(key: str, point: tuple[float, float]) -> None:
+        mx, my = point_map(np.asarray([point[0]], dtype=np.float64), np.asarray([point[1]], dtype=np.float64))
+        x, y = float(mx[0]), float(my[0])
+        if 0 <= x <= width and 0 <= y <= height:
+            points[key] = (round(x, BOX_DECIMALS), round(y, BOX_DECIMALS))
+
+    for i, box in enumerate(targets.boxes):
+        if box is not None:
+            move_box(f"boxes:{i}", (box.x1, box.y1, box.x2, box.y2))
+    for i, line in enumerate(targets.ocr_lines):
+        if line is not None and line.box is not None:
+            move_box(f"ocr_lines:{i}", (line.box.x1, line.box.y1, line.box.x2, line.box.y2))
+    for i, action in enumerate(targets.actions):
+        if action is not None and action.box is not None:
+            move_box(f"actions:{i}", (action.box.x1, action.box.y1, action.box.x2, action.box.y2))
+        if action is not None and action.point is not None:
+            move_point(f"actions:{i}", action.point)
+    for i, text_box in enumerate(targets.text_boxes):
+        if text_box is not None:
+            move_box(f"text_boxes:{i}", text_box)
+    return rebuild_targets(targets, width, height, moved, points, op_name, min_visibility)

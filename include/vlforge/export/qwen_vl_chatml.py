@@ -4,6 +4,8 @@ Images are written inline as ``Picture N: <img>path</img>``; a box is
 ``<ref>label</ref><box>(x1,y1),(x2,y2)</box>`` with coordinates normalised to
 integers in ``[0, 1000)``. Roles are ``user``/``assistant`` under ``from``/``value``.
 Qwen-VL (first generation) has no video input: a video sample is refused (``export_all`` skips it).
+It has no GUI tool either: GUI actions answer as one line each, ``click <ref>target</ref><box>...</box>``,
+``type "text"``, ``swipe up <box>...</box>`` (the box in the same ``[0, 1000)`` grid).
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from vlforge.export.render import (
     merge_system_prompt,
     refuse_videos,
     training_turns,
+    with_actions_answer,
 )
 from vlforge.geometry import xyxy_to_qwen_vl_1000
-from vlforge.records import Box, ImageRef, OcrLine, Sample
+from vlforge.records import Box, GuiAction, ImageRef, OcrLine, Sample
 from vlforge.store import atomic_write_text
 
 
@@ -40,8 +43,27 @@ def ocr_answer(lines: list[OcrLine], images: tuple[ImageRef, ...]) -> str:
     )
 
 
+def action_text(action: GuiAction, screen: ImageRef) -> str:
+    """One GUI action as Qwen-VL text: its type, its text, and its target box when it has one."""
+    words = [action.type]
+    if action.type in ("type", "key", "open") and action.text:
+        words.append(json.dumps(action.text, ensure_ascii=False))
+    elif action.type in ("swipe", "scroll") and action.text:
+        words.append(action.text)
+    if action.box is not None:
+        reference = action.box.label or action.text if action.type in ("click", "long_press") else ""
+        box = box_text(action.box, screen, reference)
+        words.append(box if reference else box.replace("<ref></ref>", ""))
+    return " ".join(words)
+
+
 def record(sample: Sample, recipe: Recipe, image_prefix: str) -> dict[str, object]:
     refuse_videos(sample, "Qwen-VL (first generation)")
+    if sample.actions:
+        if not sample.images:
+            raise ExportError(f"sample {sample.sample_id}: GUI actions need a screenshot, but the sample has no image")
+        answer = "\n".join(action_text(action, sample.images[0]) for action in sample.actions)
+        sample = with_actions_answer(sample, answer)
     turns = merge_system_prompt(training_turns(sample, recipe, boxes_answer, ocr_answer))
     check_image_tags(sample, "".join(turn.content for turn in turns), "<image>", len(sample.images))
     pictures = iter(range(1, len(sample.images) + 1))

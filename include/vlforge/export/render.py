@@ -50,6 +50,8 @@ OcrAnswer = Callable[[list[OcrLine], tuple[ImageRef, ...]], str]
 def training_turns(sample: Sample, recipe: Recipe, boxes_answer: BoxAnswer, ocr_answer: OcrAnswer) -> list[Turn]:
     """The full conversation to train on, with ``<image>`` tags for every image and ``<video>`` tags for every video.
 
+    Boxes answer the conversation's last turn when it is a user question (and the sample has no OCR
+    lines); otherwise they answer the recipe's grounding prompt, added as one more pair.
     A conversation without any tag of a kind gets them at the start of its first user turn, images first.
     """
     turns = list(sample.conversations)
@@ -66,6 +68,9 @@ def training_turns(sample: Sample, recipe: Recipe, boxes_answer: BoxAnswer, ocr_
         for index in sorted({box.image_index for box in sample.boxes}):
             boxes = [box for box in sample.boxes if box.image_index == index]
             turns += _pair(f"Picture {index + 1}: {recipe.prompts.grounding}", boxes_answer(boxes, sample.images))
+    elif sample.boxes and not sample.ocr_lines and turns and turns[-1].role == "user":
+        # a referring question ("Where is the search box?") that the boxes answer
+        turns.append(Turn(role="assistant", content=boxes_answer(list(sample.boxes), sample.images)))
     elif sample.boxes:
         turns += _pair(recipe.prompts.grounding, boxes_answer(list(sample.boxes), sample.images))
     text = "".join(turn.content for turn in turns)

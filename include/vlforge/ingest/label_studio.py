@@ -3,7 +3,9 @@
 Each non-cancelled annotation of a task is one sample, one annotation round
 (in the export's order), and all of them share the task's ``item_id`` (see
 ``_item_id``: it does not depend on the export's file name); an annotation
-marked ``ground_truth`` (an adjudicated one) is ``gold``. Results are read as:
+marked ``ground_truth`` (an adjudicated one) is ``gold``. A generated scene's task
+is released only once a reviewer accepted it, as a synthetic sample with the scene's lineage
+(``vlforge.ingest.scene_tasks``). Results are read as:
 
 - ``rectanglelabels``: a box (percent of the image -> absolute pixels);
 - ``textarea`` with a region (``x``/``y``/``width``/``height``) or the id of a
@@ -24,6 +26,7 @@ from typing import Any
 from vlforge.config import Recipe
 from vlforge.geometry import label_studio_percent_to_xyxy
 from vlforge.ingest.base import IngestContext, RecordError, Rejection, caption_turns
+from vlforge.ingest.scene_tasks import scene_lineage, scene_rounds
 from vlforge.ingest.sources import load_json_records
 from vlforge.media import detect_language
 from vlforge.records import Box, ImageRef, OcrLine, Sample, make_item_id, make_sample_id
@@ -42,7 +45,10 @@ def read(location: str, context: IngestContext, recipe: Recipe) -> Iterator[Samp
             continue
         task_id = task.get("id", record_id) if isinstance(task, dict) else record_id
         try:
-            annotations = _annotations(task)
+            scene = scene_lineage(task)
+            annotations = _annotations(task, allow_none=scene is not None)
+            if scene is not None:
+                annotations = scene_rounds(task, annotations, recipe.scenes.allow_unreviewed)
         except RecordError as error:
             yield Rejection(context.source(f"task {task_id}"), error.reason, error.field, error.value)
             continue
@@ -52,6 +58,7 @@ def read(location: str, context: IngestContext, recipe: Recipe) -> Iterator[Samp
             try:
                 yield _sample(task, annotation, round_, source, context, recipe).model_copy(
                     update={"item_id": item_id, "gold": bool(annotation.get("ground_truth", False))}
+                    | ({"synthetic": True, "lineage": (scene,)} if scene is not None else {})
                 )
             except RecordError as error:
                 yield Rejection(source, error.reason, error.field, error.value)
@@ -85,14 +92,14 @@ def _project_id(task: Any) -> int | str | None:
     return projects.pop() if len(projects) == 1 else None
 
 
-def _annotations(task: Any) -> list[dict[str, Any]]:
+def _annotations(task: Any, allow_none: bool = False) -> list[dict[str, Any]]:
     if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
         raise RecordError("task is not an object with a 'data' object", "data", task)
     annotations = task.get("annotations", [])
     if not isinstance(annotations, list) or not all(isinstance(item, dict) for item in annotations):
         raise RecordError("'annotations' is not a list of objects", "annotations", annotations)
     kept = [annotation for annotation in annotations if not annotation.get("was_cancelled", False)]
-    if not kept:
+    if not kept and not allow_none:
         reason = "every annotation was cancelled" if annotations else "task has no annotations"
         raise RecordError(reason, "annotations", len(annotations))
     return kept

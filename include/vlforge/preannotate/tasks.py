@@ -28,7 +28,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from vlforge.label_studio_tasks import caption, label_config, region, transcription
 from vlforge.layout import LABEL_CONFIG_NAME
-from vlforge.preannotate.config import PreannotateConfig
+from vlforge.preannotate.config import PreannotateConfig, VlmConfig
 from vlforge.preannotate.tesseract import RecognisedLine, check_languages, recognise, tesseract_version
 from vlforge.preannotate.vlm import Vlm, shared_vlm
 from vlforge.records import Box, ImageRef
@@ -46,6 +46,26 @@ class Skipped:
 
     file: str
     reason: str
+
+
+@dataclass(frozen=True)
+class VlmLabels:
+    """What the VLM said about one image: boxes in its pixels, and its caption (none when empty)."""
+
+    boxes: tuple[Box, ...] = ()
+    captions: tuple[str, ...] = ()
+
+    def results(self, reference: ImageRef) -> list[dict[str, Any]]:
+        """The boxes as ``rectanglelabels`` regions (``object`` where the model named none) and the captions as whole-image text."""
+        regions = [region(f"box{index}", box, reference, box.label or "object") for index, box in enumerate(self.boxes)]
+        return regions + [caption(f"caption{index}", text) for index, text in enumerate(self.captions)]
+
+
+def vlm_labels(image: Image.Image, vlm: Vlm, config: VlmConfig) -> VlmLabels:
+    """The VLM's boxes and caption of ``image``, each only when ``config`` switches it on."""
+    boxes = tuple(vlm.ground(image)) if config.grounding else ()
+    text = vlm.caption(image) if config.caption else ""
+    return VlmLabels(boxes=boxes, captions=(text,) if text else ())
 
 
 def list_images(images_dir: Path) -> list[str]:
@@ -194,15 +214,8 @@ def _task(
                 region(f"ocr{index}", box, reference, "Text") | score,
                 transcription(f"ocr{index}", box, reference, recognised.line.text) | score,
             ]
-    boxes: list[Box] = []
-    captions: list[str] = []
-    if vlm is not None and config.vlm.grounding:
-        boxes = vlm.ground(image)
-        results += [region(f"box{index}", box, reference, box.label or "object") for index, box in enumerate(boxes)]
-    if vlm is not None and config.vlm.caption:
-        text = vlm.caption(image)
-        captions = [text] if text else []
-        results += [caption(f"caption{index}", text) for index, text in enumerate(captions)]
+    labels = vlm_labels(image, vlm, config.vlm) if vlm is not None else VlmLabels()
+    results += labels.results(reference)
     prediction: dict[str, Any] = {"model_version": model_version, "result": results}
     if lines:
         prediction["score"] = round(sum(line.confidence for line in lines) / len(lines), 4)
@@ -217,7 +230,7 @@ def _task(
             "languages": sorted({line.line.language for line in lines}),
         },
     }
-    counts = _empty_counts() | {"images": 1, "tasks": 1, "ocr_lines": len(lines), "boxes": len(boxes), "captions": len(captions)}
+    counts = _empty_counts() | {"images": 1, "tasks": 1, "ocr_lines": len(lines), "boxes": len(labels.boxes), "captions": len(labels.captions)}
     return task, counts
 
 

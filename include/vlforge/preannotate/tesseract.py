@@ -110,6 +110,22 @@ def recognise(
     Raises:
         TesseractError: naming the image when Tesseract fails or times out.
     """
+    return parse_tsv(run_tsv(image, name, languages, psm, timeout_s, binary), min_word_confidence)
+
+
+def run_tsv(
+    image: Image.Image,
+    name: str,
+    languages: Sequence[str] = ("eng", "chi_sim"),
+    psm: int = 3,
+    timeout_s: float = 120.0,
+    binary: str = "tesseract",
+) -> str:
+    """Tesseract's TSV output for an image (arguments as for ``recognise``).
+
+    Raises:
+        TesseractError: naming the image when Tesseract fails or times out.
+    """
     check_languages(languages, binary)
     buffer = io.BytesIO()
     image.convert("RGB").save(buffer, format="PNG")
@@ -127,7 +143,36 @@ def recognise(
     if completed.returncode != 0:
         message = completed.stderr.decode("utf-8", "replace").strip()
         raise TesseractError(f"tesseract failed on {name} (exit {completed.returncode}): {message}")
-    return parse_tsv(completed.stdout.decode("utf-8", "replace"), min_word_confidence)
+    return completed.stdout.decode("utf-8", "replace")
+
+
+@dataclass(frozen=True)
+class RecognisedWord:
+    """One word of Tesseract's TSV: its text, confidence (0-100), box ``left, top, right, bottom`` and line key."""
+
+    text: str
+    confidence: float
+    box: tuple[int, int, int, int]
+    line_key: tuple[str, str, str, str]
+
+
+def tsv_words(tsv: str, min_word_confidence: float = 30.0) -> list[RecognisedWord]:
+    """The word rows of Tesseract's TSV output that have text, a box and enough confidence, in order."""
+    words = []
+    for row in csv.DictReader(io.StringIO(tsv), delimiter="\t", quoting=csv.QUOTE_NONE):
+        if row.get("level") != _WORD_LEVEL:
+            continue
+        text = (row.get("text") or "").strip()
+        try:
+            confidence = float(row["conf"])
+            left, top, width, height = (int(row[key]) for key in ("left", "top", "width", "height"))
+        except (KeyError, TypeError, ValueError):
+            continue
+        if not text or confidence < min_word_confidence or width <= 0 or height <= 0:
+            continue
+        key = (row["page_num"], row["block_num"], row["par_num"], row["line_num"])
+        words.append(RecognisedWord(text, confidence, (left, top, left + width, top + height), key))
+    return words
 
 
 def parse_tsv(tsv: str, min_word_confidence: float = 30.0) -> list[RecognisedLine]:
@@ -143,22 +188,11 @@ def parse_tsv(tsv: str, min_word_confidence: float = 30.0) -> list[RecognisedLin
         union box of its words in pixels, the language of its text and its mean word confidence.
     """
     lines: dict[tuple[str, str, str, str], list[tuple[str, float, tuple[int, int, int, int]]]] = {}
-    for row in csv.DictReader(io.StringIO(tsv), delimiter="\t", quoting=csv.QUOTE_NONE):
-        if row.get("level") != _WORD_LEVEL:
-            continue
-        text = (row.get("text") or "").strip()
-        try:
-            confidence = float(row["conf"])
-            left, top, width, height = (int(row[key]) for key in ("left", "top", "width", "height"))
-        except (KeyError, TypeError, ValueError):
-            continue
-        if not text or confidence < min_word_confidence or width <= 0 or height <= 0:
-            continue
-        key = (row["page_num"], row["block_num"], row["par_num"], row["line_num"])
-        lines.setdefault(key, []).append((text, confidence, (left, top, left + width, top + height)))
+    for word in tsv_words(tsv, min_word_confidence):
+        lines.setdefault(word.line_key, []).append((word.text, word.confidence, word.box))
     recognised = []
     for words in lines.values():
-        text = _join_words([word for word, _, _ in words])
+        text = join_words([word for word, _, _ in words])
         boxes = [box for _, _, box in words]
         box = Box(
             x1=float(min(b[0] for b in boxes)),
@@ -173,7 +207,7 @@ def parse_tsv(tsv: str, min_word_confidence: float = 30.0) -> list[RecognisedLin
     return recognised
 
 
-def _join_words(words: list[str]) -> str:
+def join_words(words: list[str]) -> str:
     """Words joined by spaces, except between CJK characters, which Chinese writes without them."""
     text = words[0]
     for word in words[1:]:

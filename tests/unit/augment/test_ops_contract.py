@@ -24,6 +24,12 @@ OP_TABLE: list[tuple[str, dict]] = [
     ("low_light", {}),
     ("jpeg", {"quality_range": (20, 60)}),
     ("ocr_degradation", {}),
+    ("watermark", {}),
+    ("shadow", {}),
+    ("paper_texture", {}),
+    ("warp", {"amplitude_range": (0.01, 0.03)}),
+    ("resample", {"restore_probability": 0.0}),
+    ("resample", {"restore_probability": 1.0}),
 ]
 SEEDS = [0, 1, 2]
 

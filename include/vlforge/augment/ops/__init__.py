@@ -15,10 +15,15 @@ from vlforge.augment.ops import (  # noqa: F401  (importing registers them)
     low_light,
     motion_blur,
     ocr_degradation,
+    paper_texture,
     perspective,
     random_erasing,
     random_resized_crop,
+    resample,
     rotate,
+    shadow,
+    warp,
+    watermark,
 )
 from vlforge.augment.ops.base import REGISTRY, Op, OpParams, build_op, register
 

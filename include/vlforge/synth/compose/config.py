@@ -83,3 +83,4 @@ class ComposeConfig(_Section):
     tokenizer_path: str | None = None
     rewrite: RewriteConfig = RewriteConfig()
     packing: PackingConfig = PackingConfig()
+    shard_size: int = Field(256, ge=1, description="Samples to compose per shard (one mapped task each).")
