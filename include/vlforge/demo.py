@@ -13,8 +13,8 @@ from importlib import resources
 from pathlib import Path
 
 EXPORT = Path(__file__).resolve().parent.parent / "demo" / "label_studio_export.json"
-# A second project's export: two more captions of the cat, by other annotators. With it the demo's
-# folder has samples of one image to compose into multi-turn and multi-task conversations.
+# A second project's export: two more captions of the cat and one of the coffee, by other annotators.
+# With it the demo's folder has samples of one image to compose into multi-turn and multi-task conversations.
 EXTRA_CAPTIONS = EXPORT.with_name("label_studio_captions.json")
 DEMO_IMAGES = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "camera.png", "page.png")
 

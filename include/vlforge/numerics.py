@@ -35,11 +35,12 @@ def stored_metric(value: float | None) -> float | None:
     return None if value is None else round(float(value), METRIC_DECIMALS)
 
 
-def cpu_dependent_outputs(recipe: Recipe) -> dict[str, str]:
+def cpu_dependent_outputs(recipe: Recipe, phase: str = "main") -> dict[str, str]:
     """The parts of a release built with ``recipe`` that may differ between CPUs, each with the reason.
 
     Args:
         recipe: the resolved recipe.
+        phase: the augment phase of the run.
 
     Returns:
         ``{output: why}``; empty when the release depends only on inputs, recipe, seed and code.
@@ -49,6 +50,13 @@ def cpu_dependent_outputs(recipe: Recipe) -> dict[str, str]:
         "other, another CPU's vector instructions can pick the other one"
     )
     outputs: dict[str, str] = {}
+    if recipe.augment.copies(phase) and recipe.augment.phase_specs(phase):
+        # Measured: one of the demo's six augmented copies (crop, colour jitter, JPEG) differs between
+        # AVX-512 and plain code; the copies of the five-item demo did not.
+        outputs["augment.images"] = (
+            "augmented images are resized, warped and colour-jittered by OpenCV and albumentations, whose vector "
+            "code paths round pixels differently on another CPU"
+        )
     paraphrase = recipe.augment.paraphrase
     if paraphrase.enabled and paraphrase.backend == "model":
         outputs["augment.paraphrase"] = f"paraphrases are {generated}"
@@ -64,6 +72,6 @@ def cpu_dependent_outputs(recipe: Recipe) -> dict[str, str]:
     return outputs
 
 
-def numerics_record(recipe: Recipe) -> dict[str, object]:
+def numerics_record(recipe: Recipe, phase: str = "main") -> dict[str, object]:
     """What ``RELEASE.json`` says about its numbers: the metric precision and the CPU-dependent outputs."""
-    return {"metric_decimals": METRIC_DECIMALS, "cpu_dependent_outputs": cpu_dependent_outputs(recipe)}
+    return {"metric_decimals": METRIC_DECIMALS, "cpu_dependent_outputs": cpu_dependent_outputs(recipe, phase)}

@@ -211,5 +211,5 @@ def _assemble(
         "seed": run.seed,
         "source": run.source_record(),
         "exports": {name: list(result.files) for name, result in exports.items()},
-        "numerics": numerics_record(recipe),
+        "numerics": numerics_record(recipe, run.phase),
     }

@@ -119,41 +119,43 @@ def test_demo_release_end_to_end(dagbag, vlforge_home: Path, tmp_path: Path) -> 
     release = json.loads((folder / "RELEASE.json").read_text())
     assert release["version"] == version and release["content_hash"].startswith(version)
     counts = release["counts"]
-    # 13 annotation rows: 1 quarantined (its image is gone); of 8 items, 7 are released and the
+    # 14 annotation rows: 1 quarantined (its image is gone); of 9 items, 8 are released and the
     # rocket, whose second round missed a launch tower, goes to review with both of its rounds.
-    assert (counts["rows_in"], counts["rows_ok"], counts["rows_quarantined"]) == (13, 12, 1)
-    assert (counts["items_released"], counts["items_in_review"], counts["rounds_in_review"]) == (7, 1, 2)
+    assert (counts["rows_in"], counts["rows_ok"], counts["rows_quarantined"]) == (14, 13, 1)
+    assert (counts["items_released"], counts["items_in_review"], counts["rounds_in_review"]) == (8, 1, 2)
     assert counts["rounds_superseded"] == 3 and counts["review_tasks"] == 1
-    # Curation keeps all seven demo samples (the cat's two extra captions differ from its first round's,
-    # so none is a duplicate); the demo recipe's 70/15/15 puts the cat's three and two more in train, 1
-    # in val, 1 in test; phase "main" adds one augmented copy of each of the 5 train samples; compose
-    # makes one multi-turn (the cat's captions), one multi-task (the cat's boxes and captions) and one
-    # multi-image sample; synthesis adds 15 train samples: 2 receipts and their 2 degraded copies (OCR),
-    # 2 phone screens with 1 grounding question, 1 action and a trajectory each (2 grounding, 9 GUI actions).
-    assert counts["curate"] == {"samples_in": 7, "kept": 7, "dropped": 0, "dropped_by_reason": {}}
-    assert counts["augment"]["phase"] == "main" and counts["augment"]["augmented"] == 5
+    # Curation keeps all eight demo samples (the second project's captions of the cat and the coffee
+    # differ from their first rounds', so none is a duplicate); the demo recipe's 70/15/15 puts the cat's
+    # three, the coffee's two and one more in train, 1 in val, 1 in test; phase "main" adds one augmented
+    # copy of each of the 6 train samples; compose makes one multi-turn (the cat's captions), two
+    # multi-task (the cat's and the coffee's boxes with their captions) and one multi-image sample;
+    # synthesis adds 15 train samples: 2 receipts and their 2 degraded copies (OCR), 2 phone screens with
+    # 1 grounding question, 1 action and a trajectory each (2 grounding, 9 GUI actions).
+    assert counts["curate"] == {"samples_in": 8, "kept": 8, "dropped": 0, "dropped_by_reason": {}}
+    assert counts["augment"]["phase"] == "main" and counts["augment"]["augmented"] == 6
     assert {rule: made["composed"] for rule, made in counts["compose"]["by_rule"].items()} == {
         "multi_image": 1,
-        "multi_task": 1,
+        "multi_task": 2,
         "multi_turn": 1,
     }
-    assert counts["by_task_type"] == {"caption": 6, "grounding": 9, "gui_action": 9, "ocr": 6}
-    assert counts["by_split"] == {"train": 28, "val": 1, "test": 1} and counts["samples"] == 30
-    assert (counts["synthetic"], counts["synthetic_share"]) == (15, 0.5)
+    assert counts["by_task_type"] == {"caption": 9, "grounding": 10, "gui_action": 9, "ocr": 5}
+    assert counts["by_split"] == {"train": 31, "val": 1, "test": 1} and counts["samples"] == 33
+    assert (counts["synthetic"], counts["synthetic_share"]) == (15, 15 / 33)
     assert release["metrics"]["ocr_accuracy"] == 1.0 and release["metrics"]["action_completeness"] is None
     assert release["metrics"]["by_task_type"]["grounding"]["iou_agreement"] == 0.858406  # stored at 6 decimals
     assert [gate["name"] for gate in release["gates"]] == ["augment", "curate", "ingest", "quality", "synth"]
     assert all(gate["passed"] for gate in release["gates"])
     assert release["recipe"]["name"] == "demo" and release["parent_version"] is None
     assert release["numerics"]["metric_decimals"] == 6
-    assert list(release["numerics"]["cpu_dependent_outputs"]) == ["synth.documents.degrade"]  # the demo's degraded receipts
+    # the demo's augmented copies and degraded receipts
+    assert list(release["numerics"]["cpu_dependent_outputs"]) == ["augment.images", "synth.documents.degrade"]
     manifest = pq.read_table(folder / "manifest.parquet")
-    assert manifest.num_rows == 30
+    assert manifest.num_rows == 33
     assert sorted(set(manifest.column("split").to_pylist())) <= ["test", "train", "val"]
     copies = [row["sample_id"] for row in manifest.to_pylist() if any(op["op"] == "parent" for op in row["lineage"])]
-    assert len(copies) == 5 and all(check_replay(folder, copy).ok for copy in copies)  # byte for byte
+    assert len(copies) == 6 and all(check_replay(folder, copy).ok for copy in copies)  # byte for byte
     agreement = pq.read_table(folder / "agreement.parquet").to_pandas()
-    assert sorted(agreement["status"]) == ["released"] * 7 + ["review"]
+    assert sorted(agreement["status"]) == ["released"] * 8 + ["review"]
     (review_task,) = json.loads((folder / "review" / "review_tasks.json").read_text())
     assert review_task["meta"]["below_threshold"]["iou_agreement"] == {"value": 0.6667, "threshold": 0.85}
     assert (folder / "images" / review_task["data"]["image"].removeprefix("/data/local-files/?d=images/")).is_file()
@@ -162,7 +164,7 @@ def test_demo_release_end_to_end(dagbag, vlforge_home: Path, tmp_path: Path) -> 
     assert (folder / "gx" / "index.html").is_file()
     report = (folder / "report.html").read_text()
     assert "report_assets/" in report and "ingest" in report and "iou_agreement" in report
-    assert "5 augmented copies of the train split" in report and "Curation kept 7 of 7 samples" in report
+    assert "6 augmented copies of the train split" in report and "Curation kept 8 of 8 samples" in report
     for files in release["exports"].values():
         assert all((folder / "exports" / name).is_file() for name in files)
     # One LLaMA-Factory file per split and box convention (0-1000, Qwen2.5-VL pixels), all in one dataset_info.json.
@@ -173,7 +175,7 @@ def test_demo_release_end_to_end(dagbag, vlforge_home: Path, tmp_path: Path) -> 
         split: json.loads((folder / "exports" / "llamafactory" / f"dagtest_{split}.json").read_text()) for split in splits
     }
     assert {split: len(records) for split, records in sharegpt.items()} == {split: counts["by_split"][split] for split in splits}
-    assert sum(len(records) for records in sharegpt.values()) == 30
+    assert sum(len(records) for records in sharegpt.values()) == 33
     first_image = folder / "exports" / "llamafactory" / sharegpt[splits[0]][0]["images"][0]
     assert first_image.resolve().is_file()
 
@@ -183,7 +185,7 @@ def test_demo_release_end_to_end(dagbag, vlforge_home: Path, tmp_path: Path) -> 
     # The event comes from the promotion of the dataset's first release.
     assert event.extra["version"] == version and event.extra["content_hash"] == release["content_hash"]
     assert event.extra["outcome"] == "first" and event.extra["metrics"]["ocr_accuracy"] == 1.0
-    assert event.extra["counts"]["samples"] == 30
+    assert event.extra["counts"]["samples"] == 33
     assert (releases / "current").resolve() == folder.resolve()
     states = {instance.task_id: instance.state for instance in run.get_task_instances()}
     assert states["curate"] == states["compare_and_promote"] == "success"
