@@ -311,5 +311,16 @@ def _curation_section(counts: dict[str, Any]) -> str:
     return (
         f"<table><tr><th>train</th><th>val</th><th>test</th></tr><tr>{splits}</tr></table>"
         f"<p>Curation kept {curate.get('kept', '-')} of {curate.get('samples_in', '-')} samples; dropped: {dropped or 'none'} "
-        f"(<a href='curate_drops.jsonl'>curate_drops.jsonl</a>).</p>{shares}"
+        f"(<a href='curate_drops.jsonl'>curate_drops.jsonl</a>).</p>{_compose_summary(counts.get('compose'))}{shares}"
     )
+
+
+def _compose_summary(compose: dict[str, Any] | None) -> str:
+    """Samples composed per rule and those the image and token budgets dropped, with the reason."""
+    if not compose:
+        return ""
+    rules = ", ".join(f"{html.escape(rule)} {made['composed']}" for rule, made in sorted(compose["by_rule"].items()))
+    dropped = ", ".join(f"{html.escape(reason)} {count}" for reason, count in compose["dropped_by_reason"].items())
+    packing = compose.get("packing")
+    packed = f" Packed into {packing['packs']} sequences, efficiency {packing['efficiency']:.0%}." if packing else ""
+    return f"<p>Composed {compose['composed']} samples from the train split ({rules}); budgets dropped: {dropped or 'none'}.{packed}</p>"

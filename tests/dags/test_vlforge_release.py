@@ -165,6 +165,7 @@ def test_demo_release_end_to_end(dagbag, vlforge_home: Path, tmp_path: Path) -> 
     report = (folder / "report.html").read_text()
     assert "report_assets/" in report and "ingest" in report and "iou_agreement" in report
     assert "6 augmented copies of the train split" in report and "Curation kept 8 of 8 samples" in report
+    assert "Composed 4 samples from the train split (multi_image 1, multi_task 2, multi_turn 1); budgets dropped: none." in report
     for files in release["exports"].values():
         assert all((folder / "exports" / name).is_file() for name in files)
     # One LLaMA-Factory file per split and box convention (0-1000, Qwen2.5-VL pixels), all in one dataset_info.json.

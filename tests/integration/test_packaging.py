@@ -71,6 +71,7 @@ def test_every_cli_verb_is_a_vlforge_command() -> None:
         ("releases", "diff"),
         ("replay",),
         ("calibrate",),
+        ("thumbnails",),
         ("review", "push"),
         ("review", "pull"),
     ]

@@ -37,7 +37,9 @@ from pathlib import Path
 import httpx
 import pyarrow.parquet as pq
 import pytest
+import yaml
 from support.tiny_qwen_vl import build_tiny_qwen_vl
+from support.tiny_scenes import PROMPTS, build_tiny_clip, build_tiny_stable_diffusion
 
 pytestmark = pytest.mark.timeout(1800)  # make demo, Label Studio's first start and two DAG runs
 
@@ -271,7 +273,10 @@ def test_review_walkthrough_in_label_studio(checkout: tuple[Path, Ran], shell: S
         "still to review: none",
         f"wrote {export}",
     ]
-    assert pulled[3] == f"the next run reads every export in {root / 'data' / 'demo'}: label_studio_export.json, {export.name}"
+    assert pulled[3] == (
+        f"the next run reads every export in {root / 'data' / 'demo'}: label_studio_captions.json, label_studio_export.json, "
+        f"{export.name}"
+    )
     next_run = {
         "source": str(root / "data" / "demo"),
         "source_format": "label_studio",
@@ -328,7 +333,10 @@ def test_every_other_readme_command_runs_as_written(checkout: tuple[Path, Ran], 
 
     def demo(command: str) -> None:
         first = root / "data" / "releases" / "demo" / versions[0]
-        assert made_demo.output.splitlines()[-2:] == [f"release: {first}", f"report:  {first / 'report.html'}"]
+        lines = made_demo.output.splitlines()
+        release_line = lines.index(f"release: {first}")
+        assert lines[release_line + 1] == f"report:  {first / 'report.html'}"
+        assert lines[-2].startswith("dashboard: run 'make airflow', open http://127.0.0.1:8080/plugin/vlforge")
 
     def dry(expected: str) -> Callable[[str], None]:
         def check(command: str) -> None:
@@ -338,7 +346,7 @@ def test_every_other_readme_command_runs_as_written(checkout: tuple[Path, Ran], 
 
     def help_lists_every_command(command: str) -> None:
         output = shell.run(command).ok().output
-        assert re.search(r"\{prepare-demo,latest,releases,replay,calibrate,review\}", output), output
+        assert re.search(r"\{prepare-demo,latest,releases,replay,calibrate,thumbnails,review\}", output), output
 
     def calibrate(command: str) -> None:
         """The README's calibration figures are what the command prints."""
@@ -353,6 +361,21 @@ def test_every_other_readme_command_runs_as_written(checkout: tuple[Path, Ran], 
         (written,) = (root / "data" / "preannotate").glob("*/tasks.json")
         (task,) = json.loads(written.read_text())
         assert task["data"]["image"].endswith("chelsea.png") and task["predictions"]
+
+    def scenes(command: str) -> None:
+        """The scene DAG with tiny random Stable Diffusion, CLIP and Qwen-VL models in the README's recipe."""
+        words = sorted({word for prompt in PROMPTS for word in prompt.split()})
+        models = {
+            "model_path": str(build_tiny_stable_diffusion(tmp_path / "tiny-sd", words)),
+            "clip_model_path": str(build_tiny_clip(tmp_path / "tiny-clip", words)),
+        }
+        scene_settings = {"prompts": list(PROMPTS), "images_per_prompt": 1, "width": 64, "height": 48, "steps": 2, "clip_threshold": -1.0}
+        vlm = {"model_path": str(build_tiny_qwen_vl(tmp_path / "tiny-scene-qwen", "qwen2_vl")), "max_new_tokens": 16}
+        recipe = tmp_path / "night_rain.yaml"
+        recipe.write_text(yaml.safe_dump({"scenes": scene_settings | models, "preannotate": {"vlm": vlm}}), encoding="utf-8")
+        shell.run(fill(command, values | {"/recipes/night_rain.yaml": str(recipe)})).ok()
+        (written,) = (root / "data" / "runs" / "street").glob("*/scenes/review_tasks.json")
+        assert len(json.loads(written.read_text())) == len(PROMPTS)
 
     def replay(command: str) -> None:
         assert re.match(rf"OK {augmented[0]}\b", shell.run(fill(command, values)).ok().output)
@@ -380,6 +403,7 @@ def test_every_other_readme_command_runs_as_written(checkout: tuple[Path, Ran], 
         (".venv/bin/vlforge --help", help_lists_every_command),
         ("make calibrate", calibrate),
         ("make run DAG=vlforge_preannotate", preannotate),
+        ("make run DAG=vlforge_synthesize_scenes", scenes),
         (".venv/bin/vlforge replay", replay),
         (".venv/bin/vlforge releases", releases),
         ("AIRFLOW_HOME=$PWD/.airflow .venv/bin/airflow connections add", connection),
@@ -393,4 +417,4 @@ def test_every_other_readme_command_runs_as_written(checkout: tuple[Path, Ran], 
         assert len(matching) == 1, f"README command that this test does not know how to check: {command!r}"
         matching[0](command)
         checked.append(command)
-    assert len(checked) == 13
+    assert len(checked) == 14
