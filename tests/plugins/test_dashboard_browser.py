@@ -170,7 +170,7 @@ def test_every_dashboard_page_from_airflows_navigation(
             page.wait_for_url(f"{api_server}/")
             # From here on: the UI's own probe before login answers 401 by design and logs it as a console error.
             watch.listen(page)
-            page.get_by_role("link", name="vlforge").click()
+            page.get_by_role("link", name="vlforge", exact=True).click()  # not the vlforge:// asset links
             page.wait_for_url(re.compile(r"/plugin/vlforge"))
             page.frame_locator('iframe[title="vlforge"]').locator("h1", has_text="Releases").wait_for()
             frame = _dashboard_frame(page)
