@@ -68,6 +68,14 @@ def point_to_relative_999(point: Point, image_w: int, image_h: int) -> list[int]
     ]
 
 
+def relative_999_to_point(coordinate: Point, image_w: int, image_h: int) -> Point:
+    """A Qwen3-VL GUI coordinate back to pixels, as the Qwen3-VL cookbook's ``rescale_coordinates``: ``v / 999 * size``.
+
+    Unrounded, so that a model's point is scored where it lands; the inverse of ``point_to_relative_999`` up to its rounding.
+    """
+    return (coordinate[0] / QWEN3_VL_POINT_MAX * image_w, coordinate[1] / QWEN3_VL_POINT_MAX * image_h)
+
+
 def qwen3_vl_points(point: Point, image: ImageRef) -> list[int]:
     return point_to_relative_999(point, image.width, image.height)
 

@@ -1,4 +1,4 @@
-"""Boxes out of Qwen-VL answers, in absolute pixels of the original image.
+"""Boxes and OCR lines out of Qwen-VL answers, in absolute pixels of the original image.
 
 The three generations answer a grounding prompt in three ways:
 
@@ -10,7 +10,8 @@ The three generations answer a grounding prompt in three ways:
   processor resized it to (``vlforge.geometry.smart_resize``).
 - Qwen3-VL writes the same JSON, relative ``0..1000`` like Qwen2-VL.
 
-Every function here is pure. A malformed answer never raises: it yields the boxes that could be
+Pre-annotation reads boxes and captions with these; model evaluation (``vlforge.evaluate.model``)
+reads boxes, OCR lines and captions of the answers to a release's test prompts. Every function here is pure. A malformed answer never raises: it yields the boxes that could be
 read (possibly none) and logs why the rest were left out.
 """
 
@@ -23,7 +24,7 @@ import re
 from typing import Any, Literal
 
 from vlforge.geometry import XYXY, relative_1000_to_xyxy, resized_absolute_to_xyxy
-from vlforge.records import Box
+from vlforge.records import Box, OcrLine
 
 logger = logging.getLogger(__name__)
 
@@ -76,16 +77,71 @@ def parse_grounding(
         if coordinates is None:
             logger.warning("grounding item %d has no bbox_2d of four numbers: %s", index, _shorten(json.dumps(item, ensure_ascii=False)))
             continue
-        if json_convention == "resized_absolute":
-            assert resized_size is not None
-            xyxy = resized_absolute_to_xyxy(coordinates, image_w, image_h, resized_size[0], resized_size[1])
-        else:
-            xyxy = relative_1000_to_xyxy(coordinates, image_w, image_h)
         label = item.get("label", "") if isinstance(item, dict) else ""
-        box = _clipped(xyxy, image_w, image_h, str(label).strip(), f"item {index}")
+        box = _json_box(coordinates, image_w, image_h, json_convention, resized_size, str(label).strip(), f"item {index}")
         if box is not None:
             boxes.append(box)
     return boxes
+
+
+def parse_ocr_lines(
+    answer: str,
+    image_w: int,
+    image_h: int,
+    json_convention: JsonConvention = "relative_1000",
+    resized_size: tuple[int, int] | None = None,
+) -> list[OcrLine]:
+    """Read the text lines of an OCR answer, each with its box (absolute pixels) where the answer gives one.
+
+    The answer forms are those of ``vlforge.export``: Qwen-VL ``<ref>line</ref><box>...</box>`` (lines
+    without a position as plain text lines), or a JSON list of ``{"bbox_2d": [...], "text_content": ...}``
+    (``bbox_2d`` optional). Any other answer is read as plain text, one line per non-empty line.
+
+    Args:
+        answer: the model's decoded answer.
+        image_w, image_h: the original image's size.
+        json_convention, resized_size: as for ``parse_grounding``.
+
+    Returns:
+        The lines in answer order; a box that cannot be read leaves its line without a box.
+    """
+    if _TAG.search(answer):
+        lines = [OcrLine(text=box.label, box=box) for box in _parse_tagged(answer, image_w, image_h) if box.label]
+        rest = _SPECIAL.sub("", _TAG.sub("\n", answer))
+        return lines + [OcrLine(text=line.strip()) for line in rest.splitlines() if line.strip()]
+    items = _json_items(answer) if ("[" in answer or "{" in answer) else None
+    if items is None or not any(isinstance(item, dict) and "text_content" in item for item in items):
+        return [OcrLine(text=line.strip()) for line in clean_caption(answer).splitlines() if line.strip()]
+    lines = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("text_content"), str):
+            logger.warning("OCR item %d has no text_content: %s", index, _shorten(json.dumps(item, ensure_ascii=False)))
+            continue
+        coordinates = _bbox_2d(item)
+        box = None
+        if coordinates is not None:
+            box = _json_box(coordinates, image_w, image_h, json_convention, resized_size, "", f"OCR item {index}")
+        lines.append(OcrLine(text=item["text_content"], box=box))
+    return lines
+
+
+def _json_box(
+    coordinates: XYXY,
+    image_w: int,
+    image_h: int,
+    json_convention: JsonConvention,
+    resized_size: tuple[int, int] | None,
+    label: str,
+    what: str,
+) -> Box | None:
+    if json_convention == "resized_absolute":
+        if resized_size is None:
+            logger.warning("%s: bbox_2d in resized pixels cannot be converted without the resized image size", what)
+            return None
+        xyxy = resized_absolute_to_xyxy(coordinates, image_w, image_h, resized_size[0], resized_size[1])
+    else:
+        xyxy = relative_1000_to_xyxy(coordinates, image_w, image_h)
+    return _clipped(xyxy, image_w, image_h, label, what)
 
 
 def clean_caption(answer: str) -> str:

@@ -57,10 +57,11 @@ class Vlm(Protocol):
 
 @dataclass(frozen=True)
 class Answer:
-    """A decoded answer and the size of the image the model saw (``(width, height)``)."""
+    """A decoded answer and the size of the (first) image the model saw (``(width, height)``)."""
 
     text: str
     resized_size: tuple[int, int]
+    resized_sizes: tuple[tuple[int, int], ...] = ()  # every image's, in order (``chat``)
 
 
 class QwenVlm:
@@ -94,12 +95,28 @@ class QwenVlm:
 
     def ask(self, image: Image.Image, prompt: str) -> Answer:
         """One greedy answer to ``prompt`` about ``image``, special tokens kept, cut at the end of turn."""
+        messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]
+        return self.chat([messages], [[image]])[0]
+
+    def chat(self, conversations: list[list[dict[str, Any]]], images: list[list[Image.Image]]) -> list[Answer]:
+        """Greedy answers to several conversations at once (one padded batch), special tokens kept.
+
+        Args:
+            conversations: chat messages in the transformers form, each content a string or a list of
+                ``{"type": "image"}`` and ``{"type": "text", "text": ...}`` parts; each ends with a user turn.
+            images: each conversation's images, one per ``{"type": "image"}`` part, in order.
+
+        Returns:
+            One answer per conversation, cut at the end of turn, with the size each of its images was resized to.
+        """
         import torch
 
         model, processor = self._load()
-        messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]
-        text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-        inputs = processor(text=[text], images=[image.convert("RGB")], return_tensors="pt").to(model.device)
+        texts = [processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False) for messages in conversations]
+        flat = [image.convert("RGB") for group in images for image in group]
+        # Left padding: every prompt of the batch then ends where its answer starts.
+        processor.tokenizer.padding_side = "left"
+        inputs = processor(text=texts, images=flat or None, padding=True, return_tensors="pt").to(model.device)
         with torch.inference_mode():
             output = model.generate(
                 **inputs,
@@ -107,13 +124,16 @@ class QwenVlm:
                 do_sample=False,
                 suppress_tokens=_vision_token_ids(processor.tokenizer),
             )
-        generated = output[0, inputs["input_ids"].shape[1] :]
-        decoded = processor.batch_decode([generated], skip_special_tokens=False)[0]
-        for token in _END_TOKENS:
-            decoded = decoded.split(token, 1)[0]
-        _, grid_h, grid_w = (int(value) for value in inputs["image_grid_thw"][0])
+        decoded = processor.batch_decode(output[:, inputs["input_ids"].shape[1] :], skip_special_tokens=False)
         patch = int(processor.image_processor.patch_size)
-        return Answer(text=decoded.strip(), resized_size=(grid_w * patch, grid_h * patch))
+        grids = [(int(w) * patch, int(h) * patch) for _, h, w in inputs["image_grid_thw"].tolist()] if flat else []
+        answers = []
+        for text, group in zip(decoded, images, strict=True):
+            for token in _END_TOKENS:
+                text = text.split(token, 1)[0]
+            sizes, grids = tuple(grids[: len(group)]), grids[len(group) :]
+            answers.append(Answer(text=text.strip(), resized_size=sizes[0] if sizes else (0, 0), resized_sizes=sizes))
+        return answers
 
     def _load(self) -> tuple[Any, Any]:
         with self._lock:
