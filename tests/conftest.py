@@ -1,12 +1,14 @@
-"""Shared test fixtures: the reference files in ../shared/fixtures and a fresh VLFORGE_HOME."""
+"""Shared test fixtures: the reference files in ../shared/fixtures, a fresh VLFORGE_HOME, tiny Qwen-VL model folders."""
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from support.tiny_qwen_vl import Generation, build_tiny_qwen_vl
 
 from vlforge.config import Recipe, load_recipe
 from vlforge.demo import prepare_demo
@@ -29,6 +31,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def fixtures_dir() -> Path:
     assert FIXTURES.is_dir(), f"reference fixtures missing at {FIXTURES}"
     return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen_vl(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Generation], Path]:
+    """A function that returns the tiny random Qwen-VL folder of a generation, building it on first request (offline, seconds)."""
+    folders: dict[Generation, Path] = {}
+
+    def folder(generation: Generation) -> Path:
+        if generation not in folders:
+            folders[generation] = build_tiny_qwen_vl(tmp_path_factory.mktemp(f"tiny_{generation}"), generation)
+        return folders[generation]
+
+    return folder
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ from export_samples import (
 from PIL import Image
 
 from vlforge.config import Recipe
-from vlforge.export.mobile_use import qwen2_5_vl_points, qwen3_vl_points
+from vlforge.export.mobile_use import point_to_relative_999, qwen2_5_vl_points, qwen3_vl_points, relative_999_to_point
 from vlforge.export.qwen_finetune import (
     export_qwen2_5_vl,
     export_qwen3_vl,
@@ -261,6 +261,14 @@ def test_gui_click_qwen3_vl_is_relative_0_999(recipe: Recipe) -> None:
     # 405 / 2400 * 999 = 168.6 -> 169
     result = qwen3_gui(gui_sample(), recipe)
     assert result["conversations"][1] == {"from": "gpt", "value": tool_call({"action": "click", "coordinate": [856, 169]})}
+
+
+def test_qwen3_vl_points_read_back_within_a_grid_step() -> None:
+    # The cookbook's rescale: 856 / 999 * 1080 = 925.4, 169 / 999 * 2400 = 406.0 (925, 405 before rounding).
+    assert relative_999_to_point((856, 169), 1080, 2400) == pytest.approx((925.4054, 406.0060), abs=1e-4)
+    for point in [(0.0, 0.0), (925.0, 405.0), (1080.0, 2400.0)]:
+        back = relative_999_to_point(tuple(point_to_relative_999(point, 1080, 2400)), 1080, 2400)  # type: ignore[arg-type]
+        assert abs(back[0] - point[0]) <= 1080 / 999 / 2 and abs(back[1] - point[1]) <= 2400 / 999 / 2
 
 
 @pytest.mark.parametrize(

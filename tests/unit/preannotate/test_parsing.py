@@ -13,7 +13,7 @@ from vlforge.geometry import (
     xyxy_to_relative_1000,
     xyxy_to_resized_absolute,
 )
-from vlforge.preannotate.parsing import clean_caption, parse_grounding
+from vlforge.preannotate.parsing import clean_caption, parse_grounding, parse_ocr_lines
 
 
 def _xyxy(boxes) -> list[tuple[float, float, float, float]]:  # noqa: ANN001
@@ -117,3 +117,21 @@ def test_resized_absolute_needs_the_resized_size(caplog: pytest.LogCaptureFixtur
 def test_caption_loses_special_tokens_and_surrounding_space() -> None:
     assert clean_caption(" A ginger cat on a blue rug.<|im_end|>\n") == "A ginger cat on a blue rug."
     assert clean_caption("<|endoftext|>") == ""
+
+
+def test_ocr_lines_are_read_from_tags_json_and_plain_text() -> None:
+    tagged = parse_ocr_lines("<ref>HELLO</ref><box>(100,100),(500,500)</box>\nplain line<|im_end|>", 400, 300)
+    assert [(line.text, _xyxy([line.box]) if line.box else None) for line in tagged] == [
+        ("HELLO", [(40.0, 30.0, 200.0, 150.0)]),
+        ("plain line", None),
+    ]
+    # Qwen2.5-VL: pixels of the 112x84 image the model saw, on a 448x336 original.
+    answer = '```json\n[{"bbox_2d": [28, 21, 56, 42], "text_content": "HELLO"}, {"text_content": "no box"}, {"label": "x"}]\n```'
+    lines = parse_ocr_lines(answer, 448, 336, "resized_absolute", (112, 84))
+    assert [line.text for line in lines] == ["HELLO", "no box"]
+    assert _xyxy([lines[0].box]) == [(112.0, 84.0, 224.0, 168.0)] and lines[1].box is None
+    # Without the resized size the box cannot be placed: the line stays, without its box.
+    (unplaced, _) = parse_ocr_lines(answer, 448, 336, "resized_absolute", None)
+    assert unplaced.text == "HELLO" and unplaced.box is None
+    assert [line.text for line in parse_ocr_lines("first\n\n second ", 10, 10)] == ["first", "second"]
+    assert parse_ocr_lines("", 10, 10) == []

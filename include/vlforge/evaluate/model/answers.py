@@ -5,7 +5,7 @@ The conventions are the exports' (``vlforge.export``), read back:
 - boxes and OCR lines: ``vlforge.preannotate.parsing`` (Qwen-VL ``<box>`` tags in 0-1000; Qwen2.5-VL JSON
   ``bbox_2d`` in pixels of the resized image; Qwen3-VL JSON ``bbox_2d`` in 0-1000);
 - GUI actions: Qwen-VL one action per line (``click <ref>t</ref><box>(x1,y1),(x2,y2)</box>``, ``type "text"``),
-  the target being the box's centre; Qwen2.5-VL and Qwen3-VL ``mobile_use`` tool calls
+  the target being the box's centre, lines not starting with an action type left out; Qwen2.5-VL and Qwen3-VL ``mobile_use`` tool calls
   (``export.mobile_use``), ``coordinate`` in pixels of the resized screen or in 0-999;
 - video events: every ``<start> to <end>`` span in seconds the text names (``1.0s to 3.0s``,
   ``between 1 and 3 seconds``, ``1.0-3.0s``).
@@ -24,6 +24,7 @@ from vlforge.evaluate.model.config import Generation
 from vlforge.export.mobile_use import relative_999_to_point
 from vlforge.geometry import relative_1000_to_xyxy, resized_absolute_to_xyxy
 from vlforge.preannotate.parsing import JsonConvention, clean_caption, parse_grounding, parse_ocr_lines
+from vlforge.quality.metrics.actions import ACTION_TYPES
 from vlforge.records import Box, GuiAction, OcrLine
 
 JSON_CONVENTIONS: dict[str, JsonConvention] = {
@@ -108,6 +109,8 @@ def _qwen_vl_action(line: str, frame: Frame) -> GuiAction | None:
     if not words:
         return None
     kind, rest = words[0], (words[1] if len(words) > 1 else "")
+    if kind not in ACTION_TYPES:
+        return None
     point = None
     box = _BOX_TAG.search(rest)
     if box is not None:

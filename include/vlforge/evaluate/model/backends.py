@@ -161,9 +161,11 @@ class OpenAIBackend:
     def answer(self, prompts: list[Prompt]) -> list[Reply]:
         headers = {"Authorization": f"Bearer {self.config.api_key}"}
         limits = httpx.Limits(max_connections=self.config.batch_size)
-        with httpx.Client(timeout=self.config.timeout_s, headers=headers, limits=limits) as client:
-            with ThreadPoolExecutor(max_workers=self.config.batch_size) as pool:
-                return list(pool.map(lambda prompt: self._ask(client, prompt), prompts))
+        with (
+            httpx.Client(timeout=self.config.timeout_s, headers=headers, limits=limits) as client,
+            ThreadPoolExecutor(max_workers=self.config.batch_size) as pool,
+        ):
+            return list(pool.map(lambda prompt: self._ask(client, prompt), prompts))
 
     def _ask(self, client: httpx.Client, prompt: Prompt) -> Reply:
         try:
