@@ -17,6 +17,7 @@ one prompt's failure: the reply carries the error instead, so that one bad sampl
 from __future__ import annotations
 
 import base64
+import logging
 import mimetypes
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +29,8 @@ import httpx
 
 from vlforge.evaluate.model.config import ModelBackendConfig
 from vlforge.evaluate.model.prompts import Prompt
+
+logger = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 # generation -> the preannotate backend whose model classes and conventions load it (Qwen-VL's tags: Qwen2-VL).
@@ -80,22 +83,23 @@ class TransformersBackend:
         )
 
     def answer(self, prompts: list[Prompt]) -> list[Reply]:
-        replies: list[Reply | None] = [None] * len(prompts)
-        askable = []
+        replies: dict[int, Reply] = {}
+        askable: list[tuple[int, list[Any]]] = []
         for index, prompt in enumerate(prompts):
             if prompt.media("video"):
                 replies[index] = Reply(None, "video prompt: the local transformers backend reads images only (no torchvision)")
-            else:
-                askable.append(index)
+                continue
+            try:
+                askable.append((index, _read_images(prompt)))
+            except OSError as error:
+                replies[index] = Reply(None, f"image unreadable: {error}")
         for start in range(0, len(askable), self.config.batch_size):
             batch = askable[start : start + self.config.batch_size]
-            for index, reply in zip(batch, self._batch([prompts[index] for index in batch]), strict=True):
-                replies[index] = reply
-        return [reply for reply in replies if reply is not None]
+            answered = self._batch([prompts[index] for index, _ in batch], [images for _, images in batch])
+            replies.update(zip([index for index, _ in batch], answered, strict=True))
+        return [replies[index] for index in range(len(prompts))]
 
-    def _batch(self, prompts: list[Prompt]) -> list[Reply]:
-        from PIL import Image
-
+    def _batch(self, prompts: list[Prompt], images: list[list[Any]]) -> list[Reply]:
         conversations = [
             [
                 {
@@ -107,17 +111,26 @@ class TransformersBackend:
             for prompt in prompts
         ]
         try:
-            images = []
-            for prompt in prompts:
-                group = []
-                for path in prompt.media("image"):
-                    with Image.open(path) as image:
-                        group.append(image.convert("RGB"))
-                images.append(group)
-        except OSError as error:
-            return [Reply(None, f"image unreadable: {error}") for _ in prompts]
-        answers = self.vlm.chat(conversations, images)
+            answers = self.vlm.chat(conversations, images)
+        except (ValueError, RuntimeError) as error:
+            # A prompt the processor refuses, or a device out of memory: asked one by one, only the prompts
+            # that fail alone are errors, and the run goes on.
+            if len(prompts) > 1:
+                return [reply for prompt, group in zip(prompts, images, strict=True) for reply in self._batch([prompt], [group])]
+            logger.warning("local model failed on sample %s: %s", prompts[0].sample_id, error)
+            return [Reply(None, f"local model failed: {type(error).__name__}: {str(error)[:200]}")]
         return [Reply(answer.text, resized_sizes=answer.resized_sizes) for answer in answers]
+
+
+def _read_images(prompt: Prompt) -> list[Any]:
+    """The prompt's images as RGB PIL images, in order."""
+    from PIL import Image
+
+    group = []
+    for path in prompt.media("image"):
+        with Image.open(path) as image:
+            group.append(image.convert("RGB"))
+    return group
 
 
 def data_url(path: str) -> str:

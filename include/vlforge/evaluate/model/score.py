@@ -170,7 +170,8 @@ def text_scores(items: list[tuple[Sample, Prompt, Reply]], recipe: Recipe, score
         encoder = recipe.quality.encoder_for(language)
         if encoder is None:
             scores[sample.sample_id] = SampleScore(
-                sample.sample_id, sample.task_type, METRICS[sample.task_type], None, candidate, (reply.text or "")[:ANSWER_CHARS],
+                sample.sample_id, sample.task_type, METRICS[sample.task_type], None, json.dumps(candidate, ensure_ascii=False),
+                (reply.text or "")[:ANSWER_CHARS],
                 f"no text encoder of quality.text_encoders covers language {language!r}",
             )
             continue
@@ -182,7 +183,8 @@ def text_scores(items: list[tuple[Sample, Prompt, Reply]], recipe: Recipe, score
             threshold = recipe.quality.bertscore_threshold("per_sample", sample.task_type, name)
             error = reply.error or ("" if candidate else "no readable answer")
             scores[sample.sample_id] = SampleScore(
-                sample.sample_id, sample.task_type, METRICS[sample.task_type], f1, candidate, (reply.text or "")[:ANSWER_CHARS], error, threshold
+                sample.sample_id, sample.task_type, METRICS[sample.task_type], f1, json.dumps(candidate, ensure_ascii=False),
+                (reply.text or "")[:ANSWER_CHARS], error, threshold,
             )
     return scores
 

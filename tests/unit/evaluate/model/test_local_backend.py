@@ -15,7 +15,7 @@ from support.tiny_qwen_vl import Generation
 
 from vlforge.evaluate.model.backends import TransformersBackend
 from vlforge.evaluate.model.config import ModelBackendConfig
-from vlforge.evaluate.model.prompts import read_prompts
+from vlforge.evaluate.model.prompts import Message, Part, Prompt, read_prompts
 from vlforge.evaluate.model.score import METRICS, score_model_on_samples
 from vlforge.layout import ReleaseDir
 from vlforge.records import Sample
@@ -62,3 +62,18 @@ def test_batched_answers_equal_one_by_one_answers_with_each_images_resized_size(
             assert image.size == (sample.images[0].width, sample.images[0].height)
         assert size[0] % 28 == 0 and size[1] % 28 == 0  # the tiny processor's grid: 14-pixel patches merged 2x2
         assert reply.error == "" and isinstance(reply.text, str)
+
+
+def test_a_prompt_the_model_cannot_take_is_an_error_and_its_batch_goes_on(tiny_qwen_vl: Callable[[Generation], Path]) -> None:
+    config = ModelBackendConfig(kind="transformers", generation="qwen_vl", model_path=str(tiny_qwen_vl("qwen2_vl")), max_new_tokens=4)
+    fine = Prompt("fine", (Message("user", (Part("text", "hello"),)),), "hi")
+    # Text that asks for image features without an image: the processor refuses it.
+    refused = Prompt("refused", (Message("user", (Part("text", "look <|vision_start|><|image_pad|><|vision_end|>"),)),), "x")
+    missing = Prompt("missing", (Message("user", (Part("image", "/nonexistent/image.png"), Part("text", "hi"))),), "x")
+    video = Prompt("video", (Message("user", (Part("video", "/clip.mp4"), Part("text", "what happens?"))),), "x")
+    replies = TransformersBackend(config.model_copy(update={"batch_size": 4})).answer([fine, refused, video, missing, fine])
+    assert [reply.text is not None for reply in replies] == [True, False, False, False, True]
+    assert replies[1].error.startswith("local model failed: ValueError") and "image_pad" in replies[1].error
+    assert replies[2].error.startswith("video prompt")
+    assert replies[3].error.startswith("image unreadable")
+    assert replies[0] == replies[4]
