@@ -45,13 +45,11 @@ class Reply:
         text: the answer (``""`` for a malformed response); ``None`` when no answer came (``error`` says why).
         error: what went wrong, or ``""``.
         resized_sizes: ``(width, height)`` each image was resized to, when the backend knows it (a local model).
-        attempts: requests made (``openai``).
     """
 
     text: str | None
     error: str = ""
     resized_sizes: tuple[tuple[int, int], ...] = ()
-    attempts: int = 1
 
 
 class ModelBackend(Protocol):
@@ -166,10 +164,9 @@ def completion_text(body: Any) -> str | None:
 class OpenAIBackend:
     """An OpenAI-compatible endpoint, at most ``batch_size`` requests at a time, each retried with backoff."""
 
-    def __init__(self, config: ModelBackendConfig, sleep: Any = time.sleep) -> None:
+    def __init__(self, config: ModelBackendConfig) -> None:
         self.config = config
         self.url = f"{str(config.base_url).rstrip('/')}/chat/completions"
-        self.sleep = sleep
 
     def answer(self, prompts: list[Prompt]) -> list[Reply]:
         headers = {"Authorization": f"Bearer {self.config.api_key}"}
@@ -189,11 +186,11 @@ class OpenAIBackend:
                 "temperature": 0,
             }
         except OSError as error:
-            return Reply(None, f"media unreadable: {error}", attempts=0)
+            return Reply(None, f"media unreadable: {error}")
         failure = ""
         for attempt in range(self.config.retries + 1):
             if attempt:
-                self.sleep(self.config.backoff_s * 2 ** (attempt - 1))
+                time.sleep(self.config.backoff_s * 2 ** (attempt - 1))
             try:
                 response = client.post(self.url, json=payload)
             except httpx.TimeoutException as error:
@@ -206,12 +203,12 @@ class OpenAIBackend:
                 failure = f"HTTP {response.status_code}: {response.text[:200]}"
                 continue
             if response.status_code != 200:
-                return Reply(None, f"HTTP {response.status_code}: {response.text[:200]}", attempts=attempt + 1)
+                return Reply(None, f"HTTP {response.status_code}: {response.text[:200]}")
             try:
                 text = completion_text(response.json())
             except ValueError:
                 text = None
             if text is None:
-                return Reply("", f"malformed response: {response.text[:200]}", attempts=attempt + 1)
-            return Reply(text, attempts=attempt + 1)
-        return Reply(None, f"{failure} (after {self.config.retries + 1} attempts)", attempts=self.config.retries + 1)
+                return Reply("", f"malformed response: {response.text[:200]}")
+            return Reply(text)
+        return Reply(None, f"{failure} (after {self.config.retries + 1} attempts)")
