@@ -9,6 +9,7 @@ orients and probes them).
 
 from __future__ import annotations
 
+import math
 import posixpath
 import re
 import urllib.parse
@@ -72,7 +73,9 @@ class IngestContext:
         images_root: extra folders (or fsspec URIs) to look for images in, in order.
         store: the content-addressed image store.
         box_tolerance_px: how far outside the image a box may reach and still be clipped rather than rejected.
-        download_timeout_s: timeout for http(s) image URLs.
+        download_timeout_s: timeout for http(s) image URLs, per connect and per read.
+        max_record_bytes: a JSON Lines line longer than this is quarantined unread.
+        max_document_bytes: a JSON file larger than this is rejected unread.
     """
 
     source_file: str
@@ -81,6 +84,8 @@ class IngestContext:
     store: ImageStore
     box_tolerance_px: float = 0.5
     download_timeout_s: float = 10.0
+    max_record_bytes: int = 64 * 2**20
+    max_document_bytes: int = 512 * 2**20
     _loaded: dict[tuple[MediaKind, str], ImageRef | VideoRef | RecordError] = field(default_factory=dict)
 
     def source(self, record_id: object) -> Source:
@@ -240,13 +245,17 @@ def _read_if_exists(location: str) -> bytes | None:
 
 
 def checked_box(box: Box, image: ImageRef, tolerance_px: float, field_name: str) -> Box:
-    """Clip float rounding at the image edge; reject inverted boxes and boxes outside the image.
+    """Clip float rounding at the image edge; reject non-finite coordinates, inverted boxes and boxes outside the image.
 
     Raises:
         RecordError: naming the box and the bad value.
     """
     coordinates = [box.x1, box.y1, box.x2, box.y2]
     described = f"[{box.x1:.2f}, {box.y1:.2f}, {box.x2:.2f}, {box.y2:.2f}]"
+    if not all(math.isfinite(value) for value in coordinates):
+        # NaN fails every comparison below, and the clipping would then turn it into an image edge.
+        names = [name for name, value in zip(("x1", "y1", "x2", "y2"), coordinates, strict=True) if not math.isfinite(value)]
+        raise RecordError(f"box {described} ({box.label!r}) has a coordinate that is not a finite number ({', '.join(names)})", field_name, coordinates)
     if box.x1 >= box.x2 or box.y1 >= box.y2:
         raise RecordError(f"box {described} ({box.label!r}) has x1>=x2 or y1>=y2", field_name, coordinates)
     limit = tolerance_px
