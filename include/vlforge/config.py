@@ -46,7 +46,7 @@ class IngestConfig(_Section):
         64 * 2**20, gt=0, description="A JSON Lines line longer than this is quarantined, never held in memory."
     )
     max_document_bytes: int = Field(
-        512 * 2**20, gt=0, description="A JSON file (parsed whole) larger than this is rejected unread; write JSON Lines instead."
+        128 * 2**20, gt=0, description="A JSON file (parsed whole) larger than this is rejected unread; write JSON Lines instead."
     )
 
 

@@ -21,11 +21,13 @@ from typing import Literal
 
 import fsspec
 
+from vlforge.config import IngestConfig
 from vlforge.media import RecordError, store_image, store_video
 from vlforge.records import Box, ImageRef, Sample, Source, Turn, VideoRef
 from vlforge.store import ImageStore
 
 MediaKind = Literal["image", "video"]  # as quarantine reasons name it
+_DEFAULTS = IngestConfig()
 
 
 @dataclass(frozen=True)
@@ -82,10 +84,10 @@ class IngestContext:
     source_root: str
     images_root: tuple[str, ...]
     store: ImageStore
-    box_tolerance_px: float = 0.5
-    download_timeout_s: float = 10.0
-    max_record_bytes: int = 64 * 2**20
-    max_document_bytes: int = 512 * 2**20
+    box_tolerance_px: float = _DEFAULTS.box_tolerance_px
+    download_timeout_s: float = _DEFAULTS.download_timeout_s
+    max_record_bytes: int = _DEFAULTS.max_record_bytes
+    max_document_bytes: int = _DEFAULTS.max_document_bytes
     _loaded: dict[tuple[MediaKind, str], ImageRef | VideoRef | RecordError] = field(default_factory=dict)
 
     def source(self, record_id: object) -> Source:
@@ -255,7 +257,8 @@ def checked_box(box: Box, image: ImageRef, tolerance_px: float, field_name: str)
     if not all(math.isfinite(value) for value in coordinates):
         # NaN fails every comparison below, and the clipping would then turn it into an image edge.
         names = [name for name, value in zip(("x1", "y1", "x2", "y2"), coordinates, strict=True) if not math.isfinite(value)]
-        raise RecordError(f"box {described} ({box.label!r}) has a coordinate that is not a finite number ({', '.join(names)})", field_name, coordinates)
+        reason = f"box {described} ({box.label!r}) has a coordinate that is not a finite number ({', '.join(names)})"
+        raise RecordError(reason, field_name, coordinates)
     if box.x1 >= box.x2 or box.y1 >= box.y2:
         raise RecordError(f"box {described} ({box.label!r}) has x1>=x2 or y1>=y2", field_name, coordinates)
     limit = tolerance_px

@@ -114,10 +114,9 @@ def _json_lines(handle: IO[bytes], context: IngestContext) -> Iterator[tuple[str
     for line in bounded_lines(handle, limit):
         record_id = f"line {line.number}"
         if line.data is None:
-            reason = (
-                f"line is {line.size} bytes, over the ingest.max_record_bytes limit of {limit}; it was skipped unread"
-            )
-            yield record_id, Rejection(context.source(record_id), reason, "line", f"{line.size} bytes at byte offset {line.offset}")
+            reason = f"line is {line.size} bytes, over the ingest.max_record_bytes limit of {limit}; it was skipped unread"
+            where = f"{line.size} bytes at byte offset {line.offset}"
+            yield record_id, Rejection(context.source(record_id), reason, "line", where)
             continue
         if not line.data.strip():
             continue

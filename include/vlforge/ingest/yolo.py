@@ -29,10 +29,11 @@ def read(location: str, context: IngestContext, recipe: Recipe) -> Iterator[Samp
         yield Rejection(context.source("classes.txt"), "YOLO folder has no classes.txt", "classes.txt", context.source_file)
         return
     try:
-        classes = [line.strip() for line in decode_utf8(filesystem.cat_file(classes_path), "classes.txt").splitlines() if line.strip()]
+        text = decode_utf8(filesystem.cat_file(classes_path), "classes.txt")
     except RecordError as error:
         yield Rejection(context.source("classes.txt"), f"classes.txt is {error.reason}", error.field, error.value)
         return
+    classes = [line.strip() for line in text.splitlines() if line.strip()]
     image_paths = sorted(
         path for path in filesystem.find(f"{root}/images") if PurePosixPath(path).suffix.lower() in IMAGE_SUFFIXES
     )
