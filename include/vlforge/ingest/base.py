@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import posixpath
 import re
+import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -28,6 +29,7 @@ from vlforge.store import ImageStore
 
 MediaKind = Literal["image", "video"]  # as quarantine reasons name it
 _DEFAULTS = IngestConfig()
+DOWNLOAD_BLOCK_BYTES = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,7 @@ class IngestContext:
         images_root: extra folders (or fsspec URIs) to look for images in, in order.
         store: the content-addressed image store.
         box_tolerance_px: how far outside the image a box may reach and still be clipped rather than rejected.
-        download_timeout_s: timeout for http(s) image URLs, per connect and per read.
+        download_timeout_s: how long an http(s) image URL may take to download (each wait, and the whole).
         max_record_bytes: a JSON Lines line longer than this is quarantined unread.
         max_document_bytes: a JSON file larger than this is rejected unread.
     """
@@ -144,9 +146,21 @@ class IngestContext:
         raise RecordError(f"{kind} file not found (looked at: {', '.join(tried)})", field_name, reference)
 
     def _download(self, url: str, field_name: str, tried: list[str], kind: MediaKind) -> bytes:
+        """The bytes at ``url``; a URL costs at most twice ``download_timeout_s``.
+
+        The socket timeout bounds each wait (connecting, or one read), not the download: a server that
+        sends a byte now and then would hold the ingest for ever. So the download is also abandoned at
+        the first read that ends past ``download_timeout_s``; ``read1`` returns what one read brings.
+        """
+        deadline = time.monotonic() + self.download_timeout_s
         try:
             with urllib.request.urlopen(url, timeout=self.download_timeout_s) as response:  # noqa: S310
-                return response.read()
+                blocks = []
+                while block := response.read1(DOWNLOAD_BLOCK_BYTES):
+                    blocks.append(block)
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"not downloaded within ingest.download_timeout_s = {self.download_timeout_s:g} s")
+                return b"".join(blocks)
         except (OSError, ValueError) as error:
             looked = f" and not found at: {', '.join(tried)}" if tried else ""
             raise RecordError(f"{kind} URL could not be downloaded ({error}){looked}", field_name, url) from None
