@@ -334,7 +334,7 @@ def _unmatched(expected: list[str], reasons: list[str]) -> tuple[list[str], list
 
 @pytest.mark.parametrize(("case", "source_format"), PARAMS)
 def test_bad_input(  # type: ignore[no-untyped-def]
-    case, source_format, tmp_path, media, silent_url, trickle_url, ingest, recipe, monkeypatch
+    case, source_format, tmp_path, media, silent_url, trickle_url, ingest, recipe, monkeypatch, request
 ):
     folder = tmp_path / "corpus"
     folder.mkdir()
@@ -345,6 +345,8 @@ def test_bad_input(  # type: ignore[no-untyped-def]
     source = corpus.write_source(source_format, folder / "source", records, placed, jsonl=case.jsonl)
     if case.change is not None:
         case.change(source, folder)
+    if case.change is _big_line:  # 200 MB: not left behind in the kept temporary folders
+        request.addfinalizer(corpus.text_file(source).unlink)
     system_tmp = tmp_path / "system-tmp"
     system_tmp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(system_tmp))
