@@ -3,7 +3,7 @@
 A JSON file is parsed whole: one that does not parse, is not UTF-8, or is larger than
 ``ingest.max_document_bytes`` becomes one rejection for the whole file. A JSON Lines file is
 streamed: each bad line is its own rejection (malformed, not UTF-8, or longer than
-``ingest.max_record_bytes``, which is skipped in blocks and never held in memory) and the other
+``ingest.max_record_bytes``, which is read past in blocks and never held whole) and the other
 lines are read. A UTF-8 byte-order mark at the start of a file is the encoding's mark, not content,
 and is skipped. A byte that is not UTF-8 is never guessed at: the reason names its byte offset.
 """
@@ -143,7 +143,7 @@ class Line:
 def bounded_lines(handle: IO[bytes], limit: int) -> Iterator[Line]:
     """The lines of a binary file, read in blocks; a line longer than ``limit`` bytes is counted, never kept.
 
-    So a file with one 200 MB line costs one block of memory, not 200 MB. ``\\n`` ends a line
+    So a file with one 200 MB line costs at most ``limit`` bytes and a block, not 200 MB. ``\\n`` ends a line
     (a ``\\r`` before it is dropped); a last line without one is still a line.
     """
     number, offset, position = 1, 0, 0
