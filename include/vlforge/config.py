@@ -39,7 +39,15 @@ class IngestConfig(_Section):
     box_tolerance_px: float = Field(
         0.5, ge=0.0, description="Boxes this far outside the image are clipped (float rounding); further, quarantined."
     )
-    download_timeout_s: float = Field(10.0, gt=0)
+    download_timeout_s: float = Field(
+        10.0, gt=0, description="Seconds an http(s) image URL may wait for one read, and take in all (it is dropped after)."
+    )
+    max_record_bytes: int = Field(
+        64 * 2**20, gt=0, description="A JSON Lines line longer than this is quarantined, never held in memory."
+    )
+    max_document_bytes: int = Field(
+        128 * 2**20, gt=0, description="A JSON file (parsed whole) larger than this is rejected unread; write JSON Lines instead."
+    )
 
 
 class Prompts(_Section):

@@ -46,7 +46,8 @@ def store_image(data: bytes, store: ImageStore, reference: str, field_name: str 
     trainers that ignore EXIF see the pixels the boxes were drawn on.
 
     Raises:
-        RecordError: when the bytes are not a complete, decodable image.
+        RecordError: when the bytes are not a complete, decodable image, or declare more pixels than
+            Pillow agrees to decode (``Image.MAX_IMAGE_PIXELS`` twice over: a decompression bomb).
     """
     try:
         with Image.open(io.BytesIO(data)) as image:
@@ -60,6 +61,9 @@ def store_image(data: bytes, store: ImageStore, reference: str, field_name: str 
                 data = buffer.getvalue()
                 image = upright
             width, height = image.size
+    except Image.DecompressionBombError as error:
+        # Pillow raises this from the header alone, before decoding: not an OSError, so it used to escape.
+        raise RecordError(f"image is too large to decode: {error}", field_name, reference) from None
     except UnidentifiedImageError:
         # Pillow's message names the in-memory buffer's address, which would change the release hash on every run.
         raise RecordError("image cannot be decoded (not a known image format)", field_name, reference) from None

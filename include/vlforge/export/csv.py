@@ -9,6 +9,11 @@ The file is RFC 4180: ``\\r\\n`` line ends, and fields with commas, quotes or li
 (quotes doubled). It is UTF-8 *with* a byte-order mark: Excel opens a double-clicked CSV in the
 system's legacy code page unless the file starts with a BOM, which would garble CJK text; pandas
 (``encoding="utf-8-sig"``), Python's csv module and LibreOffice read the BOM as the encoding mark.
+
+A cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is one a spreadsheet
+would run as a formula (CSV injection): such a cell is written with a ``'`` before it, as OWASP's
+"CSV Injection" page advises, so a caption ``=HYPERLINK(...)`` shows as text. Only this file does
+so; the manifest and every other export keep the value as it was annotated.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ COLUMNS = (
     "gold",
 )
 ENCODING = "utf-8-sig"
+# OWASP's list of the first characters that make a spreadsheet cell a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _box(box: Box) -> dict[str, object]:
@@ -87,12 +94,17 @@ def row(sample: Sample, image_prefix: str, video_prefix: str = VIDEO_PREFIX) -> 
     }
 
 
+def neutralised(cell: str) -> str:
+    """``cell`` with a ``'`` before it when a spreadsheet would read it as a formula, else unchanged."""
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
 def to_text(samples: list[Sample], image_prefix: str) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     writer.writeheader()
     for sample in samples:
-        writer.writerow(row(sample, image_prefix))
+        writer.writerow({column: neutralised(value) for column, value in row(sample, image_prefix).items()})
     return buffer.getvalue()
 
 

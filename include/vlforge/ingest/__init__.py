@@ -94,6 +94,8 @@ def ingest_source(
             store=store,
             box_tolerance_px=recipe.ingest.box_tolerance_px,
             download_timeout_s=recipe.ingest.download_timeout_s,
+            max_record_bytes=recipe.ingest.max_record_bytes,
+            max_document_bytes=recipe.ingest.max_document_bytes,
         )
         rows = tqdm(ADAPTERS[source_format](file_location, context, recipe), desc=f"ingest {name}", unit="row", disable=None)
         for item in rows:

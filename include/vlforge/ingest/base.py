@@ -9,8 +9,10 @@ orients and probes them).
 
 from __future__ import annotations
 
+import math
 import posixpath
 import re
+import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -20,11 +22,14 @@ from typing import Literal
 
 import fsspec
 
+from vlforge.config import IngestConfig
 from vlforge.media import RecordError, store_image, store_video
 from vlforge.records import Box, ImageRef, Sample, Source, Turn, VideoRef
 from vlforge.store import ImageStore
 
 MediaKind = Literal["image", "video"]  # as quarantine reasons name it
+_DEFAULTS = IngestConfig()
+DOWNLOAD_BLOCK_BYTES = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -72,15 +77,19 @@ class IngestContext:
         images_root: extra folders (or fsspec URIs) to look for images in, in order.
         store: the content-addressed image store.
         box_tolerance_px: how far outside the image a box may reach and still be clipped rather than rejected.
-        download_timeout_s: timeout for http(s) image URLs.
+        download_timeout_s: how long an http(s) image URL may take to download (each wait, and the whole).
+        max_record_bytes: a JSON Lines line longer than this is quarantined unread.
+        max_document_bytes: a JSON file larger than this is rejected unread.
     """
 
     source_file: str
     source_root: str
     images_root: tuple[str, ...]
     store: ImageStore
-    box_tolerance_px: float = 0.5
-    download_timeout_s: float = 10.0
+    box_tolerance_px: float = _DEFAULTS.box_tolerance_px
+    download_timeout_s: float = _DEFAULTS.download_timeout_s
+    max_record_bytes: int = _DEFAULTS.max_record_bytes
+    max_document_bytes: int = _DEFAULTS.max_document_bytes
     _loaded: dict[tuple[MediaKind, str], ImageRef | VideoRef | RecordError] = field(default_factory=dict)
 
     def source(self, record_id: object) -> Source:
@@ -137,9 +146,21 @@ class IngestContext:
         raise RecordError(f"{kind} file not found (looked at: {', '.join(tried)})", field_name, reference)
 
     def _download(self, url: str, field_name: str, tried: list[str], kind: MediaKind) -> bytes:
+        """The bytes at ``url``; a URL costs at most twice ``download_timeout_s``.
+
+        The socket timeout bounds each wait (connecting, or one read), not the download: a server that
+        sends a byte now and then would hold the ingest for ever. So the download is also abandoned at
+        the first read that ends past ``download_timeout_s``; ``read1`` returns what one read brings.
+        """
+        deadline = time.monotonic() + self.download_timeout_s
         try:
             with urllib.request.urlopen(url, timeout=self.download_timeout_s) as response:  # noqa: S310
-                return response.read()
+                blocks = []
+                while block := response.read1(DOWNLOAD_BLOCK_BYTES):
+                    blocks.append(block)
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"not downloaded within ingest.download_timeout_s = {self.download_timeout_s:g} s")
+                return b"".join(blocks)
         except (OSError, ValueError) as error:
             looked = f" and not found at: {', '.join(tried)}" if tried else ""
             raise RecordError(f"{kind} URL could not be downloaded ({error}){looked}", field_name, url) from None
@@ -240,13 +261,18 @@ def _read_if_exists(location: str) -> bytes | None:
 
 
 def checked_box(box: Box, image: ImageRef, tolerance_px: float, field_name: str) -> Box:
-    """Clip float rounding at the image edge; reject inverted boxes and boxes outside the image.
+    """Clip float rounding at the image edge; reject non-finite coordinates, inverted boxes and boxes outside the image.
 
     Raises:
         RecordError: naming the box and the bad value.
     """
     coordinates = [box.x1, box.y1, box.x2, box.y2]
     described = f"[{box.x1:.2f}, {box.y1:.2f}, {box.x2:.2f}, {box.y2:.2f}]"
+    if not all(math.isfinite(value) for value in coordinates):
+        # NaN fails every comparison below, and the clipping would then turn it into an image edge.
+        names = [name for name, value in zip(("x1", "y1", "x2", "y2"), coordinates, strict=True) if not math.isfinite(value)]
+        reason = f"box {described} ({box.label!r}) has a coordinate that is not a finite number ({', '.join(names)})"
+        raise RecordError(reason, field_name, coordinates)
     if box.x1 >= box.x2 or box.y1 >= box.y2:
         raise RecordError(f"box {described} ({box.label!r}) has x1>=x2 or y1>=y2", field_name, coordinates)
     limit = tolerance_px

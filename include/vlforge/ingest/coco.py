@@ -15,12 +15,12 @@ from typing import Any
 from vlforge.config import Recipe
 from vlforge.geometry import coco_xywh_to_xyxy
 from vlforge.ingest.base import IngestContext, RecordError, Rejection, caption_turns
-from vlforge.ingest.sources import parse_json_document, read_text
+from vlforge.ingest.sources import read_document
 from vlforge.records import Box, ImageRef, Sample, make_sample_id
 
 
 def read(location: str, context: IngestContext, recipe: Recipe) -> Iterator[Sample | Rejection]:
-    document = parse_json_document(read_text(location), location, context)
+    document = read_document(location, context)
     if isinstance(document, Rejection):
         yield document
         return

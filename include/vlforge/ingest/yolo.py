@@ -15,6 +15,7 @@ import fsspec
 from vlforge.config import Recipe
 from vlforge.geometry import yolo_cxcywh_to_xyxy
 from vlforge.ingest.base import IngestContext, RecordError, Rejection
+from vlforge.ingest.sources import decode_utf8
 from vlforge.records import Box, ImageRef, Sample, make_sample_id
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
@@ -27,7 +28,12 @@ def read(location: str, context: IngestContext, recipe: Recipe) -> Iterator[Samp
     if not filesystem.isfile(classes_path):
         yield Rejection(context.source("classes.txt"), "YOLO folder has no classes.txt", "classes.txt", context.source_file)
         return
-    classes = [line.strip() for line in filesystem.cat_file(classes_path).decode("utf-8").splitlines() if line.strip()]
+    try:
+        text = decode_utf8(filesystem.cat_file(classes_path), "classes.txt")
+    except RecordError as error:
+        yield Rejection(context.source("classes.txt"), f"classes.txt is {error.reason}", error.field, error.value)
+        return
+    classes = [line.strip() for line in text.splitlines() if line.strip()]
     image_paths = sorted(
         path for path in filesystem.find(f"{root}/images") if PurePosixPath(path).suffix.lower() in IMAGE_SUFFIXES
     )
@@ -39,7 +45,11 @@ def read(location: str, context: IngestContext, recipe: Recipe) -> Iterator[Samp
             if not filesystem.isfile(label_path):
                 raise RecordError("image has no label file (not annotated)", "labels", label_path.removeprefix(root + "/"))
             image = context.load_image(relative, "image")
-            text = filesystem.cat_file(label_path).decode("utf-8")
+            label_name = label_path.removeprefix(root + "/")
+            try:
+                text = decode_utf8(filesystem.cat_file(label_path), label_name)
+            except RecordError as error:
+                raise RecordError(f"label file is {error.reason}", error.field, error.value) from None
             boxes = tuple(_box(line, number, classes, image) for number, line in enumerate(text.splitlines(), 1) if line.strip())
             yield Sample(sample_id=make_sample_id(source, 1), task_type="grounding", images=(image,), boxes=boxes, source=source)
         except RecordError as error:

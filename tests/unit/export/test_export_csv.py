@@ -8,10 +8,11 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from export_samples import COCO, caption_sample, gui_sample, multi_image_sample, path_of, video_path_of, video_sample
 
 from vlforge.config import Recipe
-from vlforge.export.csv import COLUMNS, export, row
+from vlforge.export.csv import COLUMNS, export, neutralised, row
 from vlforge.records import Turn
 
 TRICKY = 'He said "hi, there",\nthen left. 胡萝卜，中文逗号'
@@ -78,3 +79,21 @@ def test_quoting_follows_rfc_4180(tmp_path: Path, recipe: Recipe) -> None:
     assert '"He said ""hi, there"",\nthen left. 胡萝卜，中文逗号"' in text
     assert list(csv.reader(io.StringIO(text, newline="")))[1][COLUMNS.index("answer")] == TRICKY
     assert COLUMNS.index("answer") == 5
+
+
+@pytest.mark.parametrize(
+    ("cell", "written"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+1 555 0100", "'+1 555 0100"),
+        ("-2 degrees", "'-2 degrees"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tindented", "'\tindented"),
+        ("\rreturn", "'\rreturn"),
+        ("a = b - c", "a = b - c"),  # only the first character counts
+        ("", ""),
+        ("'quoted", "'quoted"),
+    ],
+)
+def test_formula_like_cells_get_a_leading_quote(cell: str, written: str) -> None:
+    assert neutralised(cell) == written
