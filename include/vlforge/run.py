@@ -116,6 +116,10 @@ class RunDescription:
             before = shared.download_folder(folder, local.run_dir.path)
             try:
                 yield local
+            except BaseException as error:
+                # An error names files of the working copy, which goes with the task: say where they went.
+                error.add_note(f"this task's working copy {local.local_home} is uploaded to {shared.url(folder)}")
+                raise
             finally:
                 shared.upload_changes(folder, local.run_dir.path, before)
 

@@ -78,11 +78,12 @@ def test_a_task_works_on_a_local_copy_and_carries_back_what_it_wrote(home_uri: s
 
 def test_a_failed_task_still_carries_back_its_files_as_a_local_run_folder_keeps_them(home_uri: str, recipe) -> None:
     run = prepare_run(home_uri, "shop", "run1", recipe)
-    with pytest.raises(RuntimeError, match="gate failed"), run.working() as task:
+    with pytest.raises(RuntimeError, match="gate failed") as failure, run.working() as task:
         (task.run_dir.path / "gx_results").mkdir()
         (task.run_dir.path / "gx_results" / "ingest.json").write_text("{}")
         raise RuntimeError("gate failed")
     assert "runs/shop/run1/gx_results/ingest.json" in _keys(home_uri)
+    assert f"is uploaded to {home_uri}/runs/shop/run1" in failure.value.__notes__[0]
 
 
 def test_images_go_to_the_shared_store_as_they_are_put_and_come_back_when_opened(home_uri: str, recipe) -> None:
@@ -154,3 +155,11 @@ def test_the_scenes_dag_refuses_an_object_store_home_before_anything_else(recipe
 def test_the_dashboard_says_it_cannot_show_a_release_on_an_object_store() -> None:
     with pytest.raises(FolderDamage, match="release s3://b/h/releases/shop/v1 is on an object store.*mount the bucket"):
         ReleaseFolder("s3://b/h/releases/shop/v1").release()
+
+
+def test_vlforge_latest_refuses_an_object_store_home(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vlforge.cli import main
+
+    monkeypatch.setenv("VLFORGE_HOME", "s3://b/h")
+    with pytest.raises(ObjectStoreUnsupported, match="VLFORGE_HOME=s3://b/h is an object store"):
+        main(["latest", "shop"])
