@@ -17,6 +17,7 @@ import pytest
 from support.recipes import DEMO_REAL_ONLY_RECIPE
 
 from vlforge.demo import prepare_demo
+from vlforge.layout import run_folder_name
 from vlforge.release import read_release
 from vlforge.storage import ObjectStoreHome, switch_current_pointer
 
@@ -112,6 +113,19 @@ def test_release_dag_on_an_object_store_matches_a_local_run_and_reads_back(
     again = _run_release(dagbag, uri, export, monkeypatch)
     assert again.state == DagRunState.SUCCESS
     assert home.published_versions(DATASET) == [local_version]
+
+    # A run whose ingest gate fails leaves the release current, and its gate's full result on the store.
+    broken = tmp_path / "demo" / "broken.json"
+    tasks = json.loads(export.read_text())
+    for item in tasks:
+        item["data"]["image"] = item["data"]["image"].replace("skimage/", "missing/")
+    broken.write_text(json.dumps(tasks))
+    failed = _run_release(dagbag, uri, broken, monkeypatch)
+    assert failed.state == DagRunState.FAILED
+    assert {ti.task_id: ti.state for ti in failed.get_task_instances()}["gate_ingest"] == "failed"
+    assert home.published_versions(DATASET) == [local_version] and home.current_version(DATASET) == local_version
+    failed_folder = f"{BUCKET}/home/runs/{DATASET}/{run_folder_name(failed.run_id)}"
+    assert fs.exists(f"{failed_folder}/gx_results/ingest.json") and not fs.exists(f"{failed_folder}/agreement.parquet")
 
 
 def test_a_reader_never_sees_a_half_uploaded_release(s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
