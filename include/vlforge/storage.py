@@ -11,11 +11,12 @@ machines goes through ``ObjectStoreHome`` only (ADR 0012):
 - releases (``publish_release``): an object store has no rename, so a release becomes visible through one
   final PUT: every other file first, ``RELEASE.json`` last, then ``LATEST``. A version folder without
   its ``RELEASE.json`` is an unfinished upload, and no reader here (``published_versions``,
-  ``read_text``, ``current_version``) ever shows it.
+  ``is_published``, ``latest_version``, ``current_version``, ``release.read_release``) ever shows it.
 
 The endpoint and credentials are the SDK's and fsspec's own settings, nothing of vlforge's: for S3,
 ``AWS_ENDPOINT_URL`` (an S3-compatible server), ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` or a
-profile, and any fsspec configuration (``FSSPEC_S3_ENDPOINT_URL``, ``~/.config/fsspec/``).
+profile, and any fsspec configuration (``FSSPEC_S3_ENDPOINT_URL``, read when fsspec is imported, or
+``~/.config/fsspec/``).
 """
 
 from __future__ import annotations
@@ -133,12 +134,8 @@ class ObjectStoreHome:
             self.fs.get(keys, [str(target) for target in targets])
         return snapshot(local)
 
-    def upload_changes(self, relative: str, local: Path, before: Snapshot) -> list[str]:
-        """Upload the files of ``local`` added or changed since ``before`` and delete the objects of the removed ones.
-
-        Returns:
-            The paths uploaded, relative to ``local``.
-        """
+    def upload_changes(self, relative: str, local: Path, before: Snapshot) -> None:
+        """Upload the files of ``local`` added or changed since ``before`` and delete the objects of the removed ones."""
         after = snapshot(local)
         changed = sorted(name for name, stamp in after.items() if before.get(name) != stamp)
         if changed:
@@ -146,7 +143,6 @@ class ObjectStoreHome:
         removed = sorted(name for name in before if name not in after)
         if removed:
             self.fs.rm([self._key(f"{relative}/{name}") for name in removed])
-        return changed
 
     # Releases: RELEASE.json decides whether a version folder is a release.
     def release_key(self, dataset: str, version: str) -> str:

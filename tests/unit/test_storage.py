@@ -76,6 +76,18 @@ def test_a_task_works_on_a_local_copy_and_carries_back_what_it_wrote(home_uri: s
     assert fsspec.open(f"{home_uri}/runs/shop/run1/compose/shard-0.parquet").open().read() == b"shard 0, again"
 
 
+def test_mapped_shards_on_two_machines_keep_each_others_files(home_uri: str, recipe) -> None:
+    run = prepare_run(home_uri, "shop", "run1", recipe)
+    with run.working() as first, run.working() as second:  # both downloaded before either uploads
+        first.run_dir.augment_shard("shard-00000").parent.mkdir(parents=True)
+        first.run_dir.augment_shard("shard-00000").write_bytes(b"first")
+        second.run_dir.augment_shard("shard-00001").parent.mkdir(parents=True)
+        second.run_dir.augment_shard("shard-00001").write_bytes(b"second")
+    with run.working() as merge:
+        shards = sorted(merge.run_dir.augment_shard("x").parent.iterdir())
+        assert [path.read_bytes() for path in shards] == [b"first", b"second"]
+
+
 def test_a_failed_task_still_carries_back_its_files_as_a_local_run_folder_keeps_them(home_uri: str, recipe) -> None:
     run = prepare_run(home_uri, "shop", "run1", recipe)
     with pytest.raises(RuntimeError, match="gate failed") as failure, run.working() as task:
