@@ -37,12 +37,13 @@ def _settings() -> dict[str, Any]:
     from pathlib import Path
 
     from vlforge.config import load_recipe
-    from vlforge.layout import run_folder_name
+    from vlforge.layout import run_folder_name, vlforge_home
     from vlforge.preannotate.config import with_params
 
     context = get_current_context()
     params = dict(context["params"])
-    work = Path(VLFORGE_HOME).resolve() / "preannotate" / run_folder_name(context["run_id"])
+    home = vlforge_home("the preannotate DAG (a Label Studio import file with local image paths)", VLFORGE_HOME)
+    work = home / "preannotate" / run_folder_name(context["run_id"])
     params["work"] = work
     params["output"] = Path(params["output"]) if params["output"] else work / "tasks.json"
     params["config"] = with_params(load_recipe(params["recipe"]).preannotate, params["languages"], params["vlm_model_path"])

@@ -47,6 +47,12 @@ Builds a versioned, quality-gated training-set release from annotated data.
    metrics to downstream DAGs. `force_promote` with `promoted_by` promotes a held release; the
    catalog records who.
 
+`VLFORGE_HOME` may be an object store (`s3://bucket/prefix`, any fsspec URI; the endpoint from
+`AWS_ENDPOINT_URL`): each task then works on a local copy of the run folder, opened by
+`RunDescription.working()`, images go to the shared store as they are made, and a release appears
+when its `RELEASE.json`, uploaded last, does; `current` is an object naming the version, and the
+catalog needs a database URL (`VLFORGE_CATALOG_URL` or the `vlforge_catalog` connection). ADR 0012.
+
 Alerts go through the Airflow connections `vlforge_slack` (Slack incoming webhook) and
 `vlforge_smtp` (email); a missing connection is logged and skipped. Every task's failure,
 gate failures included, alerts the same way (`on_failure_callback`).
@@ -114,15 +120,13 @@ def vlforge_release() -> None:
     # A recipe error is not transient: retrying it only delays the message.
     @task(retries=0)
     def prepare() -> Run:
-        from pathlib import Path
-
-        from vlforge.layout import run_folder_name
+        from vlforge.layout import parse_home, run_folder_name
         from vlforge.prepare import prepare_run
 
         context = get_current_context()
         params = context["params"]
         run = prepare_run(
-            Path(VLFORGE_HOME).resolve(),
+            parse_home(VLFORGE_HOME),
             params["dataset"],
             run_folder_name(context["run_id"]),
             params["recipe"],
@@ -140,7 +144,8 @@ def vlforge_release() -> None:
         from vlforge.ingest import run_ingest
         from vlforge.run import RunDescription
 
-        print(run_ingest(RunDescription.from_json(run)))
+        with RunDescription.from_json(run).working() as description:
+            print(run_ingest(description))
         return run
 
     @task(retries=0)
@@ -148,7 +153,8 @@ def vlforge_release() -> None:
         from vlforge.ingest.gate import run_ingest_gate
         from vlforge.run import RunDescription
 
-        run_ingest_gate(RunDescription.from_json(run))
+        with RunDescription.from_json(run).working() as description:
+            run_ingest_gate(description)
         return run
 
     @task
@@ -156,7 +162,8 @@ def vlforge_release() -> None:
         from vlforge.quality.stage import run_agreement
         from vlforge.run import RunDescription
 
-        print(run_agreement(RunDescription.from_json(run)))
+        with RunDescription.from_json(run).working() as description:
+            print(run_agreement(description))
         return run
 
     @task(retries=0)
@@ -164,7 +171,8 @@ def vlforge_release() -> None:
         from vlforge.quality.gate import run_quality_gate
         from vlforge.run import RunDescription
 
-        run_quality_gate(RunDescription.from_json(run))
+        with RunDescription.from_json(run).working() as description:
+            run_quality_gate(description)
         return run
 
     @task
@@ -172,7 +180,8 @@ def vlforge_release() -> None:
         from vlforge.curate.stage import run_curate
         from vlforge.run import RunDescription
 
-        print(run_curate(RunDescription.from_json(run)))
+        with RunDescription.from_json(run).working() as description:
+            print(run_curate(description))
         return run
 
     @task(retries=0)
@@ -180,7 +189,8 @@ def vlforge_release() -> None:
         from vlforge.curate.gate import run_curate_gate
         from vlforge.run import RunDescription
 
-        run_curate_gate(RunDescription.from_json(run))
+        with RunDescription.from_json(run).working() as description:
+            run_curate_gate(description)
         return run
 
     @task
@@ -188,14 +198,16 @@ def vlforge_release() -> None:
         from vlforge.run import RunDescription
         from vlforge.synth.compose.stage import plan_compose as plan
 
-        return plan(RunDescription.from_json(run))
+        with RunDescription.from_json(run).working() as description:
+            return plan(description)
 
     @task
     def compose(shard: dict[str, Any], run: Run) -> dict[str, Any]:
         from vlforge.run import RunDescription
         from vlforge.synth.compose.stage import compose_shard
 
-        return compose_shard(RunDescription.from_json(run), shard)
+        with RunDescription.from_json(run).working() as description:
+            return compose_shard(description, shard)
 
     # Nothing to compose maps to no task instances: merging nothing is still a success.
     @task(trigger_rule="none_failed")
@@ -203,7 +215,8 @@ def vlforge_release() -> None:
         from vlforge.run import RunDescription
         from vlforge.synth.compose.stage import merge_composed
 
-        stats = merge_composed(RunDescription.from_json(run))
+        with RunDescription.from_json(run).working() as description:
+            stats = merge_composed(description)
         print(f"merged {len(list(shards))} shard(s): {stats['composed']} composed samples, {stats['by_rule']}")
         return run
 
@@ -212,14 +225,16 @@ def vlforge_release() -> None:
         from vlforge.augment.stage import plan_shards
         from vlforge.run import RunDescription
 
-        return plan_shards(RunDescription.from_json(run))
+        with RunDescription.from_json(run).working() as description:
+            return plan_shards(description)
 
     @task
     def augment(shard: dict[str, Any], run: Run) -> dict[str, Any]:
         from vlforge.augment.stage import augment_shard
         from vlforge.run import RunDescription
 
-        return augment_shard(RunDescription.from_json(run), shard)
+        with RunDescription.from_json(run).working() as description:
+            return augment_shard(description, shard)
 
     # A train split too small for one shard maps to no task instances: merging nothing is still a success.
     @task(trigger_rule="none_failed")
@@ -227,7 +242,8 @@ def vlforge_release() -> None:
         from vlforge.augment.stage import merge_augmented
         from vlforge.run import RunDescription
 
-        stats = merge_augmented(RunDescription.from_json(run))
+        with RunDescription.from_json(run).working() as description:
+            stats = merge_augmented(description)
         print(f"merged {len(list(shards))} shard(s): {stats['augmented']} copies of {stats['parents']} parents")
         return run
 
@@ -236,7 +252,8 @@ def vlforge_release() -> None:
         from vlforge.augment.gate import run_augment_gate
         from vlforge.run import RunDescription
 
-        run_augment_gate(RunDescription.from_json(run))
+        with RunDescription.from_json(run).working() as description:
+            run_augment_gate(description)
         return run
 
     @task
@@ -244,14 +261,16 @@ def vlforge_release() -> None:
         from vlforge.run import RunDescription
         from vlforge.synth.stage import plan_synth
 
-        return plan_synth(RunDescription.from_json(run))
+        with RunDescription.from_json(run).working() as description:
+            return plan_synth(description)
 
     @task
     def synthesize(shard: dict[str, Any], run: Run) -> dict[str, Any]:
         from vlforge.run import RunDescription
         from vlforge.synth.stage import synthesize_shard
 
-        return synthesize_shard(RunDescription.from_json(run), shard)
+        with RunDescription.from_json(run).working() as description:
+            return synthesize_shard(description, shard)
 
     # A recipe without synthesis maps to no shards: merging nothing still writes an empty manifest.
     @task(trigger_rule="none_failed")
@@ -259,7 +278,8 @@ def vlforge_release() -> None:
         from vlforge.run import RunDescription
         from vlforge.synth.stage import merge_synthesized
 
-        stats = merge_synthesized(RunDescription.from_json(run))
+        with RunDescription.from_json(run).working() as description:
+            stats = merge_synthesized(description)
         print(f"merged {len(list(shards))} synth shard(s): {stats['samples']} samples, {stats['quarantined']} quarantined")
         return run
 
@@ -268,7 +288,8 @@ def vlforge_release() -> None:
         from vlforge.run import RunDescription
         from vlforge.synth.gate import run_synth_gate
 
-        run_synth_gate(RunDescription.from_json(run))
+        with RunDescription.from_json(run).working() as description:
+            run_synth_gate(description)
         return run
 
     @task
@@ -277,7 +298,8 @@ def vlforge_release() -> None:
         from vlforge.release import publish_release
         from vlforge.run import RunDescription
 
-        published = publish_release(RunDescription.from_json(run))
+        with RunDescription.from_json(run).working() as description:
+            published = publish_release(description)
         print(f"release: {published['path']}\nreport:  {published['report']}")
         return {key: published[key] for key in ("version", "content_hash", "path", "report", "counts")}
 
@@ -292,18 +314,19 @@ def vlforge_release() -> None:
         from vlforge.release import read_release
         from vlforge.run import RunDescription
 
-        description = RunDescription.from_json(run)
+        with RunDescription.from_json(run).working() as description:
+            settings = description.recipe.release
         context = get_current_context()
         params = context["params"]
         try:
             connection_uri = BaseHook.get_connection(CATALOG_CONNECTION).get_uri()
         except AirflowNotFoundException:
             connection_uri = None
-        url = catalog_url(description.recipe.release.catalog_url, connection_uri, description.home)
+        url = catalog_url(settings.catalog_url, connection_uri, description.home)
         forced_by = params["promoted_by"] or getattr(context["dag_run"], "triggering_user_name", None)
         with open_catalog(url) as catalog:
             decision = decide(
-                read_release(published["path"]), catalog, description.recipe.release.tolerance, params["force_promote"], forced_by
+                read_release(published["path"]), catalog, settings.tolerance, params["force_promote"], forced_by
             )
         message = decision.message()
         if message:

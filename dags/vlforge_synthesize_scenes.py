@@ -60,14 +60,12 @@ def vlforge_synthesize_scenes() -> None:
     # A recipe error or a missing model folder is not transient: retrying it only delays the message.
     @task(retries=0)
     def prepare() -> Run:
-        from pathlib import Path
-
-        from vlforge.layout import run_folder_name
+        from vlforge.layout import parse_home, run_folder_name
         from vlforge.prepare import prepare_run
 
         context = get_current_context()
         params = context["params"]
-        home = Path(VLFORGE_HOME).resolve()
+        home = parse_home(VLFORGE_HOME)  # an object store is refused by prepare_run: Label Studio serves local files
         run = prepare_run(home, params["dataset"], run_folder_name(context["run_id"]), params["recipe"], seed=params["seed"], scenes=True)
         return run.to_json()
 

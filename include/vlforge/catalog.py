@@ -65,7 +65,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from vlforge.compare import release_metrics, synthetic_share
-from vlforge.layout import vlforge_home
+from vlforge.layout import HOME_ENV, ObjectStoreUnsupported, is_object_store, vlforge_home
 
 CATALOG_URL_ENV = "VLFORGE_CATALOG_URL"
 SCHEMA_VERSION = 1
@@ -325,10 +325,13 @@ def _switch_current(
     )
 
 
-def catalog_url(url: str | None = None, connection_uri: str | None = None, home: Path | None = None) -> str:
+def catalog_url(url: str | None = None, connection_uri: str | None = None, home: Path | str | None = None) -> str:
     """The catalog's URL: ``url`` (a recipe's ``release.catalog_url`` or ``--catalog``), else the Airflow
     connection ``vlforge_catalog``'s URI when the caller found one, else ``$VLFORGE_CATALOG_URL``, else
     the SQLite file ``catalog.sqlite`` in ``home`` (default ``$VLFORGE_HOME``).
+
+    Raises:
+        ObjectStoreUnsupported: no URL was given and ``home`` is an object store, where a SQLite file cannot live.
     """
     if url:
         return url
@@ -338,7 +341,15 @@ def catalog_url(url: str | None = None, connection_uri: str | None = None, home:
         return f"postgresql+psycopg2://{rest}" if scheme in ("postgres", "postgresql") else connection_uri
     if os.environ.get(CATALOG_URL_ENV):
         return os.environ[CATALOG_URL_ENV]
-    return f"sqlite:///{(home or vlforge_home()) / 'catalog.sqlite'}"
+    setting = os.environ.get(HOME_ENV, "data") if home is None else home
+    if is_object_store(setting):
+        # SQLite needs a local file with working locks: a copy on S3 would lose concurrent promotions.
+        raise ObjectStoreUnsupported(
+            f"{HOME_ENV}={setting} is an object store, where the default SQLite catalog ({HOME_ENV}/catalog.sqlite) "
+            f"cannot live: set {CATALOG_URL_ENV}, the Airflow connection vlforge_catalog or the recipe's "
+            "release.catalog_url to a database URL, e.g. postgresql+psycopg2://user@host/vlforge"
+        )
+    return f"sqlite:///{vlforge_home('the default SQLite catalog', setting) / 'catalog.sqlite'}"
 
 
 def open_catalog(url: str | None = None) -> Catalog:

@@ -7,6 +7,11 @@
   renamed into place, beside the dataset's ``LATEST`` pointer and ``current`` link (``DatasetReleases``).
 
 No other module spells a run-folder or release-folder file name: they ask these objects.
+
+``VLFORGE_HOME`` may also be an object store's URI (``s3://bucket/prefix`` or any fsspec protocol but
+``file``): then the same layout holds under that prefix, a task works on a local copy of its run
+folder and ``vlforge.storage`` carries what is shared (ADR 0012). A part that needs a local folder
+asks ``vlforge_home`` and is refused with the setting to change.
 """
 
 from __future__ import annotations
@@ -17,13 +22,47 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+HOME_ENV = "VLFORGE_HOME"
 # Inside a review folder: a Label Studio import file and the labelling interface it needs.
 REVIEW_TASKS_NAME = "review_tasks.json"
 LABEL_CONFIG_NAME = "label_config.xml"
 
 
-def vlforge_home() -> Path:
-    return Path(os.environ.get("VLFORGE_HOME", "data")).resolve()
+class ObjectStoreUnsupported(RuntimeError):
+    """A part of vlforge that needs a local folder was given an object-store ``VLFORGE_HOME``."""
+
+
+def is_object_store(home: str | Path) -> bool:
+    """Whether ``home`` is an object store's URI (``s3://bucket/prefix``, ``gs://...``; not ``file://``)."""
+    return isinstance(home, str) and bool(_URI.match(home)) and not home.startswith("file://")
+
+
+def parse_home(home: str | Path) -> str | Path:
+    """``VLFORGE_HOME`` as vlforge keeps it: an object store's URI as written, else the absolute local folder."""
+    if is_object_store(home):
+        return str(home).rstrip("/")
+    return Path(str(home).removeprefix("file://")).resolve()
+
+
+def vlforge_home(purpose: str = "this command", home: str | Path | None = None) -> Path:
+    """``VLFORGE_HOME`` (default ``./data``, or ``home`` when given) as a local folder, for a part that needs one.
+
+    Args:
+        purpose: what needs the folder, named in the error.
+        home: the setting's value, when the caller read it already (a DAG's module constant).
+
+    Raises:
+        ObjectStoreUnsupported: ``VLFORGE_HOME`` is an object store's URI; the message names the setting and
+            what to do instead (a local or mounted folder), never a silent write beside the current folder.
+    """
+    value = parse_home(os.environ.get(HOME_ENV, "data") if home is None else home)
+    if isinstance(value, str):
+        raise ObjectStoreUnsupported(
+            f"{HOME_ENV}={value} is an object store, but {purpose} needs a local folder: set {HOME_ENV} to a local "
+            "or mounted folder for it (the release DAG is the part that works on an object store, ADR 0012)"
+        )
+    return value
 
 
 def checked_name(kind: str, value: str) -> str:

@@ -16,13 +16,14 @@ from pydantic import ValidationError
 
 from vlforge.augment.ops import REGISTRY
 from vlforge.config import Recipe, RecipeError, load_recipe, recipe_path
+from vlforge.layout import ObjectStoreUnsupported, is_object_store
 from vlforge.run import RunDescription
 from vlforge.synth.degrade import build_degradations
 from vlforge.store import atomic_write_text
 
 
 def prepare_run(
-    home: Path,
+    home: Path | str,
     dataset: str,
     run: str,
     recipe: str | Recipe,
@@ -38,7 +39,7 @@ def prepare_run(
     """Validate ``recipe`` completely, freeze it as the run folder's ``recipe.json`` and describe the run.
 
     Args:
-        home: ``VLFORGE_HOME``.
+        home: ``VLFORGE_HOME``: a folder, or an object store's URI (``layout.parse_home``).
         dataset: the dataset name.
         run: the run folder's name.
         recipe: a recipe name or YAML path (loaded here), or a loaded ``Recipe``.
@@ -53,7 +54,14 @@ def prepare_run(
 
     Raises:
         RecipeError: naming the recipe file, the key and what is allowed there.
+        ObjectStoreUnsupported: ``scenes`` with an object-store ``home``: Label Studio serves the scene
+            review folder as local files.
     """
+    if scenes and is_object_store(home):
+        raise ObjectStoreUnsupported(
+            f"VLFORGE_HOME={home} is an object store, but the scenes DAG writes a review folder that Label Studio "
+            "serves as local files (LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT): set VLFORGE_HOME to a local or mounted folder"
+        )
     where = str(recipe_path(recipe)) if isinstance(recipe, str) else f"<recipe {recipe.name}>"
     resolved = load_recipe(recipe) if isinstance(recipe, str) else recipe
     problems = augment_problems(resolved) + encoder_problems(resolved) + synth_problems(resolved)
@@ -63,7 +71,7 @@ def prepare_run(
     if problems:
         raise RecipeError("\n".join([f"recipe {where} is invalid:", *problems]))
     description = RunDescription(
-        home=Path(home),
+        home=home if is_object_store(home) else Path(home),
         dataset=dataset,
         run=run,
         source=source,
@@ -75,7 +83,8 @@ def prepare_run(
         dag_run_id=dag_run[1] if dag_run else None,
     )
     frozen = json.dumps(resolved.model_dump(mode="json"), indent=2, sort_keys=True, ensure_ascii=False)
-    atomic_write_text(description.run_dir.recipe, frozen)
+    with description.working() as working:
+        atomic_write_text(working.run_dir.recipe, frozen)
     return description
 
 

@@ -8,7 +8,9 @@ more than its tolerance. A person may promote a held release with
 ``force_promote``; who did it and why are recorded in the catalog. Beside the
 catalog flag, ``releases/<dataset>/current`` is a symlink to the current
 version's folder, switched atomically (a new link under a temporary name renamed
-over the old one), so file users see one release or the other, never neither.
+over the old one), so file users see one release or the other, never neither. On an object store,
+which has no links, ``current`` is an object holding the version's name, written with one PUT
+(``storage.switch_current_pointer``), and only over a release whose upload has finished.
 
 Running ``decide`` again for the same release changes nothing and gives the same
 decision. A rerun of an older release that has since been superseded does not
@@ -28,8 +30,9 @@ from typing import Any, Literal
 
 from vlforge.catalog import Catalog
 from vlforge.compare import Comparison, compare_releases
-from vlforge.layout import DatasetReleases, checked_name
+from vlforge.layout import DatasetReleases, checked_name, is_object_store
 from vlforge.quality.agreement import METRICS
+from vlforge.storage import switch_current_pointer
 
 log = logging.getLogger(__name__)
 Outcome = Literal["first", "promoted", "improved", "regression", "forced", "superseded"]
@@ -173,8 +176,11 @@ def decide(
     current = catalog.current(dataset)
     current_version = current["version"] if current else None
     promoted_now = current_version == version and (previous_current or {}).get("version") != version
-    if new_release.get("path") and current_version:
-        switch_current_link(Path(str(new_release["path"])).parent, current_version)
+    location = str(new_release.get("path") or "")
+    if location and current_version and is_object_store(location):
+        switch_current_pointer(location.rstrip("/").rsplit("/", 1)[0], current_version)
+    elif location and current_version:
+        switch_current_link(Path(location).parent, current_version)
     release_row = catalog.get_release(dataset, version)
     assert release_row is not None, f"{dataset}/{version} vanished from the catalog"
     log.info("release %s/%s: %s (current: %s)", dataset, version, outcome, current_version)

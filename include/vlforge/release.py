@@ -12,6 +12,10 @@ per task type and split and synthetic share, which ``vlforge.compare`` and the c
 ``exports`` lists each format's files (one set per split, see ``vlforge.export``) and
 ``counts.exports`` the samples each format wrote per split and left out per reason (video samples
 in formats that cannot hold video). Promotion to ``current`` is ``vlforge.promotion``'s job.
+
+With an object-store ``VLFORGE_HOME`` the release is built and renamed the same way in the task's
+working copy, then uploaded with ``RELEASE.json`` last (``storage.ObjectStoreHome.publish_release``):
+there a version folder is a release once its ``RELEASE.json`` is there, and ``path`` is its URL.
 """
 
 from __future__ import annotations
@@ -33,13 +37,14 @@ import pandas as pd
 from vlforge.config import Recipe
 from vlforge.export import export_all
 from vlforge.gates import gate_summaries
-from vlforge.layout import DatasetReleases, ReleaseDir
+from vlforge.layout import DatasetReleases, ReleaseDir, is_object_store
 from vlforge.manifest import read_manifest, read_split_manifest, write_split_manifest
 from vlforge.numerics import numerics_record, stored_metric
 from vlforge.quality.agreement import METRICS
 from vlforge.records import Sample
 from vlforge.report import write_report
 from vlforge.run import RunDescription
+from vlforge.storage import read_url_text, relative_key
 from vlforge.store import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -108,17 +113,18 @@ def publish_release(run: RunDescription) -> dict[str, Any]:
     quarantine_text = run_dir.quarantine.read_text(encoding="utf-8")
     digest = content_hash(samples, quarantine_text, recipe, run.seed)
     version = digest[:12]
-    releases = run.releases
+    releases, shared = run.releases, run.object_store
     final = releases.version(version)
-    if final.path.is_dir():
+    if shared.is_published(run.dataset, version) if shared else final.path.is_dir():
         log.info("release %s/%s already exists with the same content; nothing to do", run.dataset, version)
-        return read_release(final.path)
+        return read_release(shared.url(shared.release_key(run.dataset, version)) if shared else final.path)
     releases.path.mkdir(parents=True, exist_ok=True)
     building = ReleaseDir(Path(tempfile.mkdtemp(prefix=f".{version}.", dir=releases.path)))
     try:
         ingested, agreement = read_manifest(run_dir.ingested), pd.read_parquet(run_dir.agreement)
         release = _assemble(building, run, samples, splits, ingested, agreement, quarantine_text, gates)
-        release.update(version=version, content_hash=digest, parent_version=releases.latest_version())
+        parent = shared.latest_version(run.dataset) if shared else releases.latest_version()
+        release.update(version=version, content_hash=digest, parent_version=parent)
         # Before the report, which renders the release from its folder like the dashboard does.
         atomic_write_text(building.release_json, json.dumps(release, indent=2, sort_keys=True, ensure_ascii=False))
         write_report(
@@ -136,13 +142,19 @@ def publish_release(run: RunDescription) -> dict[str, Any]:
     except BaseException:
         shutil.rmtree(building.path, ignore_errors=True)
         raise
-    atomic_write_text(releases.latest, version + "\n")
     log.info("released %s/%s: %d samples", run.dataset, version, len(samples))
+    if shared:
+        return read_release(shared.publish_release(final.path, run.dataset, version))
+    atomic_write_text(releases.latest, version + "\n")
     return read_release(final.path)
 
 
-def read_release(folder: Path) -> dict[str, Any]:
-    """A published release's ``RELEASE.json`` plus ``path`` and ``report``."""
+def read_release(folder: Path | str) -> dict[str, Any]:
+    """A published release's ``RELEASE.json`` plus ``path`` and ``report``; ``folder`` may be an object store's URL."""
+    if is_object_store(str(folder)):
+        names, url = ReleaseDir(Path()), str(folder).rstrip("/")
+        content = json.loads(read_url_text(f"{url}/{relative_key(names.release_json)}"))
+        return {**content, "path": url, "report": f"{url}/{relative_key(names.report)}"}
     release = ReleaseDir(Path(folder))
     content = json.loads(release.release_json.read_text(encoding="utf-8"))
     return {**content, "path": str(release.path), "report": str(release.report)}

@@ -3,7 +3,7 @@
 Imports are read from the source (``ast``), function-level ones included, so an import moved into a
 function to dodge a cycle is still a cycle. The stack (docs/adr/0005-run-folder-contract.md):
 
-0. foundation: records, geometry, store, layout, manifest, media, tables, expectations, gates,
+0. foundation: records, geometry, store, layout, storage, manifest, media, tables, expectations, gates,
    config (and every ``*.config``), run;
 1. engines: the building blocks inside each stage package, lower stage packages first
    (ingest, quality, curate, augment, synth, export), then the shared ones (report, compare, ...);
@@ -25,6 +25,7 @@ FOUNDATION = {
     "vlforge.geometry",
     "vlforge.store",
     "vlforge.layout",
+    "vlforge.storage",
     "vlforge.manifest",
     "vlforge.media",
     "vlforge.tables",

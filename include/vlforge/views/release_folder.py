@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vlforge.config import Recipe
-from vlforge.layout import ReleaseDir
+from vlforge.layout import ReleaseDir, is_object_store
 from vlforge.manifest import SCHEMA, table_to_samples
 from vlforge.quality.agreement import METRICS
 from vlforge.records import Sample
@@ -86,11 +86,17 @@ class ReleaseFolder:
 
     def __init__(self, path: str | Path | None) -> None:
         self.path = Path(path) if path else None
+        self.object_store_url = str(path) if path and is_object_store(str(path)) else None
 
     def folder(self) -> ReleaseDir:
         """The folder's file names (``vlforge.layout``), once it is known to exist."""
         if self.path is None:
             raise FolderDamage("the catalog row names no release folder")
+        if self.object_store_url:
+            raise FolderDamage(
+                f"release {self.object_store_url} is on an object store; the dashboard reads release folders from a "
+                "file system: mount the bucket where the API server can read it, or release to a local VLFORGE_HOME"
+            )
         if not self.path.is_dir():
             raise FolderDamage(f"release folder {self.path} is missing")
         return ReleaseDir(self.path)
