@@ -8,7 +8,7 @@ function to dodge a cycle is still a cycle. The stack (docs/adr/0005-run-folder-
 1. engines: the building blocks inside each stage package, lower stage packages first
    (ingest, quality, curate, augment, synth, export), then the shared ones (report, compare, ...);
 2. stages: ``ingest`` (its package), every ``<stage>.stage`` and ``<stage>.gate``, and ``prepare``;
-3. release; 4. promotion and catalog; 5. the CLI, the demo and the dashboard.
+3. release; 4. promotion and catalog; 5. the CLI, the demo, the dashboard and evaluation (which reads releases and writes the catalog).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ FOUNDATION = {
 }
 STAGE_PACKAGES = ("ingest", "quality", "curate", "augment", "synth", "export")
 UPPER = {"vlforge.release": 3, "vlforge.promotion": 4, "vlforge.catalog": 4, "vlforge.cli": 5, "vlforge.demo": 5}
-UPPER_PACKAGES = {"dashboard": 5}
+UPPER_PACKAGES = {"dashboard": 5, "evaluate": 5}
 
 
 def module_imports(root: Path) -> dict[str, set[str]]:
