@@ -133,6 +133,11 @@ def plan_evaluation(evaluation: EvaluationRun) -> dict[str, list[dict[str, Any]]
     return write_plan(evaluation.folder, shards)
 
 
+def planned_shards(evaluation: EvaluationRun, evaluator: str) -> list[dict[str, Any]]:
+    """One evaluator's shards from the run's ``plan.json`` (what its mapped task expands over)."""
+    return [shard.to_json() for shard in read_plan(evaluation.folder).get(evaluator, [])]
+
+
 def align_shard(evaluation: EvaluationRun, shard: dict[str, Any]) -> dict[str, Any]:
     """Embed one alignment shard with the configured CLIP model."""
     from vlforge.synth.scenes.clip_score import ClipScorer
@@ -249,3 +254,21 @@ def recipe_source(evaluation: EvaluationRun) -> tuple[str, str]:
     except RecipeError:
         pass  # the release came from a recipe file elsewhere: its frozen copy below
     return yaml.safe_dump(frozen, sort_keys=False, allow_unicode=True), f"{frozen['name']}.yaml"
+
+
+def release_to_evaluate(dataset: str, version: str, event_extras: list[dict[str, Any]]) -> tuple[str, str]:
+    """Which release a run evaluates: the Params when they name a dataset, else the newest release asset event's.
+
+    Args:
+        dataset, version: the DAG Params (``""`` when the run was started by an asset event).
+        event_extras: the triggering asset events' extras, oldest first (``promotion.Decision.asset_extra``).
+
+    Raises:
+        ValueError: when neither the Params nor an event name a release.
+    """
+    if dataset:
+        return dataset, version
+    named = [extra for extra in event_extras if extra.get("dataset") and extra.get("version")]
+    if not named:
+        raise ValueError(f"no dataset in the Params and no release asset event naming one (events: {event_extras})")
+    return str(named[-1]["dataset"]), str(named[-1]["version"])

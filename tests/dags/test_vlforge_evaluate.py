@@ -1,0 +1,70 @@
+"""The evaluate DAG: parses, is wired as documented, and flags a planted over-strong OCR degradation end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from support.recipes import DEMO_OVERSTRONG_OCR_RECIPE
+
+from vlforge.catalog import open_catalog
+from vlforge.demo import prepare_demo
+
+
+def test_evaluate_dag_is_scheduled_on_the_release_alias_documented_and_retried(dagbag) -> None:
+    assert dagbag.import_errors == {}
+    dag = dagbag.get_dag("vlforge_evaluate")
+    release = dagbag.get_dag("vlforge_release")
+    assert set(dag.tags) == {"vlforge", "evaluate"}
+    assert "vlforge_evaluate" in dag.doc_md
+    # The alias the release task emits through is the one this DAG is scheduled on.
+    outlets = release.get_task("compare_and_promote").outlets
+    assert [alias.name for alias in outlets] == ["vlforge_release"]
+    assert "vlforge_release" in str(dag.timetable.asset_condition)
+    assert [task.task_id for task in dag.topological_sort()][:2] == ["prepare", "plan"]
+    assert {task.task_id for task in dag.tasks} == {"prepare", "plan", "alignment_shards", "align", "ocr_shards", "read_back", "merge"}
+    assert set(dag.params) == {"dataset", "version", "recipe", "backends"}
+    assert all(task.retries == (0 if task.task_id == "prepare" else 1) for task in dag.tasks)
+
+
+@pytest.mark.slow
+def test_release_event_then_evaluation_flags_the_planted_ocr_degradation(dagbag, vlforge_home: Path, tmp_path: Path) -> None:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState
+    from sqlalchemy import select
+
+    prepare_demo(tmp_path / "demo")
+    conf = {"source": str(tmp_path / "demo"), "source_format": "label_studio", "dataset": "evaltest", "recipe": DEMO_OVERSTRONG_OCR_RECIPE}
+    assert dagbag.get_dag("vlforge_release").test(run_conf=conf).state == DagRunState.SUCCESS
+    with create_session() as session:
+        event = session.scalars(
+            select(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetModel.uri == "vlforge://evaltest").order_by(AssetEvent.id.desc())
+        ).first()
+        assert event is not None
+        extra = dict(event.extra)
+    # dag.test() starts a manual run, which carries no triggering events: the event's extra goes in as the Params.
+    run = dagbag.get_dag("vlforge_evaluate").test(run_conf={"dataset": extra["dataset"], "version": extra["version"]})
+    assert run.state == DagRunState.SUCCESS
+
+    version = extra["version"]
+    folders = list((vlforge_home / "evaluations" / "evaltest" / version).iterdir())
+    assert len(folders) == 1
+    folder = folders[0]
+    flags = json.loads((folder / "flags.json").read_text())
+    flagged = {(flag["evaluator"], flag["metric"], flag["op"]) for flag in flags}
+    assert ("ocr_readability", "ocr_word_f1", "ocr_degradation") in flagged
+    worst = next(flag for flag in flags if flag["metric"] == "ocr_word_f1")
+    assert worst["drop"] > 0.1 and worst["examples"]
+    suggestion = (folder / "recipe_suggestion.diff").read_text()
+    assert "# ocr_degradation 1 -> 0.5 in phase main" in suggestion
+    assert "+    - ocr_degradation: {probability: 0.5, task_types: [ocr], blur_sigma_range: [4.0, 5.0]}" in suggestion
+    assert Path(DEMO_OVERSTRONG_OCR_RECIPE).read_text().count("probability: 1.0") == 1  # the recipe is untouched
+    with open_catalog(f"sqlite:///{vlforge_home / 'catalog.sqlite'}") as catalog:
+        stored = catalog.list_evaluations("evaltest", version)
+    by_key = {(row["metric"], row["subset"]): row for row in stored}
+    assert by_key[("ocr_word_f1", "op=ocr_degradation")]["value"] < by_key[("ocr_word_f1", "op=ocr_degradation/parents")]["value"]
+    assert ("ocr_accuracy", "level=1") in by_key and ("ocr_accuracy", "all") in by_key
+    assert "ocr_degradation" in (folder / "report.html").read_text()
