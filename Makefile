@@ -96,6 +96,7 @@ bench: setup
 	$(BIN)/python bench/bench_augment.py
 	$(BIN)/python bench/bench_dashboard.py --samples 5000
 	$(BIN)/python bench/bench_synth.py
+	$(BIN)/python bench/bench_evaluate.py --captions 64 --pages 16
 
 # The shipped MiniLM's BERTScore threshold, calibrated on real COCO captions (the recipe's text_encoders entry).
 calibrate: setup

@@ -43,8 +43,10 @@ def evaluation_report(release: dict[str, Any], rows: list[dict[str, Any]], flags
                 flag.tolerance, flag.pairs, ", ".join(example["sample_id"] for example in flag.examples)] for flag in flags]
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
-        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}"
-        "td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}pre{background:#f6f6f6;padding:1em}</style></head><body>",
+        (
+            "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}"
+            "td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}pre{background:#f6f6f6;padding:1em}</style></head><body>"
+        ),
         f"<h1>{html.escape(title)}</h1>",
         "<h2>Data metrics (the release's gates)</h2>", _table(["metric", "value"], data),
         "<h2>Evaluation results</h2>", _table(["evaluator", "model", "subset", "metric", "value", "samples", "examples"], results),

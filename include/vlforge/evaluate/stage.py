@@ -13,8 +13,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from vlforge.catalog import open_catalog
 from vlforge.config import Recipe, RecipeError, load_recipe, recipe_path
 from vlforge.evaluate import alignment, readability
@@ -33,7 +31,7 @@ from vlforge.evaluate.shards import (
     split_sample_ids,
     write_plan,
 )
-from vlforge.evaluate.suggest import suggest
+from vlforge.evaluate.suggest import recipe_yaml, suggest
 from vlforge.layout import DatasetReleases, EvaluationDir, ReleaseDir, checked_name
 from vlforge.manifest import read_split_manifest
 from vlforge.prepare import evaluate_problems
@@ -119,7 +117,7 @@ def prepare_evaluation(home: Path, dataset: str, version: str, run: str, recipe:
 
 def plan_evaluation(evaluation: EvaluationRun) -> dict[str, list[dict[str, Any]]]:
     """Every evaluator's shards, written to ``plan.json``: ``alignment`` (caption samples, when a CLIP model is
-    configured), ``ocr_readability`` (OCR samples) and ``model`` (the test split, for model-side evaluation)."""
+    configured), ``ocr_readability`` (OCR samples) and ``model`` (the test split, when ``backends`` names any)."""
     samples, _ = read_split_manifest(evaluation.release.manifest)
     size = evaluation.settings.shard_size
     clip = evaluation.settings.clip_model_path
@@ -128,7 +126,8 @@ def plan_evaluation(evaluation: EvaluationRun) -> dict[str, list[dict[str, Any]]
     shards = {
         alignment.EVALUATOR: plan_shards(alignment.EVALUATOR, aligned, size),
         readability.EVALUATOR: plan_shards(readability.EVALUATOR, readable, size),
-        MODEL_EVALUATOR: plan_shards(MODEL_EVALUATOR, split_sample_ids(evaluation.release, MODEL_SPLITS), size),
+        # The model-side shards (the test split), planned when the run names backends to evaluate.
+        MODEL_EVALUATOR: plan_shards(MODEL_EVALUATOR, split_sample_ids(evaluation.release, MODEL_SPLITS) if evaluation.backends else [], size),
     }
     return write_plan(evaluation.folder, shards)
 
@@ -253,7 +252,7 @@ def recipe_source(evaluation: EvaluationRun) -> tuple[str, str]:
             return path.read_text(encoding="utf-8"), str(path)
     except RecipeError:
         pass  # the release came from a recipe file elsewhere: its frozen copy below
-    return yaml.safe_dump(frozen, sort_keys=False, allow_unicode=True), f"{frozen['name']}.yaml"
+    return recipe_yaml(frozen), f"{frozen['name']}.yaml"
 
 
 def release_to_evaluate(dataset: str, version: str, event_extras: list[dict[str, Any]]) -> tuple[str, str]:

@@ -92,9 +92,19 @@ def suggest(recipe_text: str, recipe_name: str, flags: Sequence[Flag], frozen: d
     buffer = io.StringIO()
     yaml.dump(document, buffer)
     diff = difflib.unified_diff(
-        recipe_text.splitlines(keepends=True), buffer.getvalue().splitlines(keepends=True), f"a/{recipe_name}", f"b/{recipe_name}"
+        recipe_text.splitlines(keepends=True), buffer.getvalue().splitlines(keepends=True), f"a/{recipe_name}", f"b/{recipe_name}",
+        n=6,  # enough context to show the op's name above its parameters
     )
     return Suggestion(changes, "".join(diff))
+
+
+def recipe_yaml(recipe: dict[str, Any]) -> str:
+    """A resolved recipe (``RELEASE.json``'s ``recipe``) as YAML in the house style, for a diff when its file is unknown."""
+    yaml = YAML()
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    buffer = io.StringIO()
+    yaml.dump(recipe, buffer)
+    return buffer.getvalue()
 
 
 def _ops_list(document: CommentedMap, section: str, frozen: dict[str, Any]) -> CommentedSeq:

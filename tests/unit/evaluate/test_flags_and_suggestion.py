@@ -6,7 +6,7 @@ import pytest
 
 from vlforge.evaluate.flags import AUGMENT_OPS, SYNTH_DEGRADE_OPS, compare_copies, subset_means
 from vlforge.evaluate.origins import Origin
-from vlforge.evaluate.suggest import suggest
+from vlforge.evaluate.suggest import recipe_yaml, suggest
 
 ORIGINS = {
     "p1": Origin("real", None, (), None),
@@ -76,3 +76,13 @@ def test_suggestion_writes_out_the_default_list_when_the_recipe_has_none() -> No
 
 def test_nothing_flagged_suggests_nothing() -> None:
     assert suggest(RECIPE, "my.yaml", [], {}).text("main") == ""
+
+
+def test_a_frozen_recipe_dumped_as_yaml_diffs_only_the_changed_line() -> None:
+    from vlforge.config import Recipe
+
+    frozen = Recipe(name="shop").model_dump(mode="json")
+    found = compare_copies(VALUES, ORIGINS, evaluator="e", model="m", metric="x", tolerance=0.1)
+    diff = suggest(recipe_yaml(frozen), "shop.yaml", [flag for flag in found.flags if flag.op == "jpeg"], frozen).diff
+    changed = [line for line in diff.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+    assert changed == ["-        probability: 0.3", "+        probability: 0.15"]
