@@ -70,3 +70,22 @@ def test_release_event_then_evaluation_flags_the_planted_ocr_degradation(dagbag,
     assert by_key[("ocr_word_f1", "op=ocr_degradation")]["value"] < by_key[("ocr_word_f1", "op=ocr_degradation/parents")]["value"]
     assert ("ocr_accuracy", "level=1") in by_key and ("ocr_accuracy", "all") in by_key
     assert "ocr_degradation" in (folder / "report.html").read_text()
+
+    # Run again by hand with a recipe of the data engineer's own that names a (tiny random, offline) CLIP:
+    # alignment's mapped shards run too, and the suggestion is a diff of that file.
+    from support.tiny_scenes import build_tiny_clip
+
+    clip = build_tiny_clip(tmp_path / "tiny-clip", ["cat", "coffee", "astronaut", "rocket"])
+    own = tmp_path / "mine.yaml"
+    own.write_text(Path(DEMO_OVERSTRONG_OCR_RECIPE).read_text() + f"evaluate:\n  clip_model_path: '{clip}'\n", encoding="utf-8")
+    again = dagbag.get_dag("vlforge_evaluate").test(run_conf={"dataset": "evaltest", "version": "current", "recipe": str(own)})
+    assert again.state == DagRunState.SUCCESS
+    (second,) = {path for path in (vlforge_home / "evaluations" / "evaltest" / version).iterdir()} - {folder}
+    diff = (second / "recipe_suggestion.diff").read_text()
+    assert "-    - ocr_degradation: {probability: 1.0, task_types: [ocr], blur_sigma_range: [4.0, 5.0]}\n" in diff
+    assert "+    - ocr_degradation: {probability: 0.5, task_types: [ocr], blur_sigma_range: [4.0, 5.0]}\n" in diff
+    with open_catalog(f"sqlite:///{vlforge_home / 'catalog.sqlite'}") as catalog:
+        stored = catalog.list_evaluations("evaltest", version)
+    aligned = {(row["metric"], row["subset"]): row for row in stored if row["evaluator"] == "alignment"}
+    assert aligned[("recall@1", "all")]["model"] == "tiny-clip" and aligned[("recall@10", "all")]["value"] == 1.0
+    assert {row["evaluation_run"] for row in stored} == {second.name}  # the second run replaced the first's rows

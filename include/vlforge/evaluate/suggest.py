@@ -58,7 +58,7 @@ def suggest(recipe_text: str, recipe_name: str, flags: Sequence[Flag], frozen: d
 
     Args:
         recipe_text: the recipe YAML to change (the file a data engineer edits).
-        recipe_name: its name or path, for the diff's header.
+        recipe_name: its path (or name), the diff's header on both sides: ``patch -p0`` applies it.
         flags: the evaluation's flags; the worst per op decides its reason, flags without a section are skipped.
         frozen: the release's resolved recipe (``RELEASE.json``'s ``recipe``), whose lists fill in defaults.
 
@@ -71,11 +71,12 @@ def suggest(recipe_text: str, recipe_name: str, flags: Sequence[Flag], frozen: d
             worst[(flag.section, flag.op)] = flag
     if not worst:
         return Suggestion([], "")
-    document, indent, block_indent = load_yaml_guess_indent(recipe_text)
-    document = document or CommentedMap()
+    _, indent, block_indent = load_yaml_guess_indent(recipe_text)
     yaml = YAML()
     yaml.preserve_quotes = True
+    yaml.width = 4096  # never fold a long line the engineer wrote on one
     yaml.indent(mapping=block_indent or 2, sequence=indent or 4, offset=block_indent or 2)
+    document = yaml.load(recipe_text) or CommentedMap()
     changes = []
     for (section, op), flag in sorted(worst.items()):
         entries = _ops_list(document, section, frozen)
@@ -92,7 +93,7 @@ def suggest(recipe_text: str, recipe_name: str, flags: Sequence[Flag], frozen: d
     buffer = io.StringIO()
     yaml.dump(document, buffer)
     diff = difflib.unified_diff(
-        recipe_text.splitlines(keepends=True), buffer.getvalue().splitlines(keepends=True), f"a/{recipe_name}", f"b/{recipe_name}",
+        recipe_text.splitlines(keepends=True), buffer.getvalue().splitlines(keepends=True), recipe_name, recipe_name,
         n=6,  # enough context to show the op's name above its parameters
     )
     return Suggestion(changes, "".join(diff))
@@ -101,6 +102,7 @@ def suggest(recipe_text: str, recipe_name: str, flags: Sequence[Flag], frozen: d
 def recipe_yaml(recipe: dict[str, Any]) -> str:
     """A resolved recipe (``RELEASE.json``'s ``recipe``) as YAML in the house style, for a diff when its file is unknown."""
     yaml = YAML()
+    yaml.width = 4096
     yaml.indent(mapping=2, sequence=4, offset=2)
     buffer = io.StringIO()
     yaml.dump(recipe, buffer)

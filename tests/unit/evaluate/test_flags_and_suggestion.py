@@ -86,3 +86,21 @@ def test_a_frozen_recipe_dumped_as_yaml_diffs_only_the_changed_line() -> None:
     diff = suggest(recipe_yaml(frozen), "shop.yaml", [flag for flag in found.flags if flag.op == "jpeg"], frozen).diff
     changed = [line for line in diff.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")]
     assert changed == ["-        probability: 0.3", "+        probability: 0.15"]
+
+
+def test_quotes_and_long_lines_are_kept_and_the_diff_applies_with_patch(tmp_path) -> None:  # noqa: ANN001 - pytest's tmp_path
+    import subprocess
+
+    text = RECIPE.replace("{probability: 0.6}", "{probability: 0.6, scale_range: [0.02, 0.33], ratio_range: [0.3, 3.3], fill: 0}")
+    text += "evaluate:\n  clip_model_path: '/models/clip'\n"
+    recipe = tmp_path / "mine.yaml"
+    recipe.write_text(text, encoding="utf-8")
+    found = compare_copies(VALUES, ORIGINS, evaluator="e", model="m", metric="x", tolerance=0.1)
+    suggestion = suggest(text, str(recipe), [flag for flag in found.flags if flag.op == "random_erasing"], {})
+    changed = [line for line in suggestion.diff.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+    assert changed == [
+        "-    - random_erasing: {probability: 0.6, scale_range: [0.02, 0.33], ratio_range: [0.3, 3.3], fill: 0}   # keep this comment",
+        "+    - random_erasing: {probability: 0.3, scale_range: [0.02, 0.33], ratio_range: [0.3, 3.3], fill: 0}   # keep this comment",
+    ]
+    subprocess.run(["patch", "-p0", "-s"], input=suggestion.text("main"), text=True, check=True, cwd="/")
+    assert "probability: 0.3" in recipe.read_text() and "'/models/clip'" in recipe.read_text()
