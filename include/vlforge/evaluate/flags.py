@@ -24,13 +24,14 @@ SYNTH_DEGRADE_OPS = "synth.documents.degrade.ops"
 
 @dataclass(frozen=True)
 class Flag:
-    """An op (or a generator's degradation op) whose copies lose more than ``tolerance`` against their parents."""
+    """An op, a generator's degradation op, or a generator as a whole (``op`` ``None``), whose copies lose more than
+    ``tolerance`` against their parents."""
 
     evaluator: str
     model: str
     metric: str
     section: str | None
-    op: str
+    op: str | None
     generator: str | None
     parents: float
     copies: float
@@ -41,9 +42,10 @@ class Flag:
 
     def describe(self) -> str:
         """``ocr_degradation (augment.ops): copies lose 0.612 of ocr_word_f1 against their parents (0.948 -> 0.336, ...)``."""
-        where = self.section or f"generator {self.generator}"
+        what = self.op or f"generator {self.generator}"
+        where = f" ({self.section})" if self.section else (f" (generator {self.generator})" if self.op else "")
         return (
-            f"{self.op} ({where}): copies lose {self.drop:.3f} of {self.metric} against their parents "
+            f"{what}{where}: copies lose {self.drop:.3f} of {self.metric} against their parents "
             f"({self.parents:.3f} -> {self.copies:.3f}, tolerance {self.tolerance:.3f}, {self.pairs} pair(s))"
         )
 
@@ -83,27 +85,31 @@ def compare_copies(
         examples: the pairs with the largest drops kept per row and flag.
 
     Returns:
-        The rows (two per op, synthetic ops prefixed ``generator=<g>/``) and the flags.
+        The rows (two per op, synthetic ops prefixed ``generator=<g>/``, and two per generator, ``generator=<g>``)
+        and the flags.
     """
-    pairs: dict[tuple[str | None, str], list[tuple[str, str]]] = defaultdict(list)
+    pairs: dict[tuple[str | None, str | None], list[tuple[str, str]]] = defaultdict(list)
     for sample_id, origin in origins.items():
         if origin.parent is None or sample_id not in values or origin.parent not in values:
             continue
         for op in dict.fromkeys(origin.ops):
             pairs[(origin.generator, op)].append((sample_id, origin.parent))
+        if origin.generator is not None:
+            pairs[(origin.generator, None)].append((sample_id, origin.parent))  # the generator's copies, whatever made them
     rows: list[EvaluationRow] = []
     flags: list[Flag] = []
-    for (generator, op), members in sorted(pairs.items(), key=lambda item: (item[0][0] or "", item[0][1])):
+    for (generator, op), members in sorted(pairs.items(), key=lambda item: (item[0][0] or "", item[0][1] or "")):
         copies = sum(values[copy] for copy, _ in members) / len(members)
         parents = sum(values[parent] for _, parent in members) / len(members)
         worst = sorted(members, key=lambda pair: (values[pair[0]] - values[pair[1]], pair[0]))[:examples]
         shown = [{"sample_id": copy, "parent": parent, "copy": values[copy], "parent_value": values[parent]} for copy, parent in worst]
-        subset = f"generator={generator}/op={op}" if generator else f"op={op}"
+        subset = "/".join(part for part in (generator and f"generator={generator}", op and f"op={op}") if part)
         rows.append(EvaluationRow(evaluator, model, metric, subset, copies, len(members), shown))
         rows.append(EvaluationRow(evaluator, model, metric, f"{subset}/parents", parents, len(members), []))
         drop = parents - copies
         if tolerance is not None and len(members) >= min_pairs and drop > tolerance + _EPSILON:
-            section = SYNTH_DEGRADE_OPS if generator == "documents" else (AUGMENT_OPS if generator is None else None)
+            # A generator's flag (op None) names no recipe entry: its ops' own flags do.
+            section = None if op is None else (AUGMENT_OPS if generator is None else SYNTH_DEGRADE_OPS if generator == "documents" else None)
             flags.append(Flag(evaluator, model, metric, section, op, generator, parents, copies, drop, tolerance, len(members), shown))
     return CopyComparison(rows, flags)
 

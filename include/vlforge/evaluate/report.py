@@ -39,7 +39,7 @@ def evaluation_report(release: dict[str, Any], rows: list[dict[str, Any]], flags
     data = [[name, value] for name, value in sorted(release_metrics(release).items())]
     results = [[row["evaluator"], row["model"], row["subset"], row["metric"], row["value"], row["count"],
                 ", ".join(str(example.get("sample_id", "")) for example in row.get("examples") or [])] for row in rows]
-    flagged = [[flag.op, flag.section or f"generator {flag.generator}", flag.metric, flag.parents, flag.copies, flag.drop,
+    flagged = [[flag.op or f"generator {flag.generator}", flag.section or f"generator {flag.generator}", flag.metric, flag.parents, flag.copies, flag.drop,
                 flag.tolerance, flag.pairs, ", ".join(example["sample_id"] for example in flag.examples)] for flag in flags]
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",

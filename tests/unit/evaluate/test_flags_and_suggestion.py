@@ -27,6 +27,7 @@ def test_each_op_compared_with_its_own_parents() -> None:
     assert rows["op=jpeg"] == pytest.approx((0.2, 1))
     assert rows["op=jpeg/parents"] == pytest.approx((1.0, 1))
     assert rows["generator=documents/op=warp"] == pytest.approx((0.85, 1))
+    assert rows["generator=documents"] == pytest.approx((0.85, 1)) and rows["generator=documents/parents"] == pytest.approx((0.9, 1))
     flagged = {(flag.section, flag.op): flag for flag in found.flags}
     assert set(flagged) == {(AUGMENT_OPS, "random_erasing"), (AUGMENT_OPS, "jpeg")}  # warp lost 0.05 <= 0.1
     assert flagged[(AUGMENT_OPS, "random_erasing")].drop == pytest.approx(0.4)
@@ -37,7 +38,10 @@ def test_no_tolerance_judges_nothing_and_min_pairs_holds_flags() -> None:
     assert compare_copies(VALUES, ORIGINS, evaluator="e", model="m", metric="x", tolerance=None).flags == []
     found = compare_copies(VALUES, ORIGINS, evaluator="e", model="m", metric="x", tolerance=0.0, min_pairs=2)
     assert [flag.op for flag in found.flags] == ["random_erasing"]
-    assert compare_copies(VALUES, ORIGINS, evaluator="e", model="m", metric="x", tolerance=0.01).flags[-1].section == SYNTH_DEGRADE_OPS
+    strict = compare_copies(VALUES, ORIGINS, evaluator="e", model="m", metric="x", tolerance=0.01).flags
+    generator = [flag for flag in strict if flag.generator == "documents"]
+    assert [(flag.op, flag.section) for flag in generator] == [(None, None), ("warp", SYNTH_DEGRADE_OPS)]
+    assert generator[0].describe().startswith("generator documents: copies lose 0.050 of x")
 
 
 def test_subset_means_by_origin_and_level() -> None:
