@@ -24,7 +24,13 @@ missing tables and indexes and never alters existing ones, so the first change
 to a column must come with Alembic and a baseline revision equal to this
 schema (``SCHEMA_VERSION``, stored in ``vlforge_catalog_meta``, says which
 schema a database holds). New metrics need no migration: they live in the
-``metrics`` JSON; only the four agreement metrics have float columns.
+``metrics`` JSON; only the four agreement metrics have float columns. A new table is no change to a
+column: ``vlforge_evaluations`` (issue 17) is created by ``create_all`` beside the others in an existing
+catalog, so ``SCHEMA_VERSION`` stays 1.
+
+``vlforge_evaluations`` holds ``vlforge.evaluate`` results, one row per (release, evaluator, model,
+metric, subset): recording a release's evaluation again replaces its earlier rows for the same
+evaluators in one transaction. It never touches ``vlforge_releases``: evaluation does not change a release.
 """
 
 from __future__ import annotations
@@ -124,6 +130,23 @@ promotions = Table(
     Column("promoted_at", DateTime(timezone=True), nullable=False),
     Column("forced_by", String(256)),
     Column("reason", Text),
+)
+evaluations = Table(
+    "vlforge_evaluations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dataset", String(128), nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("evaluator", String(64), nullable=False),
+    Column("model", String(256), nullable=False),
+    Column("metric", String(128), nullable=False),
+    Column("subset", String(256), nullable=False),
+    Column("value", Float),
+    Column("count", Integer, nullable=False),
+    Column("examples", JSON, nullable=False),
+    Column("evaluation_run", String(128), nullable=False),
+    Column("evaluated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("dataset", "version", "evaluator", "model", "metric", "subset", name="uq_vlforge_evaluations_key"),
 )
 catalog_meta = Table(
     "vlforge_catalog_meta",
@@ -281,6 +304,98 @@ class Catalog:
             if not already_current:
                 _switch_current(connection, dataset, target, previous, now, forced_by, reason)
         return self._promoted(dataset, version)
+
+    def record_evaluation(self, dataset: str, version: str, run: str, rows: list[dict[str, Any]]) -> int:
+        """Store a release's evaluation results, replacing earlier rows of the same evaluators for that release.
+
+        Args:
+            dataset: the dataset.
+            version: the evaluated release (it must be in the catalog).
+            run: the evaluation run that measured them (its folder name).
+            rows: ``EvaluationRow.to_json()`` dicts.
+
+        Returns:
+            How many rows were stored.
+
+        Raises:
+            KeyError: when the release is not in the catalog.
+        """
+        if self.get_release(dataset, version) is None:
+            raise KeyError(f"{dataset}/{version} is not in the catalog: record the release before its evaluation")
+        now = datetime.now(UTC)
+        values = [
+            {
+                "dataset": dataset,
+                "version": version,
+                "evaluator": str(row["evaluator"]),
+                "model": str(row["model"]),
+                "metric": str(row["metric"]),
+                "subset": str(row["subset"]),
+                "value": _json_safe(row["value"]),
+                "count": int(row["count"]),
+                "examples": _json_safe(list(row.get("examples") or [])),
+                "evaluation_run": run,
+                "evaluated_at": now,
+            }
+            for row in rows
+        ]
+        evaluators = sorted({value["evaluator"] for value in values})
+        with self._writing() as connection:
+            connection.execute(
+                evaluations.delete().where(
+                    evaluations.c.dataset == dataset, evaluations.c.version == version, evaluations.c.evaluator.in_(evaluators)
+                )
+            )
+            if values:
+                connection.execute(insert(evaluations), values)
+        return len(values)
+
+    def list_evaluations(self, dataset: str, version: str | None = None) -> list[dict[str, Any]]:
+        """A dataset's evaluation results (of one release, or all), by release time, evaluator, model, metric, subset."""
+        query = (
+            select(evaluations, releases.c.created_at)
+            .join(releases, (releases.c.dataset == evaluations.c.dataset) & (releases.c.version == evaluations.c.version))
+            .where(evaluations.c.dataset == dataset)
+            .order_by(releases.c.created_at, releases.c.id, evaluations.c.evaluator, evaluations.c.model,
+                      evaluations.c.metric, evaluations.c.subset)
+        )
+        if version is not None:
+            query = query.where(evaluations.c.version == version)
+        with self.engine.connect() as connection:
+            return [
+                {
+                    "dataset": row["dataset"],
+                    "version": row["version"],
+                    "evaluator": row["evaluator"],
+                    "model": row["model"],
+                    "metric": row["metric"],
+                    "subset": row["subset"],
+                    "value": row["value"],
+                    "count": row["count"],
+                    "examples": row["examples"],
+                    "evaluation_run": row["evaluation_run"],
+                    "evaluated_at": _iso(row["evaluated_at"]),
+                }
+                for row in connection.execute(query).mappings()
+            ]
+
+    def previous_evaluated(self, dataset: str, version: str) -> str | None:
+        """The newest release of ``dataset`` created before ``version`` that has evaluation results, or ``None``."""
+        target = self.get_release(dataset, version)
+        if target is None:
+            raise KeyError(f"{dataset}/{version} is not in the catalog")
+        evaluated = select(evaluations.c.version).where(evaluations.c.dataset == dataset).distinct()
+        query = (
+            select(releases.c.version, releases.c.created_at)
+            .where(releases.c.dataset == dataset, releases.c.version != version, releases.c.version.in_(evaluated))
+            .order_by(releases.c.created_at.desc(), releases.c.id.desc())
+        )
+        created = _timestamp(target["created_at"])
+        with self.engine.connect() as connection:
+            for row in connection.execute(query).mappings():
+                if _timestamp(row["created_at"]) <= created:
+                    return str(row["version"])
+        return None
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:

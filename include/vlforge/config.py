@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from vlforge.augment.config import AugmentConfig
 from vlforge.curate.config import CurateConfig
+from vlforge.evaluate.config import EvaluateConfig
 from vlforge.preannotate.config import PreannotateConfig
 from vlforge.quality.config import MINILM, TextEncoderConfig, encoder_for
 from vlforge.records import TaskType
@@ -169,9 +170,11 @@ class Recipe(_Section):
     scenes: ScenesConfig = ScenesConfig()
     release: ReleaseConfig = ReleaseConfig()
     synth: SynthConfig = SynthConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()
 
     def content_hash(self) -> str:
-        content = self.model_dump(mode="json", exclude={"release"})
+        # Neither promotion settings nor evaluation settings change what a release holds.
+        content = self.model_dump(mode="json", exclude={"release", "evaluate"})
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 

@@ -4,7 +4,9 @@
 - ``runs/<dataset>/<run>/``: a run folder (``RunDir``), the contract between the tasks of one run:
   each task reads the files earlier tasks wrote there and writes its own;
 - ``releases/<dataset>/<version>/``: published releases (``ReleaseDir``), never modified once
-  renamed into place, beside the dataset's ``LATEST`` pointer and ``current`` link (``DatasetReleases``).
+  renamed into place, beside the dataset's ``LATEST`` pointer and ``current`` link (``DatasetReleases``);
+- ``evaluations/<dataset>/<version>/<run>/``: one evaluation run of a release (``EvaluationDir``), outside
+  the release, which evaluation never changes.
 
 No other module spells a run-folder or release-folder file name: they ask these objects.
 
@@ -369,6 +371,54 @@ class DatasetReleases:
 
     def latest_version(self) -> str | None:
         return self.latest.read_text(encoding="utf-8").strip() if self.latest.is_file() else None
+
+
+@dataclass(frozen=True)
+class EvaluationDir:
+    """One evaluation run of a release: its shard plan, per-shard results, flags, suggestion and report."""
+
+    path: Path
+
+    @classmethod
+    def of(cls, home: Path, dataset: str, version: str, run: str) -> EvaluationDir:
+        return cls(home / "evaluations" / checked_name("dataset", dataset) / checked_name("version", version) / checked_name("run", run))
+
+    @property
+    def plan(self) -> Path:
+        """Every evaluator's shards: which sample ids each mapped task scores."""
+        return self.path / "plan.json"
+
+    def shard_results(self, evaluator: str, shard: str) -> Path:
+        """One shard's per-sample results of one evaluator (a JSON list)."""
+        return self.path / checked_name("evaluator", evaluator) / f"{checked_name('shard', shard)}.json"
+
+    def shard_arrays(self, evaluator: str, shard: str) -> Path:
+        """One shard's per-sample arrays of one evaluator (``.npz``: e.g. CLIP embeddings)."""
+        return self.path / checked_name("evaluator", evaluator) / f"{checked_name('shard', shard)}.npz"
+
+    @property
+    def results(self) -> Path:
+        """Every ``EvaluationRow`` of the run (what the catalog holds)."""
+        return self.path / "results.json"
+
+    @property
+    def flags(self) -> Path:
+        """Ops and generators whose copies fell further below their parents than the recipe tolerates."""
+        return self.path / "flags.json"
+
+    @property
+    def suggestion(self) -> Path:
+        """The recipe change the flags suggest, a unified diff for a data engineer to review; never applied."""
+        return self.path / "recipe_suggestion.diff"
+
+    @property
+    def comparison(self) -> Path:
+        """This release's evaluation against the dataset's previous evaluated release."""
+        return self.path / "comparison.json"
+
+    @property
+    def report(self) -> Path:
+        return self.path / "report.html"
 
 
 def sample_manifests(folder: Path) -> list[Path]:

@@ -64,7 +64,7 @@ def prepare_run(
         )
     where = str(recipe_path(recipe)) if isinstance(recipe, str) else f"<recipe {recipe.name}>"
     resolved = load_recipe(recipe) if isinstance(recipe, str) else recipe
-    problems = augment_problems(resolved) + encoder_problems(resolved) + synth_problems(resolved)
+    problems = augment_problems(resolved) + encoder_problems(resolved) + synth_problems(resolved) + evaluate_problems(resolved)
     problems += scene_problems(resolved) if scenes else []
     if phase not in resolved.augment.phases:
         problems.append(f"  augment.phases: the run's phase {phase!r} is not defined; defined: {sorted(resolved.augment.phases)}")
@@ -153,3 +153,11 @@ def synth_problems(recipe: Recipe) -> list[str]:
         except ValueError as error:
             problems.append(f"  synth.documents.degrade.ops[{position}]: {error}")
     return problems
+
+
+def evaluate_problems(recipe: Recipe) -> list[str]:
+    """One line when ``evaluate.clip_model_path`` names no transformers model folder (no ``config.json``)."""
+    folder = recipe.evaluate.clip_model_path
+    if folder is not None and not (Path(folder).expanduser() / "config.json").is_file():
+        return [f"  evaluate.clip_model_path = {folder!r}: not a transformers CLIP folder (no config.json)"]
+    return []

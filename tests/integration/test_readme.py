@@ -393,6 +393,13 @@ def test_every_other_readme_command_runs_as_written(checkout: tuple[Path, Ran], 
         (stored,) = json.loads(got.strip().splitlines()[-1])  # after Airflow's warnings
         assert (stored["conn_id"], stored["conn_type"]) == (name, command.split("--conn-type ")[1].split()[0])
 
+    def evaluate(command: str) -> None:
+        """The demo's current release evaluated: Tesseract's read-back of its OCR samples in the results."""
+        shell.run(command).ok()
+        (results,) = (root / "data" / "evaluations" / "demo").glob("*/*/results.json")
+        rows = json.loads(results.read_text())
+        assert {"ocr_accuracy", "ocr_word_f1"} <= {row["metric"] for row in rows if row["evaluator"] == "ocr_readability"}
+
     # Each README command (by how it starts) and how this test checks it.
     checks: list[tuple[str, Callable[[str], None]]] = [
         ("make demo", demo),  # run by the checkout fixture, before everything else
@@ -404,6 +411,7 @@ def test_every_other_readme_command_runs_as_written(checkout: tuple[Path, Ran], 
         ("make calibrate", calibrate),
         ("make run DAG=vlforge_preannotate", preannotate),
         ("make run DAG=vlforge_synthesize_scenes", scenes),
+        ("make run DAG=vlforge_evaluate", evaluate),
         (".venv/bin/vlforge replay", replay),
         (".venv/bin/vlforge releases", releases),
         ("AIRFLOW_HOME=$PWD/.airflow .venv/bin/airflow connections add", connection),
@@ -417,4 +425,4 @@ def test_every_other_readme_command_runs_as_written(checkout: tuple[Path, Ran], 
         assert len(matching) == 1, f"README command that this test does not know how to check: {command!r}"
         matching[0](command)
         checked.append(command)
-    assert len(checked) == 14
+    assert len(checked) == 15

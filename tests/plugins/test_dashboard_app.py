@@ -275,3 +275,19 @@ def test_importing_the_plugin_imports_neither_the_dashboard_nor_airflows_api(tmp
     )
     result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True, cwd=tmp_path, env=os.environ | {"PYTHONPATH": str(plugins)})
     assert result.stdout.strip() == "[]"
+
+
+def test_release_page_shows_evaluation_results_from_the_catalog(
+    client: TestClient, dashboard_releases: DashboardReleases, versions: list[str]
+) -> None:
+    from vlforge.evaluate.results import EvaluationRow
+
+    assert "Not evaluated yet." in text(client.get(f"/releases/demo/{versions[0]}"))
+    row = EvaluationRow("ocr_readability", "tesseract 5.3.0", "ocr_word_f1", "op=ocr_degradation", 0.125, 1, [{"sample_id": "s1"}])
+    with open_catalog(dashboard_releases.catalog_url) as catalog:
+        catalog.record_evaluation("demo", versions[0], "manual__eval", [row.to_json()])
+    response = client.get(f"/releases/demo/{versions[0]}")
+    assert "run manual__eval" in text(response)
+    assert row_of(response.text, "evaluations", "ocr_readability") == (
+        "ocr_readability | tesseract 5.3.0 | op=ocr_degradation | ocr_word_f1 | 0.1250 | 1 | s1"
+    )

@@ -55,7 +55,7 @@ def test_unknown_top_level_key_lists_allowed_keys_and_names_file(tmp_path: Path)
         load_recipe(str(path))
     message = str(raised.value)
     assert str(path) in message
-    assert "exprt: unknown key; allowed here: ['augment', 'compose', 'curate', 'export', 'ingest', 'name', 'preannotate', 'prompts', 'quality', 'release', 'report', 'scenes', 'synth']" in message
+    assert "exprt: unknown key; allowed here: ['augment', 'compose', 'curate', 'evaluate', 'export', 'ingest', 'name', 'preannotate', 'prompts', 'quality', 'release', 'report', 'scenes', 'synth']" in message
 
 
 def test_unknown_nested_key_lists_the_keys_of_its_section(tmp_path: Path) -> None:
@@ -153,3 +153,11 @@ def test_text_encoders_need_unique_names_and_known_languages(tmp_path: Path) -> 
     unknown = write(tmp_path, "quality:\n  text_encoders:\n" + entry % "xx", "unknown.yaml")
     with pytest.raises(RecipeError, match=r"quality.text_encoders.0.languages.0 = 'xx': Input should be 'en', 'zh', 'ja' or 'ko'"):
         load_recipe(str(unknown))
+
+
+def test_evaluate_section_is_validated_and_left_out_of_the_content_hash(tmp_path: Path) -> None:
+    with pytest.raises(RecipeError, match=r"evaluate.tolerence: unknown key; allowed here: \[.*'tolerance'.*\]"):
+        load_recipe(str(write(tmp_path, "evaluate:\n  tolerence: {recall@5: 0.1}\n")))
+    stricter = load_recipe(str(write(tmp_path, "name: default\nevaluate:\n  tolerance: {recall@5: 0.01}\n")))
+    assert stricter.evaluate.tolerance_for("recall@5") == 0.01
+    assert stricter.content_hash() == load_recipe("default").content_hash()

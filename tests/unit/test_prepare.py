@@ -88,3 +88,14 @@ def test_a_local_text_encoder_is_checked_before_ingest(tmp_path: Path) -> None:
         f"  quality.text_encoders[1].num_layers = 9: {model} has 4 layers\n"
         f"  quality.text_encoders[2].model_path = '{tmp_path / 'missing'}': not a Hugging Face model folder (no config.json)"
     )
+
+
+def test_the_evaluate_clip_folder_is_checked_before_ingest(tmp_path: Path) -> None:
+    path = tmp_path / "eval.yaml"
+    path.write_text(f"evaluate:\n  clip_model_path: '{tmp_path / 'no-clip'}'\n", encoding="utf-8")
+    with pytest.raises(RecipeError) as error:
+        prepare_run(tmp_path / "home", "shop", "run1", str(path))
+    assert str(error.value) == (
+        f"recipe {path} is invalid:\n"
+        f"  evaluate.clip_model_path = '{tmp_path / 'no-clip'}': not a transformers CLIP folder (no config.json)"
+    )

@@ -134,7 +134,8 @@ def create_app(
     @app.get("/releases/{dataset}/{version}", response_class=HTMLResponse)
     def release(request: Request, dataset: str, version: str, p: int = 1) -> HTMLResponse:
         detail = pages.release_detail(release_row(dataset, version), p)
-        return page(request, "release.html", detail=detail, drops_url=lambda n: links(request).release(dataset, version, p=n))
+        return page(request, "release.html", detail=detail, evaluations=catalog().list_evaluations(dataset, version),
+                    drops_url=lambda n: links(request).release(dataset, version, p=n))
 
     @app.get("/releases/{dataset}/{version}/gallery", response_class=HTMLResponse)
     def gallery(

@@ -16,11 +16,17 @@ then the lines left on each side are paired in reading order. An unpaired
 reference line counts all of its characters as deletions, an unpaired hypothesis
 line all of its characters as insertions, and the sample's accuracy is
 ``1 - total distance / total reference characters``.
+
+``word_f1`` is the word-level view (closed-loop evaluation's OCR readability): bags of words, so a
+read-back that finds the right words in another order still scores, and one that reads nothing scores 0.
 """
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from rapidfuzz.distance import Levenshtein
@@ -145,3 +151,43 @@ def sample_ocr_accuracy(ref_lines: list[OcrLine], hyp_lines: list[OcrLine]) -> f
     distance += sum(len(ref_lines[i].text) for i in unpaired_ref)
     distance += sum(len(hyp_lines[j].text) for j in unpaired_hyp)
     return _accuracy(distance, sum(len(line.text) for line in ref_lines))
+
+
+# One CJK character is one word: Chinese and Japanese write no spaces between words.
+_WORD = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]|[^\s\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]+")
+
+
+@dataclass(frozen=True)
+class WordScores:
+    """Word-level precision, recall and F1 of a read-back against a reference (bags of words)."""
+
+    precision: float
+    recall: float
+    f1: float
+
+
+def ocr_words(text: str) -> list[str]:
+    """The words of ``text``: runs of non-space characters, each CJK character a word of its own."""
+    return _WORD.findall(text)
+
+
+def word_f1(reference: str, hypothesis: str) -> WordScores:
+    """Word-level F1 of a transcription: words matched as multisets, order ignored, case and punctuation kept.
+
+    ``precision = matched / hypothesis words`` and ``recall = matched / reference words``, where
+    ``matched`` counts each word as often as it occurs on both sides; an empty side has precision
+    (recall) 1.0, and F1 is 0.0 when both are 0.
+
+    Args:
+        reference: the ground-truth text (e.g. a sample's OCR lines joined).
+        hypothesis: what an OCR engine or a model read.
+
+    Returns:
+        Precision, recall and F1 in ``[0, 1]``.
+    """
+    ref, hyp = Counter(ocr_words(reference)), Counter(ocr_words(hypothesis))
+    matched = sum((ref & hyp).values())
+    precision = matched / sum(hyp.values()) if hyp else 1.0
+    recall = matched / sum(ref.values()) if ref else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return WordScores(precision, recall, f1)

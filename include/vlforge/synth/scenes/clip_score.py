@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
 from vlforge.synth.scenes.render import SceneModelError
@@ -22,12 +23,13 @@ class ClipScorer:
     Args:
         model_path: the folder (``config.json``, weights, tokenizer, image processor); nothing is downloaded.
         device: torch device.
+        key: the recipe key that named the folder, for errors (the scenes DAG's, or ``evaluate.clip_model_path``).
     """
 
-    def __init__(self, model_path: str, device: str = "cpu") -> None:
+    def __init__(self, model_path: str, device: str = "cpu", key: str = "scenes.clip_model_path") -> None:
         self.path = Path(model_path).expanduser()
         if not (self.path / "config.json").is_file():
-            raise SceneModelError(f"scenes.clip_model_path {self.path} has no config.json (expected a CLIP model saved locally)")
+            raise SceneModelError(f"{key} {self.path} has no config.json (expected a CLIP model saved locally)")
         self.device = device
         self._lock = threading.Lock()
         self._loaded: tuple[Any, Any] | None = None
@@ -38,18 +40,32 @@ class ClipScorer:
         Raises:
             ValueError: when the lists differ in length.
         """
-        import torch
-
         if len(images) != len(texts):
             raise ValueError(f"{len(images)} images but {len(texts)} texts: each image is scored against one text")
         if not images:
             return []
+        image_embeds, text_embeds = self.embeddings(images, texts)
+        return [float(value) for value in (image_embeds * text_embeds).sum(axis=-1)]
+
+    def embeddings(self, images: list[Image.Image], texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Unit-length image and text embeddings, one row per input in order (for retrieval over many pairs).
+
+        Returns:
+            ``(images x d, texts x d)`` float32 arrays.
+
+        Raises:
+            ValueError: when either list is empty (CLIPModel's forward pass needs both).
+        """
+        import torch
+
+        if not images or not texts:
+            raise ValueError(f"{len(images)} images and {len(texts)} texts: CLIP embeds at least one of each at a time")
         model, processor = self._load()
         inputs = processor(text=texts, images=[image.convert("RGB") for image in images], return_tensors="pt", padding=True, truncation=True)
         with torch.inference_mode():
             output = model(**inputs.to(self.device))
         # CLIPModel returns both embeddings already scaled to unit length.
-        return [float(value) for value in (output.image_embeds * output.text_embeds).sum(dim=-1)]
+        return output.image_embeds.float().cpu().numpy(), output.text_embeds.float().cpu().numpy()
 
     def _load(self) -> tuple[Any, Any]:
         with self._lock:

@@ -12,7 +12,7 @@ read these numbers as vlforge's overhead around generation, not as a model's spe
 
 Run::
 
-    PYTHONPATH=include HF_HUB_OFFLINE=1 .venv/bin/python bench/bench_evaluate.py --copies 8
+    PYTHONPATH=include HF_HUB_OFFLINE=1 .venv/bin/python bench/bench_evaluate_model.py --copies 8
 """
 
 from __future__ import annotations
