@@ -96,8 +96,8 @@ bench: setup
 	$(BIN)/python bench/bench_augment.py
 	$(BIN)/python bench/bench_dashboard.py --samples 5000
 	$(BIN)/python bench/bench_synth.py
-	PYTHONPATH=include:tests $(BIN)/python bench/bench_evaluate_data.py --captions 64 --pages 16
-	PYTHONPATH=include:tests $(BIN)/python bench/bench_evaluate_model.py --copies 8
+	$(BIN)/python bench/bench_evaluate_data.py --captions 64 --pages 16
+	$(BIN)/python bench/bench_evaluate_model.py --copies 8
 
 # The shipped MiniLM's BERTScore threshold, calibrated on real COCO captions (the recipe's text_encoders entry).
 calibrate: setup

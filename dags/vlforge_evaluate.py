@@ -22,7 +22,7 @@ event names (its `version`). Triggered by hand, the Params name the release.
    against their own parents (retrieval of the parent's caption; OCR accuracy and word F1); mean
    accuracy and F1 per degradation level; a flag for every op whose copies lose more than
    `evaluate.tolerance`; a recipe suggestion (a unified diff, never applied); the rows to the catalog
-   (`vlforge_evaluations`); the comparison with the previous evaluated release, alerting through
+   (`vlforge_evaluations`), with each backend's scores per task type; the comparison with the previous evaluated release, alerting through
    `vlforge_slack` / `vlforge_smtp` when a metric fell beyond `evaluate.release_tolerance` or an op
    was flagged; an HTML report beside the results.
 
@@ -45,6 +45,25 @@ VLFORGE_HOME = os.environ.get("VLFORGE_HOME", "data")
 RELEASE_ALIAS = AssetAlias("vlforge_release")
 CATALOG_CONNECTION = "vlforge_catalog"
 Evaluation = dict[str, Any]  # vlforge.evaluate.stage.EvaluationRun.to_json()
+
+
+def backend_connections(names: list[str]) -> dict[str, dict[str, Any] | None]:
+    """Each backend's Airflow connection (host, password, extra), None where no connection has its name.
+
+    Read inside the tasks that ask the model, so an API key never travels through XCom.
+    """
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    found: dict[str, dict[str, Any] | None] = {}
+    for name in names:
+        try:
+            connection = BaseHook.get_connection(name)
+        except AirflowNotFoundException:
+            found[name] = None
+        else:
+            found[name] = {"host": connection.host, "password": connection.password, "extra": connection.extra}
+    return found
 
 
 @dag(
@@ -74,17 +93,15 @@ Evaluation = dict[str, Any]  # vlforge.evaluate.stage.EvaluationRun.to_json()
 def vlforge_evaluate() -> None:
     @task(retries=0)
     def prepare() -> Evaluation:
-        from pathlib import Path
-
         from vlforge.evaluate.stage import prepare_evaluation, release_to_evaluate
-        from vlforge.layout import run_folder_name
+        from vlforge.layout import run_folder_name, vlforge_home
 
         context = get_current_context()
         params = context["params"]
         events = [event.extra for uri_events in (context.get("triggering_asset_events") or {}).values() for event in uri_events]
         dataset, version = release_to_evaluate(params["dataset"], params["version"], events)
         evaluation = prepare_evaluation(
-            Path(VLFORGE_HOME).resolve(), dataset, version, run_folder_name(context["run_id"]), params["recipe"], tuple(params["backends"])
+            vlforge_home("evaluation", VLFORGE_HOME).resolve(), dataset, version, run_folder_name(context["run_id"]), params["recipe"], tuple(params["backends"])
         )
         return evaluation.to_json()
 
@@ -115,23 +132,32 @@ def vlforge_evaluate() -> None:
 
         return read_back_shard(EvaluationRun.from_json(evaluation), shard)
 
+    @task
+    def ask_model(shard: dict[str, Any], evaluation: Evaluation) -> dict[str, Any]:
+        from vlforge.evaluate.stage import EvaluationRun, model_backend, model_shard
+
+        run = EvaluationRun.from_json(evaluation)
+        backend = shard["evaluator"].split(".", 1)[1]
+        return model_shard(run, shard, model_backend(run, backend, backend_connections([backend])[backend]))
+
     # No caption or OCR samples map to no task instances: merging nothing is still a success.
     @task(trigger_rule="none_failed")
-    def merge(evaluation: Evaluation, aligned: list[dict[str, Any]], read: list[dict[str, Any]]) -> dict[str, Any]:
+    def merge(evaluation: Evaluation, aligned: list[dict[str, Any]], read: list[dict[str, Any]], asked: list[dict[str, Any]]) -> dict[str, Any]:
         from airflow.sdk import BaseHook
         from airflow.sdk.exceptions import AirflowNotFoundException
         from vlforge_notifiers import send_alert
 
         from vlforge.catalog import catalog_url
-        from vlforge.evaluate.stage import EvaluationRun, merge_evaluation
+        from vlforge.evaluate.stage import EvaluationRun, merge_evaluation, model_backend
 
         run = EvaluationRun.from_json(evaluation)
+        backends = {name: model_backend(run, name, connection) for name, connection in backend_connections(list(run.backends)).items()}
         try:
             connection_uri = BaseHook.get_connection(CATALOG_CONNECTION).get_uri()
         except AirflowNotFoundException:
             connection_uri = None
         url = catalog_url(run.recipe_config.release.catalog_url, connection_uri, run.home)
-        summary = merge_evaluation(run, url)
+        summary = merge_evaluation(run, url, backends)
         print(f"{summary.rows} results; report: {summary.report}")
         if summary.alert:
             print(summary.alert)
@@ -141,7 +167,8 @@ def vlforge_evaluate() -> None:
     planned = plan(prepare())
     aligned = align.partial(evaluation=planned).expand(shard=shards.override(task_id="alignment_shards")(planned, "alignment"))
     read = read_back.partial(evaluation=planned).expand(shard=shards.override(task_id="ocr_shards")(planned, "ocr_readability"))
-    merge(planned, aligned, read)
+    asked = ask_model.partial(evaluation=planned).expand(shard=shards.override(task_id="model_shards")(planned, "model"))
+    merge(planned, aligned, read, asked)
 
 
 vlforge_evaluate()

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from support.chat_completion import completion
 from support.recipes import DEMO_OVERSTRONG_OCR_RECIPE
 
 from vlforge.catalog import open_catalog
@@ -23,13 +28,17 @@ def test_evaluate_dag_is_scheduled_on_the_release_alias_documented_and_retried(d
     assert [alias.name for alias in outlets] == ["vlforge_release"]
     assert "vlforge_release" in str(dag.timetable.asset_condition)
     assert [task.task_id for task in dag.topological_sort()][:2] == ["prepare", "plan"]
-    assert {task.task_id for task in dag.tasks} == {"prepare", "plan", "alignment_shards", "align", "ocr_shards", "read_back", "merge"}
+    assert {task.task_id for task in dag.tasks} == {
+        "prepare", "plan", "alignment_shards", "align", "ocr_shards", "read_back", "model_shards", "ask_model", "merge"
+    }
     assert set(dag.params) == {"dataset", "version", "recipe", "backends"}
     assert all(task.retries == (0 if task.task_id == "prepare" else 1) for task in dag.tasks)
 
 
 @pytest.mark.slow
-def test_release_event_then_evaluation_flags_the_planted_ocr_degradation(dagbag, vlforge_home: Path, tmp_path: Path) -> None:
+def test_release_event_then_evaluation_flags_the_planted_ocr_degradation(
+    dagbag, vlforge_home: Path, tmp_path: Path, tiny_qwen_vl, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from airflow.models.asset import AssetEvent
     from airflow.utils.session import create_session
     from airflow.utils.state import DagRunState
@@ -89,3 +98,52 @@ def test_release_event_then_evaluation_flags_the_planted_ocr_degradation(dagbag,
     aligned = {(row["metric"], row["subset"]): row for row in stored if row["evaluator"] == "alignment"}
     assert aligned[("recall@1", "all")]["model"] == "tiny-clip" and aligned[("recall@10", "all")]["value"] == 1.0
     assert {row["evaluation_run"] for row in stored} == {second.name}  # the second run replaced the first's rows
+
+    # Model-side: a local tiny random Qwen2.5-VL from the recipe's evaluate.models, and an OpenAI-compatible
+    # endpoint from an Airflow connection of its name that answers every prompt with text that is no answer.
+    with answering("I cannot tell.") as base_url:
+        monkeypatch.setenv("AIRFLOW_CONN_ENDPOINT", json.dumps({
+            "conn_type": "http", "host": base_url, "password": "secret",
+            "extra": {"generation": "qwen2_5_vl", "served_model": "canned", "timeout_s": 5, "retries": 0},
+        }))
+        models = f"  models:\n    tiny: {{kind: transformers, name: tiny-local, generation: qwen2_5_vl, model_path: '{tiny_qwen_vl('qwen2_5_vl')}', max_new_tokens: 8}}\n"
+        own.write_text(own.read_text(encoding="utf-8") + models, encoding="utf-8")
+        asked = dagbag.get_dag("vlforge_evaluate").test(
+            run_conf={"dataset": "evaltest", "version": "current", "recipe": str(own), "backends": ["tiny", "endpoint"]}
+        )
+    assert asked.state == DagRunState.SUCCESS
+    with open_catalog(f"sqlite:///{vlforge_home / 'catalog.sqlite'}") as catalog:
+        stored = catalog.list_evaluations("evaltest", version)
+    model_rows = [row for row in stored if row["evaluator"] == "model"]
+    assert {row["model"] for row in model_rows} == {"tiny-local", "canned"}
+    (test_sample,) = [row for row in model_rows if row["model"] == "canned" and row["metric"] == "errors"]
+    assert test_sample["value"] == 0.0 and test_sample["count"] == 1  # the demo's one test sample was asked
+    scored = [row for row in model_rows if row["model"] == "canned" and row["metric"] not in ("errors", "bertscore_pass_rate")]
+    assert [row["value"] for row in scored] != [] and all(row["value"] < 0.5 for row in scored)  # no answer scores low
+
+
+@contextmanager
+def answering(text: str) -> Iterator[str]:
+    """A real HTTP server that answers every chat completion with ``text``; yields its base URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:  # keep the test output quiet
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = json.dumps(completion(text)).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -10,6 +10,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from vlforge.evaluate.model.config import ModelBackendConfig
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -35,6 +37,9 @@ class EvaluateConfig(_Section):
         batch_size: images per CLIP forward pass.
         examples: sample ids kept per result row and per flag.
         min_pairs: an op is judged only with at least this many copy-parent pairs.
+        models: model backends by name, for model-side evaluation of the test split (the DAG's ``backends``
+            Param names them); an OpenAI-compatible endpoint may instead be an Airflow connection of that
+            name, which keeps its key out of the recipe.
     """
 
     clip_model_path: str | None = None
@@ -46,6 +51,7 @@ class EvaluateConfig(_Section):
     batch_size: int = Field(32, ge=1)
     examples: int = Field(3, ge=0)
     min_pairs: int = Field(1, ge=1)
+    models: dict[str, ModelBackendConfig] = Field(default_factory=dict)
 
     @field_validator("recall_ks")
     @classmethod

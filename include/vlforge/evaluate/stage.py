@@ -18,6 +18,8 @@ from vlforge.config import Recipe, RecipeError, load_recipe, recipe_path
 from vlforge.evaluate import alignment, readability
 from vlforge.evaluate.config import EvaluateConfig
 from vlforge.evaluate.flags import Flag
+from vlforge.evaluate.model.config import ModelBackendConfig, ModelConfigError
+from vlforge.evaluate.model.score import SampleScore, aggregate_model_scores, score_model_on_samples
 from vlforge.evaluate.origins import origins
 from vlforge.evaluate.regression import compare_evaluations
 from vlforge.evaluate.report import evaluation_report
@@ -28,8 +30,10 @@ from vlforge.evaluate.shards import (
     read_arrays,
     read_plan,
     read_results,
+    shard_samples,
     split_sample_ids,
     write_plan,
+    write_shard_results,
 )
 from vlforge.evaluate.suggest import recipe_yaml, suggest
 from vlforge.layout import DatasetReleases, EvaluationDir, ReleaseDir, checked_name
@@ -37,8 +41,15 @@ from vlforge.manifest import read_split_manifest
 from vlforge.prepare import evaluate_problems
 from vlforge.store import atomic_write_text
 
-MODEL_EVALUATOR = "model"  # the model-side shards: the test split, one plan for every backend
+MODEL_EVALUATOR = "model"  # the model-side shards: the test split, planned once per backend as ``model.<backend>``
 MODEL_SPLITS = ("test",)
+# What an Airflow connection holds for an OpenAI-compatible backend: host (the base URL), password (the key), extra.
+Connection = dict[str, Any]
+
+
+def model_evaluator(backend: str) -> str:
+    """The evaluator name (and folder) of one backend's model-side shards."""
+    return f"{MODEL_EVALUATOR}.{backend}"
 
 
 @dataclass(frozen=True)
@@ -98,6 +109,8 @@ def prepare_evaluation(home: Path, dataset: str, version: str, run: str, recipe:
         FileNotFoundError: when the release folder does not exist, naming the versions that do.
         RecipeError: when ``recipe``'s ``evaluate`` section is invalid (naming the key).
     """
+    for backend in backends:
+        checked_name("evaluator", model_evaluator(backend))
     releases = DatasetReleases.of(home, dataset)
     if version in ("", "current"):
         resolved = releases.current.resolve().name if releases.current.is_symlink() else ""
@@ -117,7 +130,7 @@ def prepare_evaluation(home: Path, dataset: str, version: str, run: str, recipe:
 
 def plan_evaluation(evaluation: EvaluationRun) -> dict[str, list[dict[str, Any]]]:
     """Every evaluator's shards, written to ``plan.json``: ``alignment`` (caption samples, when a CLIP model is
-    configured), ``ocr_readability`` (OCR samples) and ``model`` (the test split, when ``backends`` names any)."""
+    configured), ``ocr_readability`` (OCR samples) and ``model.<backend>`` (the test split, per backend the run names)."""
     samples, _ = read_split_manifest(evaluation.release.manifest)
     size = evaluation.settings.shard_size
     clip = evaluation.settings.clip_model_path
@@ -126,15 +139,20 @@ def plan_evaluation(evaluation: EvaluationRun) -> dict[str, list[dict[str, Any]]
     shards = {
         alignment.EVALUATOR: plan_shards(alignment.EVALUATOR, aligned, size),
         readability.EVALUATOR: plan_shards(readability.EVALUATOR, readable, size),
-        # The model-side shards (the test split), planned when the run names backends to evaluate.
-        MODEL_EVALUATOR: plan_shards(MODEL_EVALUATOR, split_sample_ids(evaluation.release, MODEL_SPLITS) if evaluation.backends else [], size),
     }
+    test_ids = split_sample_ids(evaluation.release, MODEL_SPLITS) if evaluation.backends else []
+    for backend in evaluation.backends:
+        shards[model_evaluator(backend)] = plan_shards(model_evaluator(backend), test_ids, size)
     return write_plan(evaluation.folder, shards)
 
 
 def planned_shards(evaluation: EvaluationRun, evaluator: str) -> list[dict[str, Any]]:
-    """One evaluator's shards from the run's ``plan.json`` (what its mapped task expands over)."""
-    return [shard.to_json() for shard in read_plan(evaluation.folder).get(evaluator, [])]
+    """One evaluator's shards from the run's ``plan.json`` (what its mapped task expands over); ``model``: every
+    backend's model-side shards."""
+    plan = read_plan(evaluation.folder)
+    if evaluator == MODEL_EVALUATOR:
+        return [shard.to_json() for backend in evaluation.backends for shard in plan.get(model_evaluator(backend), [])]
+    return [shard.to_json() for shard in plan.get(evaluator, [])]
 
 
 def align_shard(evaluation: EvaluationRun, shard: dict[str, Any]) -> dict[str, Any]:
@@ -156,6 +174,32 @@ def read_back_shard(evaluation: EvaluationRun, shard: dict[str, Any]) -> dict[st
     return {"shard": part.name, "samples": readability.read_shard(evaluation.release, evaluation.folder, part, tesseract_words)}
 
 
+def model_backend(evaluation: EvaluationRun, backend: str, connection: Connection | None) -> ModelBackendConfig:
+    """The backend named ``backend``: the Airflow connection of that name when there is one (an OpenAI-compatible
+    endpoint), else the recipe's ``evaluate.models`` entry.
+
+    Raises:
+        ModelConfigError: when neither names it, listing the recipe's backends; or when the connection is invalid.
+    """
+    if connection is not None:
+        return ModelBackendConfig.from_connection(connection["host"], connection.get("password"), connection.get("extra"), backend)
+    models = evaluation.settings.models
+    if backend not in models:
+        raise ModelConfigError(
+            f"backend {backend!r}: no Airflow connection of that name and no evaluate.models entry in the recipe "
+            f"(its models: {sorted(models)})"
+        )
+    return models[backend]
+
+
+def model_shard(evaluation: EvaluationRun, shard: dict[str, Any], backend: ModelBackendConfig) -> dict[str, Any]:
+    """Ask ``backend`` one model-side shard's test prompts and score its answers (``model.<backend>`` results)."""
+    part = EvaluationShard.from_json(shard)
+    scores = score_model_on_samples(evaluation.release, shard_samples(evaluation.release, part), backend)
+    write_shard_results(evaluation.folder, part, [score.to_json() for score in scores])
+    return {"evaluator": part.evaluator, "shard": part.name, "samples": len(scores), "errors": sum(bool(score.error) for score in scores)}
+
+
 @dataclass(frozen=True)
 class EvaluationSummary:
     rows: int
@@ -169,12 +213,15 @@ class EvaluationSummary:
         return asdict(self)
 
 
-def merge_evaluation(evaluation: EvaluationRun, catalog: str | None = None) -> EvaluationSummary:
+def merge_evaluation(
+    evaluation: EvaluationRun, catalog: str | None = None, backends: dict[str, ModelBackendConfig] | None = None
+) -> EvaluationSummary:
     """Aggregate every shard, store the rows in the catalog, flag ops, write the suggestion, compare, report.
 
     Args:
         evaluation: the run.
         catalog: the catalog's URL (``catalog.catalog_url``'s resolution is the caller's).
+        backends: the run's model backends by name (``model_backend``), whose model names the rows carry.
 
     Returns:
         What was stored and flagged, and the alert text (``None`` when nothing fell or was flagged).
@@ -203,6 +250,9 @@ def merge_evaluation(evaluation: EvaluationRun, catalog: str | None = None) -> E
             min_pairs=settings.min_pairs, examples=settings.examples,
         )
         rows, flags = rows + result.rows, flags + result.flags
+    for name, backend in (backends or {}).items():
+        scores = [SampleScore.from_json(row) for row in read_results(folder, model_evaluator(name))]
+        rows += aggregate_model_scores(scores, backend.model_name)
     as_json = [row.to_json() for row in rows]
     atomic_write_text(folder.results, json.dumps(as_json, indent=1, sort_keys=True, ensure_ascii=False))
     atomic_write_text(folder.flags, json.dumps([flag.to_json() for flag in flags], indent=1, sort_keys=True))

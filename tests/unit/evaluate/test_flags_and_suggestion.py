@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from vlforge.evaluate.flags import AUGMENT_OPS, SYNTH_DEGRADE_OPS, compare_copies, subset_means
@@ -92,7 +94,7 @@ def test_a_frozen_recipe_dumped_as_yaml_diffs_only_the_changed_line() -> None:
     assert changed == ["-        probability: 0.3", "+        probability: 0.15"]
 
 
-def test_quotes_and_long_lines_are_kept_and_the_diff_applies_with_patch(tmp_path) -> None:  # noqa: ANN001 - pytest's tmp_path
+def test_quotes_and_long_lines_are_kept_and_the_diff_applies_with_patch(tmp_path: Path) -> None:
     import subprocess
 
     text = RECIPE.replace("{probability: 0.6}", "{probability: 0.6, scale_range: [0.02, 0.33], ratio_range: [0.3, 3.3], fill: 0}")

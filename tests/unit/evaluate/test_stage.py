@@ -24,3 +24,26 @@ def test_a_missing_release_lists_the_released_versions(tmp_path: Path) -> None:
         prepare_evaluation(tmp_path, "shop", "nope", "run1")
     with pytest.raises(FileNotFoundError, match=r"no release 'current' to evaluate"):
         prepare_evaluation(tmp_path, "shop", "", "run1")
+
+
+def test_a_backend_is_its_connection_else_the_recipes_entry_else_an_error_naming_both(tmp_path: Path) -> None:
+    from vlforge.evaluate.model.config import ModelConfigError
+    from vlforge.evaluate.stage import EvaluationRun, model_backend
+
+    recipe = tmp_path / "mine.yaml"
+    recipe.write_text(
+        f"name: mine\nevaluate:\n  models:\n    local: {{kind: transformers, generation: qwen2_5_vl, model_path: '{tmp_path / 'qwen'}'}}\n",
+        encoding="utf-8",
+    )
+    run = EvaluationRun(tmp_path, "demo", "v1", "run1", str(recipe), backends=("local", "endpoint"))
+    assert model_backend(run, "local", None).model_path == str(tmp_path / "qwen")
+    connection = {"host": "http://127.0.0.1:9/v1", "password": "key", "extra": '{"generation": "qwen3_vl", "served_model": "served"}'}
+    endpoint = model_backend(run, "endpoint", connection)
+    assert (endpoint.kind, endpoint.base_url, endpoint.api_key, endpoint.model_name) == ("openai", "http://127.0.0.1:9/v1", "key", "served")
+    with pytest.raises(ModelConfigError, match=r"backend 'elsewhere': no Airflow connection of that name and no evaluate.models entry.*\['local'\]"):
+        model_backend(run, "elsewhere", None)
+
+
+def test_a_backend_name_that_is_no_folder_name_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="evaluator"):
+        prepare_evaluation(tmp_path, "demo", "v1", "run1", backends=("../up",))

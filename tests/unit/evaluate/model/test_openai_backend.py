@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.chat_completion import completion
 
 from vlforge.evaluate.model.config import ModelBackendConfig
 from vlforge.evaluate.model.prompts import read_prompts
@@ -58,17 +59,6 @@ class ScriptedModel:
 def question(messages: list[dict[str, Any]]) -> str:
     last_user = [message for message in messages if message["role"] == "user"][-1]
     return "".join(part["text"] for part in last_user["content"] if part["type"] == "text").strip()
-
-
-def completion(text: str) -> dict[str, Any]:
-    return {
-        "id": "chatcmpl-1",
-        "object": "chat.completion",
-        "created": 1764547200,
-        "model": "tiny",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-    }
 
 
 def handler_for(model: ScriptedModel) -> type[BaseHTTPRequestHandler]:
