@@ -116,9 +116,9 @@ def test_release_event_then_evaluation_flags_the_planted_ocr_degradation(
         stored = catalog.list_evaluations("evaltest", version)
     model_rows = [row for row in stored if row["evaluator"] == "model"]
     assert {row["model"] for row in model_rows} == {"tiny-local", "canned"}
-    (test_sample,) = [row for row in model_rows if row["model"] == "canned" and row["metric"] == "errors"]
-    assert test_sample["value"] == 0.0 and test_sample["count"] == 1  # the demo's one test sample was asked
-    scored = [row for row in model_rows if row["model"] == "canned" and row["metric"] not in ("errors", "bertscore_pass_rate")]
+    (test_sample,) = [row for row in model_rows if row["model"] == "canned" and row["metric"] == "answered"]
+    assert test_sample["value"] == 1.0 and test_sample["count"] == 1  # the demo's one test sample was asked and scored
+    scored = [row for row in model_rows if row["model"] == "canned" and row["metric"] not in ("answered", "bertscore_pass_rate")]
     assert [row["value"] for row in scored] != [] and all(row["value"] < 0.5 for row in scored)  # no answer scores low
 
 

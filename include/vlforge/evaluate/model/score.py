@@ -41,7 +41,8 @@ METRICS = {
     "vqa": "bertscore_f1",
 }
 PASS_RATE = "bertscore_pass_rate"
-ERRORS = "errors"
+# The share of samples that got a score: higher is better, like every evaluation metric (vlforge.evaluate.regression).
+ANSWERED = "answered"
 ANSWER_CHARS = 500
 EXAMPLES = 3
 
@@ -194,7 +195,7 @@ def _example(score: SampleScore) -> dict[str, Any]:
 
 
 def aggregate_model_scores(scores: list[SampleScore], model_name: str) -> list[EvaluationRow]:
-    """Evaluation rows per task type: the metric's mean, BERTScore's pass rate, and the share of errors.
+    """Evaluation rows per task type: the metric's mean, BERTScore's pass rate, and the share of samples answered.
 
     Args:
         scores: every shard's scores.
@@ -203,8 +204,8 @@ def aggregate_model_scores(scores: list[SampleScore], model_name: str) -> list[E
     Returns:
         Per task type (subset ``task_type=<type>``), in task type order: the metric (mean over the scored
         samples, the worst ``EXAMPLES`` as examples), for caption and VQA ``bertscore_pass_rate`` (share at
-        or above the encoder's calibrated threshold), and ``errors`` (share of samples that got no score,
-        with examples of why).
+        or above the encoder's calibrated threshold), and ``answered`` (share of samples that got a score,
+        with examples of why the others got none).
     """
     by_task: dict[str, list[SampleScore]] = defaultdict(list)
     for score in scores:
@@ -224,6 +225,6 @@ def aggregate_model_scores(scores: list[SampleScore], model_name: str) -> list[E
             rows.append(EvaluationRow(EVALUATOR, model_name, PASS_RATE, subset, rate, len(judged), failed))
         errors = [score for score in group if score.value is None]
         rows.append(
-            EvaluationRow(EVALUATOR, model_name, ERRORS, subset, len(errors) / len(group), len(group), [_example(s) for s in errors[:EXAMPLES]])
+            EvaluationRow(EVALUATOR, model_name, ANSWERED, subset, 1 - len(errors) / len(group), len(group), [_example(s) for s in errors[:EXAMPLES]])
         )
     return rows

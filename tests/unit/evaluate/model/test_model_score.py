@@ -14,7 +14,7 @@ from vlforge.evaluate.model import score as score_module
 from vlforge.evaluate.model.backends import Reply
 from vlforge.evaluate.model.config import ModelBackendConfig
 from vlforge.evaluate.model.prompts import Prompt, read_prompts
-from vlforge.evaluate.model.score import ERRORS, PASS_RATE, SampleScore, aggregate_model_scores, score_model_on_samples
+from vlforge.evaluate.model.score import ANSWERED, PASS_RATE, SampleScore, aggregate_model_scores, score_model_on_samples
 from vlforge.layout import ReleaseDir
 from vlforge.records import Sample
 
@@ -77,14 +77,14 @@ def test_rows_per_task_type_with_the_worst_answers() -> None:
     grounding = rows[("task_type=grounding", "grounding_accuracy@iou0.5")]
     assert (grounding.evaluator, grounding.model, grounding.value, grounding.count) == ("model", "tiny", 0.5, 3)
     assert [example["sample_id"] for example in grounding.examples] == ["g2", "g3", "g1"]
-    errors = rows[("task_type=grounding", ERRORS)]
-    assert (errors.value, errors.count, errors.examples[0]["sample_id"]) == (0.25, 4, "g4")
+    answered = rows[("task_type=grounding", ANSWERED)]
+    assert (answered.value, answered.count, answered.examples[0]["sample_id"]) == (0.75, 4, "g4")
     caption = rows[("task_type=caption", "bertscore_f1")]
     assert (caption.value, caption.count) == (pytest.approx(0.55), 2)
     passed = rows[("task_type=caption", PASS_RATE)]
     assert (passed.value, passed.count, [example["sample_id"] for example in passed.examples]) == (0.5, 2, ["c2"])
-    assert rows[("task_type=caption", ERRORS)].value == 0.0
-    assert set(rows) == {("task_type=grounding", m) for m in ("grounding_accuracy@iou0.5", ERRORS)} | {
-        ("task_type=caption", m) for m in ("bertscore_f1", PASS_RATE, ERRORS)
+    assert rows[("task_type=caption", ANSWERED)].value == 1.0
+    assert set(rows) == {("task_type=grounding", m) for m in ("grounding_accuracy@iou0.5", ANSWERED)} | {
+        ("task_type=caption", m) for m in ("bertscore_f1", PASS_RATE, ANSWERED)
     }
     assert SampleScore.from_json(scores[1].to_json()) == scores[1]

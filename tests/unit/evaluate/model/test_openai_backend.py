@@ -22,7 +22,7 @@ from support.chat_completion import completion
 
 from vlforge.evaluate.model.config import ModelBackendConfig
 from vlforge.evaluate.model.prompts import read_prompts
-from vlforge.evaluate.model.score import ERRORS, aggregate_model_scores, score_model_on_samples
+from vlforge.evaluate.model.score import ANSWERED, aggregate_model_scores, score_model_on_samples
 from vlforge.layout import ReleaseDir
 from vlforge.records import Sample
 
@@ -168,7 +168,7 @@ def test_answers_retries_timeouts_and_malformed_replies(
     assert video_request["messages"][0]["content"][0]["video_url"]["url"].startswith("data:video/mp4;base64,")
 
     rows = {(row.subset, row.metric): row for row in aggregate_model_scores(list(scores.values()), config.model_name)}
-    assert rows[("task_type=video_event", ERRORS)].value == 1.0 and rows[("task_type=video_event", "video_event_accuracy")].value is None
+    assert rows[("task_type=video_event", ANSWERED)].value == 0.0 and rows[("task_type=video_event", "video_event_accuracy")].value is None
     assert rows[("task_type=gui_action", "gui_action_accuracy")].value == 0.0
     assert {row.model for row in rows.values()} == {"tiny"}
 
