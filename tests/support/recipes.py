@@ -6,3 +6,5 @@ from pathlib import Path
 DEMO_REAL_ONLY_RECIPE = str(Path(__file__).resolve().parents[1] / "data" / "recipes" / "demo_real_only.yaml")
 # The demo recipe without degraded pages, whose release is the same on every CPU (vlforge.numerics).
 DEMO_CLEAN_PAGES_RECIPE = str(Path(__file__).resolve().parents[1] / "data" / "recipes" / "demo_clean_pages.yaml")
+# Augment shards of 2 samples and compose shards of 6, no synthesis, no paraphrasing: the scale-out tests and bench.
+SHARDED_RECIPE = str(Path(__file__).resolve().parents[1] / "data" / "recipes" / "sharded.yaml")
