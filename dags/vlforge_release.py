@@ -45,7 +45,9 @@ Builds a versioned, quality-gated training-set release from annotated data.
    becomes `current` (catalog flag and the `releases/<dataset>/current` symlink), an improvement is
    announced, and an asset event `vlforge://<dataset>` carries version, content hash and headline
    metrics to downstream DAGs. `force_promote` with `promoted_by` promotes a held release; the
-   catalog records who.
+   catalog records who. If the catalog's database does not answer, the release stays published but
+   unpromoted (`releases/<dataset>/<version>.unpromoted.json` says why), `current` is unchanged and
+   the task fails; its retry, or a rerun of the DAG, promotes it.
 
 Alerts go through the Airflow connections `vlforge_slack` (Slack incoming webhook) and
 `vlforge_smtp` (email); a missing connection is logged and skipped. Every task's failure,
@@ -287,8 +289,8 @@ def vlforge_release() -> None:
         from airflow.sdk.exceptions import AirflowNotFoundException
         from vlforge_notifiers import send_alert
 
-        from vlforge.catalog import catalog_url, open_catalog
-        from vlforge.promotion import decide
+        from vlforge.catalog import catalog_url
+        from vlforge.promotion import promote_published
         from vlforge.release import read_release
         from vlforge.run import RunDescription
 
@@ -301,10 +303,9 @@ def vlforge_release() -> None:
             connection_uri = None
         url = catalog_url(description.recipe.release.catalog_url, connection_uri, description.home)
         forced_by = params["promoted_by"] or getattr(context["dag_run"], "triggering_user_name", None)
-        with open_catalog(url) as catalog:
-            decision = decide(
-                read_release(published["path"]), catalog, description.recipe.release.tolerance, params["force_promote"], forced_by
-            )
+        decision = promote_published(
+            read_release(published["path"]), url, description.recipe.release.tolerance, params["force_promote"], forced_by
+        )
         message = decision.message()
         if message:
             print(message)
