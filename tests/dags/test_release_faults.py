@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,6 @@ from support.coco_shards import write_coco_dataset
 from support.recipes import SHARDED_RECIPE
 
 DATASET = "faults"
-POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432"
 
 
 def _conf(tmp: Path, seed: int) -> dict[str, Any]:
@@ -178,50 +176,36 @@ def test_a_full_disk_at_the_release_write_fails_clearly_and_leaves_the_previous_
     assert f"previous release ({before['latest']}) and current are unchanged" in alert and "MiB free on" in alert
 
 
-@pytest.fixture
-def catalog_database() -> Any:
-    """A PostgreSQL database for the catalog (dropped afterwards); skips, saying why, when the server does not answer."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.exc import OperationalError
+def _allow_connections(url: str, yes: bool) -> None:
+    """Open or close the catalog's database to new connections (closing also ends the open ones): PostgreSQL refuses it."""
+    from sqlalchemy import create_engine, make_url, text
 
-    server = create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
+    name = make_url(url).database
+    server = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
-        with server.connect() as connection:
-            connection.execute(text("select 1"))
-    except OperationalError as error:
-        pytest.skip(f"PostgreSQL does not answer on 127.0.0.1:5432: {error.orig}")
-    name = f"vlforge_catalog_fault_{uuid.uuid4().hex[:12]}"
-    with server.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def available(yes: bool) -> None:
         with server.connect() as connection:
             connection.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(yes).lower()}'))
             if not yes:
-                connection.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
-
-    yield name, available
-    with server.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    server.dispose()
+                connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"), {"name": name})
+    finally:
+        server.dispose()
 
 
 def test_the_catalog_down_at_promotion_leaves_the_release_unpromoted_and_a_rerun_promotes_it(
     dagbag, vlforge_home: Path, clean: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    alerts: list[str], catalog_database: Any,
+    alerts: list[str], postgres_catalog: str,
 ) -> None:
     from airflow.utils.state import DagRunState
 
     from vlforge.catalog import open_catalog
 
-    name, available = catalog_database
-    # The catalog as a deployment configures it: the Airflow connection vlforge_catalog.
-    monkeypatch.setenv("AIRFLOW_CONN_VLFORGE_CATALOG", f"postgresql://postgres@127.0.0.1:5432/{name}")
+    # The catalog as a deployment configures it: the Airflow connection vlforge_catalog (the fixture sets it).
+    name = postgres_catalog.rsplit("/", 1)[1]
     _quick_retry(dagbag, monkeypatch, "compare_and_promote")
     conf = _conf(tmp_path, seed=10)
     before = _releases(vlforge_home)
 
-    available(False)
+    _allow_connections(postgres_catalog, False)
     run = _run(dagbag, conf)
 
     assert run.state == DagRunState.FAILED
@@ -238,12 +222,12 @@ def test_the_catalog_down_at_promotion_leaves_the_release_unpromoted_and_a_rerun
     (alert, *_) = [text for text in alerts if "FAILED at task compare_and_promote" in text]
     assert f"{DATASET}/{version} is published" in alert and "NOT promoted" in alert and str(marker) in alert
 
-    available(True)
+    _allow_connections(postgres_catalog, True)
     rerun = _run(dagbag, conf)
 
     assert rerun.state == DagRunState.SUCCESS
     after = _releases(vlforge_home)
     assert after["current"] == after["latest"] == version and not marker.exists()
-    with open_catalog(f"{POSTGRES}/{name}") as catalog:
+    with open_catalog(postgres_catalog) as catalog:
         assert catalog.current(DATASET)["version"] == version
         assert catalog.get_release(DATASET, version)["status"] == "promoted"
