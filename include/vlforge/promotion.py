@@ -14,7 +14,8 @@ Running ``decide`` again for the same release changes nothing and gives the same
 decision. ``promote_published`` is what the DAG calls: it opens the catalog and decides, and when
 the catalog's database cannot be reached it leaves the published release where it is, marks it
 unpromoted (``releases/<dataset>/<version>.unpromoted.json``) and raises; the task's retry or a
-rerun of the DAG (which finds the release already published) promotes it and removes the mark. A rerun of an older release that has since been superseded does not
+rerun of the DAG (which finds the release already published) promotes it and removes the mark.
+A rerun of an older release that has since been superseded does not
 take ``current`` back. The DAG sends
 ``Decision.message()`` through its notifiers and the Asset event when
 ``Decision.promoted_now``.

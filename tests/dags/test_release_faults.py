@@ -186,7 +186,8 @@ def _allow_connections(url: str, yes: bool) -> None:
         with server.connect() as connection:
             connection.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(yes).lower()}'))
             if not yes:
-                connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"), {"name": name})
+                ended = text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name")
+                connection.execute(ended, {"name": name})
     finally:
         server.dispose()
 
@@ -218,7 +219,8 @@ def test_the_catalog_down_at_promotion_leaves_the_release_unpromoted_and_a_rerun
     assert version not in before["entries"] and (vlforge_home / "releases" / DATASET / version / "RELEASE.json").is_file()
     assert during["entries"] == sorted([*before["entries"], version, marker.name]) and during["current"] == before["current"]
     mark = json.loads(marker.read_text())
-    assert mark["version"] == version and mark["catalog"].endswith(f"/{name}") and "not currently accepting connections" in mark["error"]
+    assert mark["version"] == version and mark["catalog"].endswith(f"/{name}")
+    assert "not currently accepting connections" in mark["error"]
     (alert, *_) = [text for text in alerts if "FAILED at task compare_and_promote" in text]
     assert f"{DATASET}/{version} is published" in alert and "NOT promoted" in alert and str(marker) in alert
 

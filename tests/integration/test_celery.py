@@ -77,7 +77,8 @@ def shard_table(cluster: CeleryCluster, run_id: str) -> tuple[str, list[dict[str
             for attempt in cluster.tries(run_id, ti["task_id"], ti["map_index"]):
                 rows.append({key: attempt[key] for key in ("task_id", "map_index", "try_number", "hostname", "state")})
     lines = [f"{'task':<8} {'shard':>5} {'try':>3}  {'worker (task instance hostname)':<34} state"]
-    lines += [f"{row['task_id']:<8} {row['map_index']:>5} {row['try_number']:>3}  {row['hostname'] or '-':<34} {row['state']}" for row in rows]
+    lines += [f"{row['task_id']:<8} {row['map_index']:>5} {row['try_number']:>3}  {row['hostname'] or '-':<34} {row['state']}"
+              for row in rows]
     return "\n".join(lines), rows
 
 

@@ -314,7 +314,10 @@ class CeleryCluster:
             connection.close()
 
     def _create_database(self) -> None:
-        """Copy the migrated template (``airflow db migrate`` once per Airflow version, about a minute) into this cluster's database."""
+        """Copy the migrated template database into this cluster's; migrate the template first if it is missing.
+
+        ``airflow db migrate`` runs once per Airflow version (about 20 s); copying the template takes a second.
+        """
         import psycopg2.errors
 
         template = "vlforge_celery_template_" + _airflow_version().replace(".", "_")
@@ -332,7 +335,8 @@ class CeleryCluster:
                 capture_output=True, text=True, cwd=self.root, timeout=600, check=False,
             )
             if migrate.returncode != 0:
-                raise RuntimeError(f"airflow db migrate into {building} failed:\n{migrate.stdout[-3000:]}{migrate.stderr[-3000:]}")
+                output = migrate.stdout[-3000:] + migrate.stderr[-3000:]
+                raise RuntimeError(f"airflow db migrate into {building} failed:\n{output}")
             with self._server() as cursor:  # renamed only once whole: a half-migrated template is never used
                 try:
                     cursor.execute(f'ALTER DATABASE "{building}" RENAME TO "{template}"')
