@@ -84,7 +84,12 @@ class Service:
             tree = [psutil.Process(self.process.pid), *psutil.Process(self.process.pid).children(recursive=True)]
         except psutil.NoSuchProcess:
             tree = []
-        groups = {os.getpgid(proc.pid) for proc in tree if proc.is_running()} | {self.process.pid}
+        groups = {self.process.pid}
+        for proc in tree:
+            try:
+                groups.add(os.getpgid(proc.pid))
+            except ProcessLookupError:
+                pass  # ended meanwhile
         for group in groups:
             try:
                 os.killpg(group, sig)
