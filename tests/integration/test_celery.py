@@ -4,7 +4,7 @@ PostgreSQL (metadata DB, a database of this test's own) and Redis (the broker, a
 its own) on 127.0.0.1; api-server, scheduler, dag-processor and Celery workers ``w1`` and ``w2`` as
 local process groups (``tests/support/celery_cluster.py``). The run is triggered through the REST
 API on 20 generated COCO images, whose 18 train samples the recipe cuts into 9 augment shards
-(and 3 compose shards). When a worker that has already finished an augment shard starts another,
+(and 2 compose shards). When a worker that has already finished an augment shard starts another,
 it is SIGKILLed with every process under it: the scheduler finds the task's heartbeat gone, fails
 the try, and the retry runs on the other worker. The release must still equal, content hash for
 content hash, the one ``airflow dags test`` (the embedded set-up) makes from the same input.
