@@ -45,7 +45,9 @@ Builds a versioned, quality-gated training-set release from annotated data.
    becomes `current` (catalog flag and the `releases/<dataset>/current` symlink), an improvement is
    announced, and an asset event `vlforge://<dataset>` carries version, content hash and headline
    metrics to downstream DAGs. `force_promote` with `promoted_by` promotes a held release; the
-   catalog records who.
+   catalog records who. If the catalog's database does not answer, the release stays published but
+   unpromoted (`releases/<dataset>/<version>.unpromoted.json` says why), `current` is unchanged and
+   the task fails; its retry, or a rerun of the DAG, promotes it.
 
 `VLFORGE_HOME` may be an object store (`s3://bucket/prefix`, any fsspec URI; the endpoint from
 `AWS_ENDPOINT_URL`): each task then works on a local copy of the run folder, opened by
@@ -309,8 +311,8 @@ def vlforge_release() -> None:
         from airflow.sdk.exceptions import AirflowNotFoundException
         from vlforge_notifiers import send_alert
 
-        from vlforge.catalog import catalog_url, open_catalog
-        from vlforge.promotion import decide
+        from vlforge.catalog import catalog_url
+        from vlforge.promotion import promote_published
         from vlforge.release import read_release
         from vlforge.run import RunDescription
 
@@ -324,10 +326,9 @@ def vlforge_release() -> None:
             connection_uri = None
         url = catalog_url(settings.catalog_url, connection_uri, description.home)
         forced_by = params["promoted_by"] or getattr(context["dag_run"], "triggering_user_name", None)
-        with open_catalog(url) as catalog:
-            decision = decide(
-                read_release(published["path"]), catalog, settings.tolerance, params["force_promote"], forced_by
-            )
+        decision = promote_published(
+            read_release(published["path"]), url, settings.tolerance, params["force_promote"], forced_by
+        )
         message = decision.message()
         if message:
             print(message)

@@ -348,7 +348,7 @@ class ReleaseDir(SampleFolder):
 
 @dataclass(frozen=True)
 class DatasetReleases:
-    """``releases/<dataset>/``: one folder per version, the ``LATEST`` pointer and the ``current`` link."""
+    """``releases/<dataset>/``: one folder per version, the ``LATEST`` pointer, the ``current`` link and unpromoted markers."""
 
     path: Path
 
@@ -368,6 +368,10 @@ class DatasetReleases:
 
     def version(self, version: str) -> ReleaseDir:
         return ReleaseDir(self.path / version)
+
+    def unpromoted(self, version: str) -> Path:
+        """Beside a published version whose promotion could not reach the catalog: what happened, until a rerun promotes it."""
+        return self.path / f"{checked_name('version', version)}.unpromoted.json"
 
     def latest_version(self) -> str | None:
         return self.latest.read_text(encoding="utf-8").strip() if self.latest.is_file() else None

@@ -13,7 +13,11 @@ which has no links, ``current`` is an object holding the version's name, written
 (``storage.switch_current_pointer``), and only over a release whose upload has finished.
 
 Running ``decide`` again for the same release changes nothing and gives the same
-decision. A rerun of an older release that has since been superseded does not
+decision. ``promote_published`` is what the DAG calls: it opens the catalog and decides, and when
+the catalog's database cannot be reached it leaves the published release where it is, marks it
+unpromoted (``releases/<dataset>/<version>.unpromoted.json``) and raises; the task's retry or a
+rerun of the DAG (which finds the release already published) promotes it and removes the mark.
+A rerun of an older release that has since been superseded does not
 take ``current`` back. The DAG sends
 ``Decision.message()`` through its notifiers and the Asset event when
 ``Decision.promoted_now``.
@@ -21,18 +25,24 @@ take ``current`` back. The DAG sends
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from vlforge.catalog import Catalog
+from sqlalchemy import make_url
+from sqlalchemy.exc import OperationalError
+
+from vlforge.catalog import Catalog, open_catalog
 from vlforge.compare import Comparison, compare_releases
 from vlforge.layout import DatasetReleases, checked_name, is_object_store
 from vlforge.quality.agreement import METRICS
-from vlforge.storage import switch_current_pointer
+from vlforge.storage import remove_url, switch_current_pointer, write_url_text
+from vlforge.store import atomic_write_text
 
 log = logging.getLogger(__name__)
 Outcome = Literal["first", "promoted", "improved", "regression", "forced", "superseded"]
@@ -185,6 +195,75 @@ def decide(
     assert release_row is not None, f"{dataset}/{version} vanished from the catalog"
     log.info("release %s/%s: %s (current: %s)", dataset, version, outcome, current_version)
     return Decision(outcome, comparison, release_row | {"path": new_release.get("path")}, current_version, promoted_now)
+
+
+class CatalogUnavailable(RuntimeError):
+    """The catalog's database could not be reached at promotion: the release is published, marked unpromoted."""
+
+
+def promote_published(
+    release: dict[str, Any],
+    url: str,
+    tolerance: dict[str, float],
+    force_promote: bool = False,
+    forced_by: str | None = None,
+) -> Decision:
+    """``decide`` on the catalog at ``url`` for a published release, or mark the release unpromoted when the catalog is down.
+
+    Args:
+        release: ``RELEASE.json`` content with ``path`` (``vlforge.release.read_release``).
+        url: the catalog's SQLAlchemy URL (``vlforge.catalog.catalog_url``).
+        tolerance: the recipe's ``release.tolerance``.
+        force_promote: as for ``decide``.
+        forced_by: as for ``decide``.
+
+    Returns:
+        The decision; the release's unpromoted mark, if an earlier try left one, is removed.
+
+    Raises:
+        CatalogUnavailable: the catalog's database did not answer. The release folder, ``LATEST`` and
+            ``current`` stay as they are; ``<version>.unpromoted.json`` beside the release says why, and
+            calling this again once the catalog answers promotes it.
+    """
+    marker = unpromoted_marker(str(release["path"]), str(release["version"]))
+    try:
+        with open_catalog(url) as catalog:
+            decision = decide(release, catalog, tolerance, force_promote, forced_by)
+    except OperationalError as error:
+        where = make_url(url).render_as_string(hide_password=True)
+        reason = str(error.orig or error).strip().splitlines()[0]
+        record = {
+            "dataset": release["dataset"],
+            "version": release["version"],
+            "content_hash": release["content_hash"],
+            "catalog": where,
+            "error": reason,
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        text = json.dumps(record, indent=2, sort_keys=True) + "\n"
+        if isinstance(marker, str):
+            write_url_text(marker, text)
+        else:
+            atomic_write_text(marker, text)
+        raise CatalogUnavailable(
+            f"release {release['dataset']}/{release['version']} is published at {release['path']} but NOT promoted: "
+            f"the catalog {where} did not answer ({reason}). Marked in {marker}; current is unchanged. "
+            "Rerun compare_and_promote (or the DAG) once the catalog answers to record and promote it."
+        ) from error
+    if isinstance(marker, str):
+        remove_url(marker)
+    else:
+        marker.unlink(missing_ok=True)
+    return decision
+
+
+def unpromoted_marker(location: str, version: str) -> Path | str:
+    """Where a published release that the catalog could not promote is marked: a file beside its folder, or the
+    object beside it on an object store (``location`` is the release's folder or URL)."""
+    name = DatasetReleases(Path()).unpromoted(version).name
+    if is_object_store(location):
+        return f"{location.rstrip('/').rsplit('/', 1)[0]}/{name}"
+    return Path(location).parent / name
 
 
 def _previous(catalog: Catalog, dataset: str, version: str) -> dict[str, Any] | None:

@@ -20,6 +20,7 @@ there a version folder is a release once its ``RELEASE.json`` is there, and ``pa
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -139,14 +140,28 @@ def publish_release(run: RunDescription) -> dict[str, Any]:
         )
         os.chmod(building.path, 0o755)
         os.rename(building.path, final.path)
-    except BaseException:
+    except BaseException as error:
         shutil.rmtree(building.path, ignore_errors=True)
+        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise _no_space(error, releases, f"{run.dataset}/{version}") from error
         raise
     log.info("released %s/%s: %d samples", run.dataset, version, len(samples))
     if shared:
         return read_release(shared.publish_release(final.path, run.dataset, version))
     atomic_write_text(releases.latest, version + "\n")
     return read_release(final.path)
+
+
+def _no_space(error: OSError, releases: DatasetReleases, name: str) -> OSError:
+    """The error of a release that ran out of disk or quota: what, where, how much is free, and that nothing changed."""
+    free = shutil.disk_usage(releases.path).free if releases.path.is_dir() else None
+    previous = releases.latest_version()
+    return OSError(
+        error.errno,
+        f"release {name} not published: {error.strerror} writing {error.filename} "
+        f"({'unknown' if free is None else f'{free / 2**20:.1f} MiB'} free on {releases.path}); its partial folder is removed "
+        f"and the previous release ({previous or 'none'}) and current are unchanged. Free space and rerun.",
+    )
 
 
 def read_release(folder: Path | str) -> dict[str, Any]:

@@ -58,6 +58,19 @@ def read_url_text(url: str) -> str:
         raise FileNotFoundError(f"no object {url}") from error
 
 
+def write_url_text(url: str, text: str) -> None:
+    """Write ``text`` to the object at ``url`` with one PUT (a reader sees the old object or the new, never half)."""
+    filesystem, key = fsspec.core.url_to_fs(url, use_listings_cache=False)
+    filesystem.pipe_file(key, text.encode("utf-8"))
+
+
+def remove_url(url: str) -> None:
+    """Remove the object at ``url`` if there is one."""
+    filesystem, key = fsspec.core.url_to_fs(url, use_listings_cache=False)
+    if filesystem.exists(key):
+        filesystem.rm_file(key)
+
+
 def switch_current_pointer(releases_url: str, version: str) -> None:
     """Point ``<releases_url>/current`` (``releases/<dataset>`` on an object store) at a published version with one PUT.
 

@@ -9,42 +9,11 @@ the server cannot be reached.
 
 from __future__ import annotations
 
-import json
-import os
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from sqlalchemy import create_engine, make_url, text
-from sqlalchemy.exc import OperationalError
 from support.recipes import DEMO_REAL_ONLY_RECIPE
 
 from vlforge.catalog import open_catalog
-
-SERVER_URL = os.environ.get("VLFORGE_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
-
-
-@pytest.fixture
-def postgres_catalog(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A fresh database and the ``vlforge_catalog`` connection to it, in Airflow's own ``postgres://`` form."""
-    server = create_engine(SERVER_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
-    try:
-        with server.connect() as connection:
-            connection.execute(text("select 1"))
-    except OperationalError as error:
-        pytest.skip(f"PostgreSQL unreachable at {make_url(SERVER_URL).render_as_string()}: {error.orig}")
-    name = f"vlforge_dag_catalog_{uuid.uuid4().hex[:12]}"
-    with server.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(SERVER_URL).set(database=name)
-    connection_json = {"conn_type": "postgres", "host": url.host, "port": url.port, "login": url.username, "schema": name}
-    monkeypatch.setenv("AIRFLOW_CONN_VLFORGE_CATALOG", json.dumps(connection_json))
-    monkeypatch.delenv("VLFORGE_CATALOG_URL", raising=False)
-    yield url.render_as_string(hide_password=False)
-    with server.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    server.dispose()
 
 
 def test_the_release_is_recorded_in_the_connections_catalog(

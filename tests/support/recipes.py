@@ -8,3 +8,5 @@ DEMO_REAL_ONLY_RECIPE = str(Path(__file__).resolve().parents[1] / "data" / "reci
 DEMO_CLEAN_PAGES_RECIPE = str(Path(__file__).resolve().parents[1] / "data" / "recipes" / "demo_clean_pages.yaml")
 # The demo without synthesis and with an over-strong OCR degradation: the evaluate DAG's planted fault.
 DEMO_OVERSTRONG_OCR_RECIPE = str(Path(__file__).resolve().parents[1] / "data" / "recipes" / "demo_overstrong_ocr.yaml")
+# Augment shards of 2 samples and compose shards of 6, no synthesis, no paraphrasing: the scale-out tests and bench.
+SHARDED_RECIPE = str(Path(__file__).resolve().parents[1] / "data" / "recipes" / "sharded.yaml")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 from vlforge import promotion as promotion_module
 from vlforge.catalog import Catalog, open_catalog
-from vlforge.promotion import decide, switch_current_link
+from vlforge.promotion import CatalogUnavailable, decide, promote_published, switch_current_link
 
 TOLERANCE = {"*": 0.02}
 
@@ -172,3 +173,34 @@ def test_current_link_is_switched_by_one_rename(tmp_path: Path, monkeypatch: pyt
     assert sorted(path.name for path in releases.iterdir()) == ["aaaa00000001", "bbbb00000002", "current"]
     with pytest.raises(FileNotFoundError):
         switch_current_link(releases, "cccc00000003")
+
+
+def test_a_catalog_that_does_not_answer_leaves_the_release_marked_unpromoted_until_a_rerun(tmp_path: Path) -> None:
+    first = _release(tmp_path, "aaaa00000001", 1, ocr=1.0)
+    second = _release(tmp_path, "aaaa00000002", 2, ocr=1.0)
+    url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    promote_published(first, url, TOLERANCE)
+    unreachable = f"sqlite:///{tmp_path / 'releases'}"  # a folder: SQLite cannot open it
+
+    with pytest.raises(CatalogUnavailable, match=r"demo/aaaa00000002 is published at .* but NOT promoted") as raised:
+        promote_published(second, unreachable, TOLERANCE)
+
+    marker = tmp_path / "releases" / "demo" / "aaaa00000002.unpromoted.json"
+    assert str(marker) in str(raised.value) and _link(tmp_path) == "aaaa00000001"
+    mark = json.loads(marker.read_text())
+    assert (mark["version"], mark["catalog"]) == ("aaaa00000002", unreachable) and "unable to open database file" in mark["error"]
+    assert Path(second["path"]).is_dir()
+    with open_catalog(url) as catalog:
+        assert catalog.get_release("demo", "aaaa00000002") is None and catalog.current("demo")["version"] == "aaaa00000001"
+
+    decision = promote_published(second, url, TOLERANCE)
+
+    assert (decision.outcome, decision.current_version, decision.promoted_now) == ("promoted", "aaaa00000002", True)
+    assert not marker.exists() and _link(tmp_path) == "aaaa00000002"
+
+
+def test_an_error_that_is_not_the_catalog_being_down_is_not_hidden(tmp_path: Path) -> None:
+    release = _release(tmp_path, "aaaa00000001", 1, ocr=1.0)
+    with pytest.raises(ValueError, match="lacks"):
+        promote_published({**release, "content_hash": ""}, f"sqlite:///{tmp_path / 'catalog.sqlite'}", TOLERANCE)
+    assert not (tmp_path / "releases" / "demo" / "aaaa00000001.unpromoted.json").exists()
