@@ -6,7 +6,11 @@ and lists the known names when asked for an unknown one.
 
 from __future__ import annotations
 
-from vlforge.augment.ops import (  # noqa: F401  (importing registers them)
+from vlforge.augment.functional import load_albumentations
+
+load_albumentations()  # before any op imports albumentations: without torch (see there)
+
+from vlforge.augment.ops import (  # noqa: E402, F401  (importing registers them)
     color_jitter,
     gaussian_blur,
     gaussian_noise,
@@ -25,6 +29,6 @@ from vlforge.augment.ops import (  # noqa: F401  (importing registers them)
     warp,
     watermark,
 )
-from vlforge.augment.ops.base import REGISTRY, Op, OpParams, build_op, register
+from vlforge.augment.ops.base import REGISTRY, Op, OpParams, build_op, register  # noqa: E402
 
 __all__ = ["REGISTRY", "Op", "OpParams", "build_op", "register"]
