@@ -8,7 +8,7 @@ one after another in one shell state (``export`` carries over), with the placeho
 vlforge variables, the virtualenv not activated; only the offline switches this machine needs
 (no internet) are set.
 
-The checkout is a temporary folder whose Makefile, pyproject.toml, requirements files,
+The checkout is a temporary folder whose Makefile, pyproject.toml, requirements files, scripts/,
 include/, dags/, plugins/, .venv and .lsvenv are links to this repository, and whose data/,
 .airflow/ and .label-studio/ are its own: the README's relative paths (data/..., $PWD/data)
 mean what they mean for a user, and this repository's data is not touched.
@@ -49,7 +49,7 @@ FIXTURES = REPO.parent / "shared" / "fixtures"
 WALKTHROUGH = "Reviewing in Label Studio"
 LINKED = [
     *("Makefile", "pyproject.toml", "requirements.txt", "requirements-label-studio.txt"),
-    *("include", "dags", "plugins", "tests", ".venv", ".lsvenv"),
+    *("include", "dags", "plugins", "scripts", "tests", ".venv", ".lsvenv"),
 ]
 LABEL_STUDIO = REPO / ".lsvenv" / "bin" / "label-studio"
 TOKEN = "vlforge-readme-test-0123456789abcdef"  # any string of 6+ characters, as the README says
