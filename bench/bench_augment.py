@@ -92,7 +92,7 @@ def fresh_store(parents: Path, target: Path) -> Path:
 
 
 def measure(samples: int, repeat: int, seed: int = 0) -> dict[str, float]:
-    """Best seconds of each way and encoding on ``samples`` images: ``{"<way> | <encoding>": seconds}``."""
+    """Best seconds of each way and encoding on ``samples`` images: ``{"<way>, <encoding>": seconds}``."""
     import albumentations as A
     import cv2
     import numpy as np
@@ -180,10 +180,10 @@ def measure(samples: int, repeat: int, seed: int = 0) -> dict[str, float]:
 
         ways: dict[str, Callable[[], None]] = {}
         for label, encoding in encodings.items():
-            ways[f"floor (decode + encode) | {label}"] = floor(encoding)
-            ways[f"plain albumentations loop | {label}"] = plain(encoding)
-            ways[f"vlforge augment stage | {label}"] = stage(encoding, f"home-{encoding.extension}")
-        ways["vlforge augment stage | PNG 6 (before ADR 0010)"] = stage(LEGACY_ENCODING, "home-png6")
+            ways[f"floor (decode + encode), {label}"] = floor(encoding)
+            ways[f"plain albumentations loop, {label}"] = plain(encoding)
+            ways[f"vlforge augment stage, {label}"] = stage(encoding, f"home-{encoding.extension}")
+        ways["vlforge augment stage, PNG 6 (before ADR 0010)"] = stage(LEGACY_ENCODING, "home-png6")
         for way in ways.values():  # warm-up: imports, OpenCV and albumentations one-off set-up
             way()
         best = {name: float("inf") for name in ways}
@@ -201,16 +201,16 @@ def run(quick: bool) -> dict[str, Any]:
     best = measure(samples, repeat)
     figures = [{"label": name, "value": samples / seconds, "unit": "images/s"} for name, seconds in best.items()]
     jpeg, png = "JPEG 95", "PNG 1"
-    stage_jpeg = best[f"vlforge augment stage | {jpeg}"]
+    stage_jpeg = best[f"vlforge augment stage, {jpeg}"]
     aims = [
         {"label": "JPEG stage images/s / PNG-6 stage images/s (today's)", "op": ">=", "target": 5.0,
-         "value": best["vlforge augment stage | PNG 6 (before ADR 0010)"] / stage_jpeg},
+         "value": best["vlforge augment stage, PNG 6 (before ADR 0010)"] / stage_jpeg},
         {"label": "JPEG stage time / plain loop time (JPEG)", "op": "<=", "target": 1.2,
-         "value": stage_jpeg / best[f"plain albumentations loop | {jpeg}"]},
+         "value": stage_jpeg / best[f"plain albumentations loop, {jpeg}"]},
     ]  # fmt: skip
     figures += [
-        {"label": f"stage time / plain loop time ({png})", "value": best[f"vlforge augment stage | {png}"] / best[f"plain albumentations loop | {png}"], "unit": "x"},
-        {"label": f"stage time / floor time ({jpeg})", "value": stage_jpeg / best[f"floor (decode + encode) | {jpeg}"], "unit": "x"},
+        {"label": f"stage time / plain loop time ({png})", "value": best[f"vlforge augment stage, {png}"] / best[f"plain albumentations loop, {png}"], "unit": "x"},
+        {"label": f"stage time / floor time ({jpeg})", "value": stage_jpeg / best[f"floor (decode + encode), {jpeg}"], "unit": "x"},
     ]  # fmt: skip
     notes = [f"{samples} images ({', '.join(PHOTOS)} from skimage.data, cycled), 1 copy each, best of {repeat}, OpenCV threads 1"]
     return {"figures": figures, "aims": aims, "notes": notes}
@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     best = measure(args.samples, args.repeat, args.seed)
-    print(f"{'way | encoding':<52}{'seconds':>10}{'images/s':>12}")
+    print(f"{'way, encoding':<52}{'seconds':>10}{'images/s':>12}")
     for name, seconds in best.items():
         print(f"{name:<52}{seconds:>10.3f}{args.samples / seconds:>12.1f}")
     return 0
