@@ -7,7 +7,8 @@ pandas: 3-4 s on a busy 2-core machine) are paid once per run instead of once pe
 Which modules: every ``vlforge`` module that the DAG's file imports anywhere (its tasks import inside
 their bodies), read from the file's syntax tree. Nothing runs at DAG parse time that did not before,
 torch is not among them (vlforge imports it only where a model is used), and the arguments go to
-Airflow's own CLI unchanged.
+Airflow's own CLI unchanged. With ``VLFORGE_WAIT_FOR_URL`` set it then waits for that URL to answer
+(the Execution API server that ``run_dag.sh`` starts meanwhile), so the two start-ups overlap.
 
     python scripts/airflow_preloaded.py dags test --use-executor DAG_ID -c CONF
 """
@@ -45,11 +46,31 @@ def preload(dag_id: str) -> None:
     print(f"preloaded {len(modules)} vlforge modules of {dag_file.name} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
 
 
+def wait_for(url: str, timeout_s: float = 300.0) -> None:
+    """Wait until ``url`` answers (the Execution API server's health), at most ``timeout_s`` seconds."""
+    import urllib.request
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return
+        except OSError as error:
+            if time.monotonic() > deadline:
+                raise SystemExit(
+                    f"{url} did not answer within {timeout_s:.0f} s ({error}); run_dag.sh logs the API server to "
+                    "$AIRFLOW_HOME/logs/run_dag_api_server.log"
+                ) from error
+            time.sleep(0.2)
+
+
 def main() -> None:
     args = sys.argv[1:]
     positional = [arg for arg in args if not arg.startswith("-")]
     if positional[:2] == ["dags", "test"] and len(positional) > 2:
         preload(positional[2])
+    if os.environ.get("VLFORGE_WAIT_FOR_URL"):  # the API server started beside this process (run_dag.sh)
+        wait_for(os.environ["VLFORGE_WAIT_FOR_URL"])
     from airflow.__main__ import main as airflow_main
 
     sys.argv = ["airflow", *args]

@@ -28,12 +28,6 @@ server_log=$AIRFLOW_HOME/logs/run_dag_api_server.log
 setsid "$airflow" api-server --apps execution -H 127.0.0.1 -p "$port" > "$server_log" 2>&1 &
 server=$!
 trap 'kill -TERM -- -"$server" 2> /dev/null || true; wait "$server" 2> /dev/null || true' EXIT
-for _ in $(seq 600); do
-    if "$python" -c "import urllib.request, sys; urllib.request.urlopen(sys.argv[1], timeout=1)" \
-        "http://127.0.0.1:$port/execution/health" 2> /dev/null; then
-        break
-    fi
-    kill -0 "$server" 2> /dev/null || { echo "the Execution API server exited; its log ($server_log):" >&2; tail -30 "$server_log" >&2; exit 1; }
-    sleep 0.2
-done
-"$python" "$(dirname "$0")/airflow_preloaded.py" dags test --use-executor "$dag_id" -c "$conf"
+# The API server and the preloading run side by side; airflow_preloaded.py waits for the server's health.
+VLFORGE_WAIT_FOR_URL=http://127.0.0.1:$port/execution/health \
+    "$python" "$(dirname "$0")/airflow_preloaded.py" dags test --use-executor "$dag_id" -c "$conf"
