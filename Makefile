@@ -93,12 +93,11 @@ test: setup
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not integration and not slow" tests
 
-# Speed goals, measured as ratios side by side in one run (never as timed assertions in tests).
+# Speed goals, measured as ratios side by side in one run (never as timed assertions in tests): every entry
+# of bench/run.py, a table in the terminal and bench/results.json. BENCH="augment bertscore" runs some of them.
+BENCH ?=
 bench: setup
-	$(BIN)/python bench/bench_bertscore.py
-	$(BIN)/python bench/bench_augment.py
-	$(BIN)/python bench/bench_dashboard.py --samples 5000
-	$(BIN)/python bench/bench_synth.py
+	$(BIN)/python bench/run.py $(BENCH)
 
 # The shipped MiniLM's BERTScore threshold, calibrated on real COCO captions (the recipe's text_encoders entry).
 calibrate: setup
