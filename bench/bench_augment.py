@@ -50,7 +50,6 @@ def stage_samples(home: Path, samples: int, recipe: Recipe, seed: int) -> RunDes
     """
     import cv2
     import skimage.data
-
     from vlforge.manifest import write_split_manifest
     from vlforge.prepare import prepare_run
     from vlforge.records import Box, ImageRef, Sample, Source, Turn
@@ -96,7 +95,6 @@ def measure(samples: int, repeat: int, seed: int = 0) -> dict[str, float]:
     import albumentations as A
     import cv2
     import numpy as np
-
     from vlforge.augment.encoding import LEGACY_ENCODING, ImageEncoding
     from vlforge.augment.stage import augment_shard, plan_shards
     from vlforge.config import load_recipe

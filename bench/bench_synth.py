@@ -14,17 +14,16 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from vlforge.store import ImageStore
 from vlforge.synth.browser import Browser
 from vlforge.synth.documents import TESSERACT_LANGUAGES, DocumentGenerator
 from vlforge.synth.documents.checks import ReferenceLine, page_accuracy
+from vlforge.synth.documents.fill import TEMPLATES as PAGE_TEMPLATES
 from vlforge.synth.documents.render import glyph_problems, split_words
 from vlforge.synth.gui import ScreenGenerator
 from vlforge.synth.gui.actions import screen_samples
-from vlforge.synth.stage import tesseract_words
 from vlforge.synth.gui.fill import TEMPLATES as SCREEN_TEMPLATES
-from vlforge.synth.documents.fill import TEMPLATES as PAGE_TEMPLATES
+from vlforge.synth.stage import tesseract_words
 
 PAGES = int(os.environ.get("BENCH_SYNTH_PAGES", "12"))
 SCREENS = int(os.environ.get("BENCH_SYNTH_SCREENS", "8"))

@@ -55,7 +55,7 @@ def machine() -> dict[str, Any]:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=BENCH, capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=BENCH, capture_output=True, text=True, check=False).stdout.strip()
     return {
         "cores": os.cpu_count(),
         "cpu": cpu,
@@ -81,7 +81,7 @@ def run_entry(name: str, quick: bool) -> dict[str, Any]:
     try:
         module = importlib.import_module(f"bench_{name}")
         result = dict(module.run(quick))
-    except Exception as error:  # an entry's failure is recorded; the other entries still run
+    except Exception as error:  # noqa: BLE001  (an entry's failure is recorded; the other entries still run)
         result = {"error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc()}
     result["seconds"] = round(time.perf_counter() - started, 1)
     for aim in result.get("aims", []):
@@ -92,8 +92,10 @@ def run_entry(name: str, quick: bool) -> dict[str, Any]:
 def table(results: dict[str, dict[str, Any]], info: dict[str, Any]) -> str:
     """The terminal (and README) table: every figure, then every aim with met / NOT met."""
     lines = [
-        f"vlforge bench, {info['date']}, {info['cores']} cores ({info['cpu']}), load {info['load_average_at_start'][0]:.1f} "
-        f"at start, commit {info['commit']}",
+        (
+            f"vlforge bench, {info['date']}, {info['cores']} cores ({info['cpu']}), load "
+            f"{info['load_average_at_start'][0]:.1f} at start, commit {info['commit']}"
+        ),
         "",
         "| entry | figure | value | unit |",
         "|---|---|---:|---|",

@@ -8,7 +8,6 @@ import cv2
 import numpy as np
 import pytest
 from augment_photos import YOLO_DIR, yolo_boxes
-
 from vlforge.augment.config import AugmentConfig
 from vlforge.augment.encoding import DEFAULT_ENCODINGS, LEGACY_ENCODING, ImageEncoding
 from vlforge.augment.ops import build_op

@@ -10,7 +10,7 @@ from vlforge.augment.functional import load_albumentations
 
 load_albumentations()  # before any op imports albumentations: without torch (see there)
 
-from vlforge.augment.ops import (  # noqa: E402, F401  (importing registers them)
+from vlforge.augment.ops import (  # noqa: F401  (importing registers them)
     color_jitter,
     gaussian_blur,
     gaussian_noise,
@@ -29,6 +29,6 @@ from vlforge.augment.ops import (  # noqa: E402, F401  (importing registers them
     warp,
     watermark,
 )
-from vlforge.augment.ops.base import REGISTRY, Op, OpParams, build_op, register  # noqa: E402
+from vlforge.augment.ops.base import REGISTRY, Op, OpParams, build_op, register
 
 __all__ = ["REGISTRY", "Op", "OpParams", "build_op", "register"]
