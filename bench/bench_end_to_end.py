@@ -99,6 +99,8 @@ def one_run(root: Path, airflow_home: Path, export: Path, recipe: Path, cores: i
 def run(quick: bool) -> dict[str, Any]:
     """The harness entry: wall time per 1,000 samples, overhead shares, and the all-cores speed-up."""
     small, large = (200, None) if quick else (1_000, 10_000)
+    if os.environ.get("BENCH_E2E_SIZES"):  # e.g. "1000": the one-core / all-cores pair only, no large run
+        small, large = int(os.environ["BENCH_E2E_SIZES"]), None
     cores = os.cpu_count() or 1
     figures: list[dict[str, Any]] = []
     aims: list[dict[str, Any]] = []

@@ -22,6 +22,9 @@ export AIRFLOW__CORE__EXECUTOR=LocalExecutor
 export AIRFLOW__API_AUTH__JWT_SECRET=${AIRFLOW__API_AUTH__JWT_SECRET:-$("$python" -c 'import secrets; print(secrets.token_hex(32))')}
 port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL=http://127.0.0.1:$port/execution/
+# `dags test` queues every mapped task at once; a task token's default life (600 s) ran out for shards that
+# waited longer in the queue ("Invalid auth token", and the run then waited forever): one day instead.
+export AIRFLOW__EXECUTION_API__JWT_EXPIRATION_TIME=${AIRFLOW__EXECUTION_API__JWT_EXPIRATION_TIME:-86400}
 
 mkdir -p "$AIRFLOW_HOME/logs"
 server_log=$AIRFLOW_HOME/logs/run_dag_api_server.log
