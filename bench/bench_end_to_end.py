@@ -58,7 +58,7 @@ def stage_busy_seconds(airflow_db: Path, run_id: str) -> tuple[float, dict[str, 
     """Seconds of the run's timeline covered by at least one non-gate task, and task seconds per task id."""
     with sqlite3.connect(airflow_db) as db:
         rows = db.execute(
-            "select task_id, start_date, end_date from task_instance where run_id = ? and start_date is not null", (run_id,)
+            "select task_id, start_date, end_date from task_instance where run_id = ? and end_date is not null", (run_id,)
         ).fetchall()
     per_task: dict[str, float] = {}
     intervals = []
