@@ -102,7 +102,7 @@ def table(results: dict[str, dict[str, Any]], info: dict[str, Any]) -> str:
     ]
     for name, result in results.items():
         if "error" in result:
-            lines.append(f"| {name} | ERROR: {result['error']} | | |")
+            lines.append(f"| {name} | ERROR: {result['error'].splitlines()[0][:200]} | | |")
         lines += [f"| {name} | {f['label']} | {_number(f['value'])} | {f['unit']} |" for f in result.get("figures", [])]
     lines += ["", "| entry | aim | measured | target | |", "|---|---|---:|---:|---|"]
     for name, result in results.items():
