@@ -33,6 +33,9 @@ SUDO := $(shell test "$$(id -u)" = 0 || echo sudo)
 
 CONF ?=
 DAG ?= vlforge_release
+# `make run` and `make demo` run a DAG to the end with its mapped tasks in parallel on every core
+# (scripts/run_dag.sh: `airflow dags test --use-executor`, LocalExecutor); VLFORGE_CORES=1 runs one task at a time.
+RUN_DAG := AIRFLOW_BIN=$(BIN)/airflow $(CURDIR)/scripts/run_dag.sh
 DEMO_SOURCE := $(VLFORGE_HOME)/demo
 
 .PHONY: setup demo run test test-fast bench calibrate airflow label-studio clean
@@ -70,16 +73,16 @@ setup: $(STAMP) $(EDITABLE_STAMP) $(DEBIAN_STAMP) $(AIRFLOW_HOME)/airflow.db
 
 demo: setup
 	$(BIN)/vlforge prepare-demo $(VLFORGE_HOME)/demo
-	$(BIN)/airflow dags test vlforge_release -c '{"source": "$(DEMO_SOURCE)", "source_format": "label_studio", "dataset": "demo", "recipe": "demo"}' > $(VLFORGE_HOME)/demo/dags_test.log 2>&1 \
+	$(RUN_DAG) vlforge_release '{"source": "$(DEMO_SOURCE)", "source_format": "label_studio", "dataset": "demo", "recipe": "demo"}' > $(VLFORGE_HOME)/demo/dags_test.log 2>&1 \
 		|| (tail -60 $(VLFORGE_HOME)/demo/dags_test.log; exit 1)
 	$(BIN)/vlforge latest demo
 	@echo "dashboard: run 'make airflow', open http://127.0.0.1:8080/plugin/vlforge and log in as admin"
 	@echo "           (its password is in $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated after the first start)"
 
-# Any DAG, run in-process with `airflow dags test`: DAG=vlforge_release (default) or DAG=vlforge_preannotate.
+# Any DAG, run to the end on this machine, every core used: DAG=vlforge_release (default) or DAG=vlforge_preannotate.
 run: setup
 	@test -n '$(CONF)' || (echo 'usage: make run [DAG=vlforge_preannotate] CONF='"'"'{"source": "...", "source_format": "label_studio", "dataset": "..."}'"'"; exit 2)
-	$(BIN)/airflow dags test $(DAG) -c '$(CONF)'
+	$(RUN_DAG) $(DAG) '$(CONF)'
 
 # Label Studio is needed by the review-loop test only: where it cannot be installed, that test skips with the reason.
 test: setup
@@ -90,14 +93,11 @@ test: setup
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not integration and not slow" tests
 
-# Speed goals, measured as ratios side by side in one run (never as timed assertions in tests).
+# Speed goals, measured as ratios side by side in one run (never as timed assertions in tests): every entry
+# of bench/run.py, a table in the terminal and bench/results.json. BENCH="augment bertscore" runs some of them.
+BENCH ?=
 bench: setup
-	$(BIN)/python bench/bench_bertscore.py
-	$(BIN)/python bench/bench_augment.py
-	$(BIN)/python bench/bench_dashboard.py --samples 5000
-	$(BIN)/python bench/bench_synth.py
-	$(BIN)/python bench/bench_evaluate_data.py --captions 64 --pages 16
-	$(BIN)/python bench/bench_evaluate_model.py --copies 8
+	$(BIN)/python bench/run.py $(BENCH)
 
 # The shipped MiniLM's BERTScore threshold, calibrated on real COCO captions (the recipe's text_encoders entry).
 calibrate: setup

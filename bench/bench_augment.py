@@ -2,21 +2,23 @@
 
 The images are the four colour photos shipped in scikit-image's wheel (astronaut 512x512, coffee
 400x600, chelsea 300x451, rocket 427x640), stored as JPEG (quality 95) in a temporary image store
-and cycled into ``--samples`` grounding samples (one box and a question/answer pair each, split
-``train``). Three ways, each reading the parent JPEG, writing one PNG per copy (compression 6):
+and cycled into ``samples`` grounding samples (one box and a question/answer pair each, split
+``train``). Three ways, each reading the parent JPEG and writing one image per copy in the same
+encoding (``vlforge.augment.encoding``), for JPEG quality 95 and for PNG compression 1:
 
-- ``vlforge augment_shard``: the default recipe's ``main`` phase in process, one shard, paraphrasing
-  off (the plain loop has no text to paraphrase); it also moves boxes and text, records the
-  lineage and writes the shard's Parquet and counts;
-- ``plain albumentations``: one ``A.Compose`` per image size with the same ops and probabilities
+- ``vlforge augment stage``: ``augment_shard`` with the default recipe's ``main`` phase in process,
+  one shard, paraphrasing off (the plain loop has no text to paraphrase); it also moves boxes and
+  text, records the lineage and writes the shard's Parquet and counts;
+- ``plain albumentations loop``: one ``A.Compose`` per image size with the same ops and probabilities
   (OCR degradation left out: no sample is an OCR one) and the box moved along;
 - ``floor``: decode and re-encode the image alone.
 
-Each is timed ``--repeat`` times in turn on a fresh output store, best kept (the machine is
-shared: other work only ever slows a run). Prints images/s and the ratios; the aim is vlforge
-within 1.3x of the plain loop.
+Also the stage writing PNG at compression 6, which it did for every task type before encodings were
+per task type (ADR 0010): the "today" of issue 16's aim. Each way is timed ``repeat`` times in
+turn on a fresh output store, best kept (the machine is shared: other work only ever slows a run).
+OpenCV runs on one thread in all of them.
 
-Run::
+``run(quick)`` is the harness entry (``bench/run.py``); alone::
 
     PYTHONPATH=include NO_ALBUMENTATIONS_UPDATE=1 .venv/bin/python bench/bench_augment.py --samples 96
 """
@@ -29,8 +31,9 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
@@ -39,8 +42,6 @@ if TYPE_CHECKING:
     from vlforge.run import RunDescription
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
-
-
 def stage_samples(home: Path, samples: int, recipe: Recipe, seed: int) -> RunDescription:
     """Prepare a run under ``home`` (one shard of ``samples``) with the photos in its store and a curated manifest of ``samples`` train samples.
 
@@ -49,7 +50,6 @@ def stage_samples(home: Path, samples: int, recipe: Recipe, seed: int) -> RunDes
     """
     import cv2
     import skimage.data
-
     from vlforge.manifest import write_split_manifest
     from vlforge.prepare import prepare_run
     from vlforge.records import Box, ImageRef, Sample, Source, Turn
@@ -90,41 +90,40 @@ def fresh_store(parents: Path, target: Path) -> Path:
     return target
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--samples", type=int, default=96, help="samples (copies) per run (default 96)")
-    parser.add_argument("--repeat", type=int, default=3, help="timed runs of each, best kept (default 3)")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-
+def measure(samples: int, repeat: int, seed: int = 0) -> dict[str, float]:
+    """Best seconds of each way and encoding on ``samples`` images: ``{"<way>, <encoding>": seconds}``."""
     import albumentations as A
     import cv2
     import numpy as np
-
-    from vlforge.augment.pipeline import PNG_COMPRESSION
+    from vlforge.augment.encoding import LEGACY_ENCODING, ImageEncoding
     from vlforge.augment.stage import augment_shard, plan_shards
     from vlforge.config import load_recipe
     from vlforge.manifest import read_split_manifest
+    from vlforge.records import TASK_TYPES
 
     cv2.setNumThreads(1)  # the same for all three; albumentations and our ops both call OpenCV
+    encodings = {"JPEG 95": ImageEncoding(format="jpeg", quality=95), "PNG 1": ImageEncoding(format="png", compression=1)}
     recipe = load_recipe("default")
-    recipe = recipe.model_copy(
-        update={
-            "augment": recipe.augment.model_copy(
-                update={"paraphrase": recipe.augment.paraphrase.model_copy(update={"enabled": False}), "copies_per_sample": 1}
-            )
-        }
+    augment = recipe.augment.model_copy(
+        update={"paraphrase": recipe.augment.paraphrase.model_copy(update={"enabled": False}), "copies_per_sample": 1}
     )
+    recipe = recipe.model_copy(update={"augment": augment})
     with tempfile.TemporaryDirectory(prefix="bench_augment.") as temp:
         root = Path(temp)
-        run = stage_samples(root / "home", args.samples, recipe, args.seed)
+        run = stage_samples(root / "home", samples, recipe, seed)
         parents = fresh_store(run.store_dir, root / "parents")  # the photos alone: each timed run starts from them
-        samples = read_split_manifest(run.run_dir.curated)[0]
-        (shard,) = plan_shards(run)
+        rows = read_split_manifest(run.run_dir.curated)[0]
 
-        def run_vlforge() -> None:
-            fresh_store(parents, run.store_dir)
-            augment_shard(run, shard)
+        def stage(encoding: ImageEncoding, home: str) -> Callable[[], None]:
+            config = recipe.augment.model_copy(update={"encoding": {task: encoding for task in TASK_TYPES}})
+            encoded = stage_samples(root / home, samples, recipe.model_copy(update={"augment": config}), seed)
+            (encoded_shard,) = plan_shards(encoded)
+
+            def way() -> None:
+                fresh_store(parents, encoded.store_dir)
+                augment_shard(encoded, encoded_shard)
+
+            return way
 
         composes: dict[tuple[int, int], A.Compose] = {}
 
@@ -149,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
                         A.ImageCompression(compression_type="jpeg", quality_range=(30, 90), p=0.3),
                     ],
                     bbox_params=A.BboxParams(format="pascal_voc", label_fields=["labels"], clip=True, min_visibility=0.3),
-                    seed=args.seed,
+                    seed=seed,
                 )
             return composes[(width, height)]
 
@@ -157,45 +156,74 @@ def main(argv: list[str] | None = None) -> int:
             bgr = cv2.imdecode(np.frombuffer(path.read_bytes(), dtype=np.uint8), cv2.IMREAD_COLOR)
             return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
-        def write_png(image: np.ndarray, folder: Path, index: int) -> None:
-            ok, buffer = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESSION])
-            assert ok
-            (folder / f"{index}.png").write_bytes(buffer.tobytes())
+        def plain(encoding: ImageEncoding) -> Callable[[], None]:
+            def way() -> None:
+                out = fresh_store(parents, root / "out")
+                for index, sample in enumerate(rows):
+                    ref, box = sample.images[0], sample.boxes[0]
+                    image = decode(out / ref.sha256[:2] / ref.file_name)
+                    result = plain_compose(ref.width, ref.height)(image=image, bboxes=[(box.x1, box.y1, box.x2, box.y2)], labels=[box.label])
+                    (out / f"{index}.{encoding.extension}").write_bytes(encoding.encode(result["image"]))
 
-        def run_plain() -> None:
-            out = fresh_store(parents, root / "out")
-            for index, sample in enumerate(samples):
-                ref, box = sample.images[0], sample.boxes[0]
-                image = decode(out / ref.sha256[:2] / ref.file_name)
-                result = plain_compose(ref.width, ref.height)(image=image, bboxes=[(box.x1, box.y1, box.x2, box.y2)], labels=[box.label])
-                write_png(result["image"], out, index)
+            return way
 
-        def run_floor() -> None:
-            out = fresh_store(parents, root / "out")
-            for index, sample in enumerate(samples):
-                ref = sample.images[0]
-                write_png(decode(out / ref.sha256[:2] / ref.file_name), out, index)
+        def floor(encoding: ImageEncoding) -> Callable[[], None]:
+            def way() -> None:
+                out = fresh_store(parents, root / "out")
+                for index, sample in enumerate(rows):
+                    ref = sample.images[0]
+                    (out / f"{index}.{encoding.extension}").write_bytes(encoding.encode(decode(out / ref.sha256[:2] / ref.file_name)))
 
-        ways = {"floor (decode + PNG encode)": run_floor, "plain albumentations loop": run_plain, "vlforge augment_shard": run_vlforge}
+            return way
+
+        ways: dict[str, Callable[[], None]] = {}
+        for label, encoding in encodings.items():
+            ways[f"floor (decode + encode), {label}"] = floor(encoding)
+            ways[f"plain albumentations loop, {label}"] = plain(encoding)
+            ways[f"vlforge augment stage, {label}"] = stage(encoding, f"home-{encoding.extension}")
+        ways["vlforge augment stage, PNG 6 (before ADR 0010)"] = stage(LEGACY_ENCODING, "home-png6")
         for way in ways.values():  # warm-up: imports, OpenCV and albumentations one-off set-up
             way()
         best = {name: float("inf") for name in ways}
-        for _ in range(args.repeat):
+        for _ in range(repeat):
             for name, way in ways.items():
-                start = time.perf_counter()
+                started = time.perf_counter()
                 way()
-                best[name] = min(best[name], time.perf_counter() - start)
+                best[name] = min(best[name], time.perf_counter() - started)
+    return best
 
-    n = args.samples
-    sizes = ", ".join(PHOTOS)
-    print(f"{n} images ({sizes} from skimage.data, cycled), 1 copy each, best of {args.repeat}, OpenCV threads 1")
-    print(f"{'way':<32}{'seconds':>10}{'images/s':>12}")
+
+def run(quick: bool) -> dict[str, Any]:
+    """The harness entry: images/s of each way, and the aims of issue 16 as ratios."""
+    samples, repeat = (24, 1) if quick else (96, 3)
+    best = measure(samples, repeat)
+    figures = [{"label": name, "value": samples / seconds, "unit": "images/s"} for name, seconds in best.items()]
+    jpeg, png = "JPEG 95", "PNG 1"
+    stage_jpeg = best[f"vlforge augment stage, {jpeg}"]
+    aims = [
+        {"label": "JPEG stage images/s / PNG-6 stage images/s (today's)", "op": ">=", "target": 5.0,
+         "value": best["vlforge augment stage, PNG 6 (before ADR 0010)"] / stage_jpeg},
+        {"label": "JPEG stage time / plain loop time (JPEG)", "op": "<=", "target": 1.2,
+         "value": stage_jpeg / best[f"plain albumentations loop, {jpeg}"]},
+    ]  # fmt: skip
+    figures += [
+        {"label": f"stage time / plain loop time ({png})", "value": best[f"vlforge augment stage, {png}"] / best[f"plain albumentations loop, {png}"], "unit": "x"},
+        {"label": f"stage time / floor time ({jpeg})", "value": stage_jpeg / best[f"floor (decode + encode), {jpeg}"], "unit": "x"},
+    ]  # fmt: skip
+    notes = [f"{samples} images ({', '.join(PHOTOS)} from skimage.data, cycled), 1 copy each, best of {repeat}, OpenCV threads 1"]
+    return {"figures": figures, "aims": aims, "notes": notes}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--samples", type=int, default=96, help="samples (copies) per run (default 96)")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs of each, best kept (default 3)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    best = measure(args.samples, args.repeat, args.seed)
+    print(f"{'way, encoding':<52}{'seconds':>10}{'images/s':>12}")
     for name, seconds in best.items():
-        print(f"{name:<32}{seconds:>10.3f}{n / seconds:>12.1f}")
-    ratio = best["vlforge augment_shard"] / best["plain albumentations loop"]
-    print(f"{'vlforge / plain loop':<32}{'':>10}{ratio:>11.2f}x   (aim: within 1.30x)")
-    print(f"{'plain loop / floor':<32}{'':>10}{best['plain albumentations loop'] / best['floor (decode + PNG encode)']:>11.2f}x")
-    print(f"{'vlforge / floor':<32}{'':>10}{best['vlforge augment_shard'] / best['floor (decode + PNG encode)']:>11.2f}x")
+        print(f"{name:<52}{seconds:>10.3f}{args.samples / seconds:>12.1f}")
     return 0
 
 

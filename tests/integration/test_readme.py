@@ -8,7 +8,7 @@ one after another in one shell state (``export`` carries over), with the placeho
 vlforge variables, the virtualenv not activated; only the offline switches this machine needs
 (no internet) are set.
 
-The checkout is a temporary folder whose Makefile, pyproject.toml, requirements files,
+The checkout is a temporary folder whose Makefile, pyproject.toml, requirements files, scripts/,
 include/, dags/, plugins/, .venv and .lsvenv are links to this repository, and whose data/,
 .airflow/ and .label-studio/ are its own: the README's relative paths (data/..., $PWD/data)
 mean what they mean for a user, and this repository's data is not touched.
@@ -16,7 +16,7 @@ mean what they mean for a user, and this repository's data is not touched.
 ``test_review_walkthrough_in_label_studio`` follows the "Reviewing in Label Studio" section
 literally against a real Label Studio 1.23.2 (from .lsvenv, which ``make test`` builds); the
 reviewer's clicks in the labelling UI are the one step done through Label Studio's API instead.
-``test_every_other_readme_command_runs_as_written`` runs every other command, except the three
+``test_every_other_readme_command_runs_as_written`` runs every other command, except the four
 that cannot run inside a test, which it checks with ``make -n`` (dry run) and says why.
 """
 
@@ -49,7 +49,7 @@ FIXTURES = REPO.parent / "shared" / "fixtures"
 WALKTHROUGH = "Reviewing in Label Studio"
 LINKED = [
     *("Makefile", "pyproject.toml", "requirements.txt", "requirements-label-studio.txt"),
-    *("include", "dags", "plugins", "tests", ".venv", ".lsvenv"),
+    *("include", "dags", "plugins", "scripts", "tests", ".venv", ".lsvenv"),
 ]
 LABEL_STUDIO = REPO / ".lsvenv" / "bin" / "label-studio"
 TOKEN = "vlforge-readme-test-0123456789abcdef"  # any string of 6+ characters, as the README says
@@ -406,7 +406,8 @@ def test_every_other_readme_command_runs_as_written(checkout: tuple[Path, Ran], 
         ("make test", dry("pytest -q tests")),  # it runs this suite: running it here would recurse
         ("make airflow", dry("airflow standalone")),  # a server that runs until it is stopped
         # A release of your own data; the same target runs for real in the review walk-through.
-        ('make run CONF=\'{"source": "/path/to/export.json"', dry("airflow dags test vlforge_release -c")),
+        ('make run CONF=\'{"source": "/path/to/export.json"', dry("scripts/run_dag.sh vlforge_release '{")),
+        ("make bench", dry("bench/run.py")),  # every benchmark: half an hour on two cores
         (".venv/bin/vlforge --help", help_lists_every_command),
         ("make calibrate", calibrate),
         ("make run DAG=vlforge_preannotate", preannotate),
@@ -425,4 +426,4 @@ def test_every_other_readme_command_runs_as_written(checkout: tuple[Path, Ran], 
         assert len(matching) == 1, f"README command that this test does not know how to check: {command!r}"
         matching[0](command)
         checked.append(command)
-    assert len(checked) == 15
+    assert len(checked) == 16

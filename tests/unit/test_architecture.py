@@ -36,6 +36,7 @@ FOUNDATION = {
     "vlforge.run",
     "vlforge.numerics",
     "vlforge.hostname",
+    "vlforge.augment.encoding",  # the recipe's augment.encoding values (the augment config's), with their encoder
 }
 STAGE_PACKAGES = ("ingest", "quality", "curate", "augment", "synth", "export")
 UPPER = {"vlforge.release": 3, "vlforge.promotion": 4, "vlforge.catalog": 4, "vlforge.cli": 5, "vlforge.demo": 5}

@@ -17,6 +17,10 @@ ops (``video:``, ``VideoSamplingConfig``): a strategy (``uniform`` N frames over
 new clip. A phase's ``video: false`` turns it off (``finetune`` by default); its copy count is
 ``video.copies_per_sample``, else the phase's.
 
+``encoding`` says, per task type, how a copy's image is written (``vlforge.augment.encoding``, ADR
+0010): JPEG quality 95 for photos, PNG at compression 1 for OCR pages and GUI screens unless the
+recipe says otherwise; a task type the recipe leaves out keeps its default.
+
 Op names and op params are checked by the run's first task (``vlforge.prepare``), which builds
 every op's params model, not when the recipe loads: the op registry imports albumentations (about
 1.5 s), which loading a recipe must not pay. This module imports nothing from ``vlforge.config``
@@ -30,6 +34,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from vlforge.augment.encoding import DEFAULT_ENCODINGS, ImageEncoding
 from vlforge.records import TASK_TYPES
 
 OnLostObject = Literal["drop_turns", "drop_sample"]
@@ -152,6 +157,18 @@ class AugmentConfig(_Section):
     shard_size: int = Field(256, ge=1, description="Train samples per augment shard (one mapped task each).")
     paraphrase: ParaphraseConfig = ParaphraseConfig()
     video: VideoSamplingConfig = VideoSamplingConfig()
+    encoding: dict[str, ImageEncoding] = Field(
+        default_factory=lambda: dict(DEFAULT_ENCODINGS),
+        description="Per task type, the format and quality or compression of augmented images.",
+    )
+
+    @field_validator("encoding")
+    @classmethod
+    def _encoding_per_task_type(cls, encoding: dict[str, ImageEncoding]) -> dict[str, ImageEncoding]:
+        unknown = [name for name in encoding if name not in TASK_TYPES]
+        if unknown:
+            raise ValueError(f"augment.encoding: task types {unknown} unknown; allowed: {list(TASK_TYPES)}")
+        return {**DEFAULT_ENCODINGS, **encoding}
 
     @field_validator("ops")
     @classmethod
@@ -176,6 +193,10 @@ class AugmentConfig(_Section):
     def op_specs(self) -> list[OpSpec]:
         """Every entry of ``ops``, in order."""
         return [_spec(position, entry) for position, entry in enumerate(self.ops)]
+
+    def encoding_for(self, task_type: str) -> ImageEncoding:
+        """How an augmented copy of a ``task_type`` sample is written."""
+        return self.encoding[task_type]
 
     def phase(self, name: str) -> PhaseConfig:
         """The phase ``name``; an unknown name lists the known ones."""

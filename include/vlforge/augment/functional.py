@@ -11,6 +11,7 @@ output.
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +24,29 @@ from vlforge.records import Box
 # albumentations normalises boxes in float32 on the way, which leaves ~1e-7 px noise; boxes are
 # rounded to this many decimals so that a flip of an integer box gives integers again.
 BOX_DECIMALS = 4
+
+
+def load_albumentations() -> Any:
+    """Import albumentations without its PyTorch transforms; the op registry calls it before any op imports it.
+
+    albumentations 2.0.8 imports ``albumentations.pytorch`` (``ToTensorV2``), and with it torch, whenever
+    torch is installed: about 2 s on an idle machine and over 10 s on a loaded one, paid by every
+    Airflow task process that augments, for a transform vlforge never uses. The import is blocked
+    for that one moment (albumentations itself skips it on ``ImportError``) and unblocked after, so
+    code that wants ``albumentations.pytorch`` can still import it. Where torch is already loaded
+    nothing is saved and nothing is blocked.
+    """
+    if "albumentations" in sys.modules:
+        return sys.modules["albumentations"]
+    block = "torch" not in sys.modules and "albumentations.pytorch" not in sys.modules
+    if block:
+        sys.modules["albumentations.pytorch"] = None  # type: ignore[assignment]  (import of it raises ImportError)
+    try:
+        import albumentations
+    finally:
+        if block:
+            del sys.modules["albumentations.pytorch"]
+    return albumentations
 
 
 def run_albumentations(
@@ -55,6 +79,15 @@ def run_albumentations(
     """
     import albumentations as A
 
+    if all(isinstance(transform, A.ImageOnlyTransform) for transform in transforms):
+        # Pixels only: every target stays where it is. Each transform is seeded as ``A.Compose(seed=...)``
+        # seeds its children and called directly, without a Compose and its box and keypoint processing
+        # (most of a light op's cost); the bytes are the same as through the Compose (checked per op).
+        out = image.copy()
+        for transform in transforms:
+            transform.set_random_seed(seed)
+            out = transform(image=out)["image"]
+        return np.ascontiguousarray(out), targets
     boxes: list[XYXY] = []
     box_ids: list[str] = []
     points: list[tuple[float, float]] = []

@@ -11,7 +11,9 @@ when turns were dropped; those two are reports and ``replay`` skips them, as it 
 ``LineageOp("paraphrase", ...)`` that the augment stage (``stage.py``) appends.
 
 Images are decoded with OpenCV (EXIF orientation applied, as the records' boxes assume), worked on
-in RGB, and encoded as PNG with a fixed compression level, so the same params give the same bytes.
+in RGB, and encoded as the given ``ImageEncoding`` says (by default the task type's,
+``encoding.DEFAULT_ENCODINGS``), so the same params give the same bytes; the ``parent`` entry records
+the encoding and replay reads it back (PNG at compression 6 for lineage that records none).
 Only single-image samples get image ops.
 
 A video sample (one video, no image) gets its copies from ``sample_video`` instead: frames drawn
@@ -39,6 +41,7 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
+from vlforge.augment.encoding import DEFAULT_ENCODINGS, ImageEncoding, recorded_encoding
 from vlforge.augment.ops import Op, build_op
 from vlforge.augment.targets import Targets
 from vlforge.augment.text import Bbox2dUnits, drop_turns_about, find_text_boxes, swap_left_right, write_text_boxes
@@ -58,7 +61,6 @@ from vlforge.records import ImageRef, LineageOp, Sample, VideoEvent
 from vlforge.store import sha256_bytes
 
 OnLostObject = Literal["drop_turns", "drop_sample"]
-PNG_COMPRESSION = 6
 REPORT_OPS = frozenset({"parent", "dropped", "dropped_turns", "paraphrase"})
 VIDEO_SAMPLING = "video_sampling"
 
@@ -69,15 +71,6 @@ def decode_image(data: bytes, where: str) -> np.ndarray:
     if array is None:
         raise ValueError(f"{where}: image bytes ({len(data)} bytes) cannot be decoded")
     return cv2.cvtColor(array, cv2.COLOR_BGR2RGB)
-
-
-def encode_png(image: np.ndarray) -> bytes:
-    """RGB array -> PNG bytes with a fixed compression level: the same array always gives the same bytes."""
-    bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-    ok, buffer = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESSION])
-    if not ok:
-        raise ValueError(f"PNG encoding failed for an image of shape {image.shape}")
-    return buffer.tobytes()
 
 
 def sample_rng(seed: int, sample_id: str, copy_index: int) -> np.random.Generator:
@@ -110,6 +103,7 @@ def augment_sample(
     *,
     on_lost_object: OnLostObject = "drop_turns",
     bbox_2d_units: Bbox2dUnits = "pixels",
+    encoding: ImageEncoding | None = None,
 ) -> tuple[Sample, bytes] | None:
     """One augmented copy of ``sample``.
 
@@ -122,9 +116,10 @@ def augment_sample(
         on_lost_object: ``drop_turns`` drops the question/answer pairs about an object the ops
             lost; ``drop_sample`` returns ``None`` instead.
         bbox_2d_units: whether ``"bbox_2d"`` lists in the text are pixels or 0-1000.
+        encoding: how the new image is written; by default the sample's task type's (``DEFAULT_ENCODINGS``).
 
     Returns:
-        The new sample and its PNG bytes, or ``None`` when the sample is dropped (a lost object
+        The new sample and its image bytes, or ``None`` when the sample is dropped (a lost object
         under ``drop_sample``, or no assistant answer left).
     """
     rng = sample_rng(rng_seed, sample.sample_id, copy_index)
@@ -147,7 +142,8 @@ def augment_sample(
         ),
         seed=int(rng_seed),
     )
-    return _run(sample, image_bytes, drawn, parent, on_lost_object, bbox_2d_units)
+    chosen = DEFAULT_ENCODINGS[sample.task_type] if encoding is None else encoding
+    return _run(sample, image_bytes, drawn, parent, on_lost_object, bbox_2d_units, chosen)
 
 
 def replay(parent_sample: Sample, parent_image_bytes: bytes, lineage: Sequence[LineageOp]) -> bytes:
@@ -163,7 +159,7 @@ def replay_sample(
 ) -> tuple[Sample, bytes] | None:
     """The augmented sample and image again from the lineage after its last ``parent`` entry.
 
-    The ``parent`` entry's settings (``on_lost_object``, ``bbox_2d_units``) are read back from it.
+    The ``parent`` entry's settings (``on_lost_object``, ``bbox_2d_units``, ``encoding``) are read back from it.
     """
     starts = [i for i, entry in enumerate(lineage) if entry.op == "parent"]
     if not starts:
@@ -189,6 +185,7 @@ def replay_sample(
         parent,
         parent_info.get("on_lost_object", "drop_turns"),
         parent_info.get("bbox_2d_units", "pixels"),
+        recorded_encoding(parent_info),
     )
 
 
@@ -348,6 +345,7 @@ def _run(
     parent: LineageOp,
     on_lost_object: OnLostObject,
     bbox_2d_units: Bbox2dUnits,
+    encoding: ImageEncoding,
 ) -> tuple[Sample, bytes] | None:
     where = f"sample {sample.sample_id} ({sample.source.file}, record {sample.source.record_id})"
     if len(sample.images) != 1:
@@ -371,7 +369,7 @@ def _run(
     )
     turns = sample.conversations
     parent_info = json.loads(parent.params_json)
-    parent_info.update({"on_lost_object": on_lost_object, "bbox_2d_units": bbox_2d_units})
+    parent_info.update({"on_lost_object": on_lost_object, "bbox_2d_units": bbox_2d_units, "encoding": encoding.recorded()})
     lineage = list(sample.lineage) + [parent.model_copy(update={"params_json": json.dumps(parent_info, sort_keys=True)})]
     for op, params, op_seed in drawn:
         before = len(targets.lost)
@@ -399,9 +397,9 @@ def _run(
         lineage.append(LineageOp(op="dropped_turns", params_json=json.dumps({"turns": dropped_turns})))
     if sample.conversations and not any(t.role == "assistant" for t in turns):
         return None
-    data = encode_png(image)
+    data = encoding.encode(image)
     height, width = image.shape[:2]
-    new_ref = ImageRef(sha256=sha256_bytes(data), width=width, height=height, format="png")
+    new_ref = ImageRef(sha256=sha256_bytes(data), width=width, height=height, format=encoding.extension)
     lineage_key = json.dumps([sample.sample_id, [(e.op, e.params_json, e.seed) for e in lineage]])
     new_sample = sample.model_copy(
         update={

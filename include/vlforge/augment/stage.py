@@ -10,7 +10,8 @@ across splits. In the run folder (``layout.RunDir``):
 - the augmented manifest and the augment counts: every shard's copies sorted by sample id, and the
   counts (``merge_augmented``).
 
-Augmented images go to the content-addressed image store as PNG. A video sample (exactly one
+Augmented images go to the content-addressed image store in their task type's encoding
+(``augment.encoding``: JPEG for photos, PNG for OCR pages and GUI screens, ADR 0010). A video sample (exactly one
 video, no image) gets its copies by frame sampling instead (``augment.video``,
 ``pipeline.sample_video``): each copy is a new mp4 clip of the sampled frames in the same store,
 with its events retimed; its lineage's ``video_sampling`` entry replays it. Samples with several
@@ -88,7 +89,7 @@ def plan_shards(run: RunDescription) -> list[dict[str, Any]]:
 def augment_shard(run: RunDescription, shard: dict[str, Any], scorer: Scorer | None = None) -> dict[str, Any]:
     """Augment one shard's train samples and write its copies and counts.
 
-    One sample's image (or sampled frames) is in memory at a time; each copy's PNG or clip goes to
+    One sample's image (or sampled frames) is in memory at a time; each copy's image or clip goes to
     the store at once. The copies' answers are then paraphrased for the whole shard in one scoring batch.
 
     Args:
@@ -150,13 +151,20 @@ def augment_shard(run: RunDescription, shard: dict[str, Any], scorer: Scorer | N
         ops = [(op, spec.probability if spec.applies_to(sample.task_type) else 0.0) for op, spec in built]
         for copy_index in range(copies):
             result = augment_sample(
-                sample, data, ops, seed, copy_index, on_lost_object=config.on_lost_object, bbox_2d_units=config.bbox_2d_units
+                sample,
+                data,
+                ops,
+                seed,
+                copy_index,
+                on_lost_object=config.on_lost_object,
+                bbox_2d_units=config.bbox_2d_units,
+                encoding=config.encoding_for(sample.task_type),
             )
             if result is None:
                 dropped[_drop_reason(sample, config)] += 1
                 continue
-            new, png = result
-            store.put(png, new.images[0].format)
+            new, encoded = result
+            store.put(encoded, new.images[0].format)
             out.append(AugmentedCopy(new, sample.sample_id, copy_index))
         del data
     paraphrase_counts = {"candidates": 0, "unchanged": 0, "kept": 0, "rejected": 0}

@@ -65,7 +65,7 @@ def test_crop_rewrites_box_in_answer_and_drops_question_about_cropped_object() -
     dropped = json.loads(sample.lineage[3].params_json)
     assert dropped["op"] == "random_resized_crop" and any("'number'" in t for t in dropped["targets"])
     assert json.loads(sample.lineage[4].params_json) == {"turns": [0, 1]}
-    assert sample.images[0].sha256 == sha256_bytes(data) and sample.images[0].format == "png"
+    assert sample.images[0].sha256 == sha256_bytes(data) and sample.images[0].format == "jpg"  # a photo: JPEG 95
     assert decode_image(data, "test").shape == (329, 640, 3)
 
 

@@ -108,3 +108,22 @@ def test_invalid_params_name_op_field_and_value() -> None:
         build_op("jpeg", {"quality_range": (0, 200)})
     with pytest.raises(ValueError, match="extra"):
         build_op("horizontal_flip", {"probabilty": 0.5})
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize(("name", "params"), OP_TABLE)
+def test_pixel_only_ops_give_the_bytes_of_a_seeded_compose(name, params, seed, bus_image, bus_targets) -> None:
+    # run_albumentations calls a pixel-only op's transforms without a Compose: the same bytes as one
+    import albumentations as A
+
+    op = build_op(name, params)
+    drawn = op.sample(np.random.default_rng(seed))
+    try:
+        transforms = op.transforms(drawn, bus_targets.width, bus_targets.height)
+    except NotImplementedError:
+        pytest.skip(f"{name} applies itself without albumentations transforms")
+    if not all(isinstance(transform, A.ImageOnlyTransform) for transform in transforms):
+        pytest.skip(f"{name} moves geometry: it runs through a Compose")
+    expected = A.Compose(transforms, seed=int(drawn.get("aug_seed", 0)))(image=bus_image.copy())["image"]
+    image, targets = op.apply(bus_image, bus_targets, drawn)
+    assert image.tobytes() == np.ascontiguousarray(expected).tobytes() and targets == bus_targets

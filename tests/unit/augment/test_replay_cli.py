@@ -48,7 +48,7 @@ def test_replay_ok_from_a_release_folder(run: RunDescription, tmp_path: Path, ca
     samples, splits = read_split_manifest(run.run_dir.curated)
     copies, copy_splits = read_split_manifest(run.run_dir.augmented)
     write_split_manifest(samples + copies, splits + copy_splits, release.manifest)
-    for path in run.store.root.rglob("*.png"):
+    for path in run.store.root.rglob("*.*"):
         shutil.copyfile(path, release.images / path.name)
     copy = busiest_copy(run)
     assert replay(run, copy.sample_id, release.path, tmp_path / "empty") == 0
@@ -57,7 +57,7 @@ def test_replay_ok_from_a_release_folder(run: RunDescription, tmp_path: Path, ca
 
 def test_replay_reports_a_mismatch(run: RunDescription, capsys: pytest.CaptureFixture[str]) -> None:
     copy = busiest_copy(run)
-    stored = run.store.path_for(copy.images[0].sha256, "png")
+    stored = run.store.path_for(copy.images[0].sha256, copy.images[0].format)
     stored.write_bytes(stored.read_bytes()[:-8] + b"corrupt!")
     assert replay(run, copy.sample_id) == 1
     assert capsys.readouterr().out.startswith(f"MISMATCH {copy.sample_id}")

@@ -6,6 +6,10 @@ and lists the known names when asked for an unknown one.
 
 from __future__ import annotations
 
+from vlforge.augment.functional import load_albumentations
+
+load_albumentations()  # before any op imports albumentations: without torch (see there)
+
 from vlforge.augment.ops import (  # noqa: F401  (importing registers them)
     color_jitter,
     gaussian_blur,

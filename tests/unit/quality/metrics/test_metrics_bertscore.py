@@ -130,6 +130,15 @@ def test_input_checks(scorer: BertScorer) -> None:
         scorer.score(["a", "b"], ["a"])
     with pytest.raises(ValueError, match="batch_size"):
         BertScorer(batch_size=0)
+    with pytest.raises(ValueError, match="dtype must be float64 or float32, got 'float16'"):
+        BertScorer(dtype="float16")  # type: ignore[arg-type]
+
+
+def test_float32_agrees_with_float64_within_bert_score_tolerance(scorer: BertScorer) -> None:
+    candidates, references = CANDIDATES, REFERENCES
+    fast = np.array(BertScorer(dtype="float32").score(candidates, references))
+    assert np.abs(fast - np.array(scorer.score(candidates, references))).max() <= 1e-4
+    assert np.abs(fast - _bert_score(candidates, references)).max() <= 1e-4
 
 
 def test_f1_is_zero_where_undefined() -> None:

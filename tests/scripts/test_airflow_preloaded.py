@@ -1,0 +1,40 @@
+"""scripts/airflow_preloaded.py: which modules it loads before Airflow's executor forks the task processes."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+spec = importlib.util.spec_from_file_location("airflow_preloaded", REPO / "scripts" / "airflow_preloaded.py")
+assert spec is not None and spec.loader is not None
+airflow_preloaded = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(airflow_preloaded)
+
+
+def test_task_modules_are_the_vlforge_imports_at_any_depth(tmp_path: Path) -> None:
+    dag = tmp_path / "some_dag.py"
+    dag.write_text(
+        "import os\nfrom airflow.sdk import dag, task\nimport vlforge.layout\n"
+        "def build():\n    @task\n    def t():\n        from vlforge.augment.stage import augment_shard\n"
+        "        from . import sibling\n        import numpy\n"
+    )
+    assert airflow_preloaded.task_modules(dag) == ["vlforge.augment.stage", "vlforge.layout"]
+
+
+@pytest.mark.slow
+def test_release_dag_preloads_its_stages_without_torch() -> None:
+    modules = airflow_preloaded.task_modules(REPO / "dags" / "vlforge_release.py")
+    assert {"vlforge.augment.stage", "vlforge.ingest", "vlforge.quality.gate", "vlforge.release"} <= set(modules)
+    code = (
+        "import sys; sys.path.insert(0, 'scripts'); import airflow_preloaded as p; p.preload('vlforge_release'); "
+        "print('torch' in sys.modules, 'vlforge.augment.stage' in sys.modules)"
+    )
+    env = {"PYTHONPATH": str(REPO / "include"), "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+           "NO_ALBUMENTATIONS_UPDATE": "1", "GX_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]
