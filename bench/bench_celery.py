@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -50,6 +51,37 @@ def timed_release(root: Path, workers: int, concurrency: int, source: Path, reci
     return seconds, shards, version
 
 
+def measure(samples: int, workers: list[int], concurrency: int, shard_size: int) -> list[dict[str, Any]]:
+    """One release of ``samples`` generated COCO images per worker count, each on a fresh cluster."""
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench_celery_") as temporary:
+        root = Path(temporary)
+        source = write_coco_dataset(root / "coco", samples, seed=0)
+        recipe = root / "recipe.yaml"
+        sections = yaml.safe_load(Path(SHARDED_RECIPE).read_text(encoding="utf-8"))
+        sections["compose"]["shard_size"] = sections["augment"]["shard_size"] = shard_size
+        recipe.write_text(yaml.safe_dump(sections), encoding="utf-8")
+        for count in workers:
+            seconds, shards, version = timed_release(root / f"w{count}", count, concurrency, source, recipe)
+            rows.append({"workers": count, "shards": shards, "seconds": seconds, "per_thousand_s": seconds * 1000 / samples, "version": version})
+    return rows
+
+
+def run(quick: bool) -> dict[str, Any]:
+    """The harness entry (``bench/run.py``): wall time per 1,000 samples with 1 and 2 Celery workers."""
+    reason = unavailable_reason()
+    if reason:
+        return {"figures": [], "aims": [], "notes": [f"skipped: {reason}"]}
+    samples = 40 if quick else 200
+    rows = measure(samples, [1, 2], 1, 10)
+    figures = [{"label": f"release with {row['workers']} Celery worker(s), per 1,000 samples", "value": row["per_thousand_s"], "unit": "s"}
+               for row in rows]  # fmt: skip
+    figures.append({"label": "2 workers vs 1, speed-up", "value": rows[0]["seconds"] / rows[1]["seconds"], "unit": "x"})
+    same = len({row["version"] for row in rows}) == 1
+    notes = [f"{samples} COCO samples (128x96), shards of 10, one slot per worker; releases {'identical' if same else 'DIFFER'}"]
+    return {"figures": figures, "aims": [], "notes": notes}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--samples", type=int, default=200)
@@ -61,21 +93,12 @@ def main() -> int:
     if reason:
         print(f"bench_celery skipped: {reason}")
         return 0
-    with tempfile.TemporaryDirectory(prefix="bench_celery_") as temporary:
-        root = Path(temporary)
-        source = write_coco_dataset(root / "coco", args.samples, seed=0)
-        recipe = root / "recipe.yaml"
-        sections = yaml.safe_load(Path(SHARDED_RECIPE).read_text(encoding="utf-8"))
-        sections["compose"]["shard_size"] = sections["augment"]["shard_size"] = args.shard_size
-        recipe.write_text(yaml.safe_dump(sections), encoding="utf-8")
-        print(f"{args.samples} samples (COCO, 128x96), shards of {args.shard_size}, {args.concurrency} slot(s) per worker")
-        print(f"{'workers':>7} {'shards':>6} {'wall s':>8} {'s per 1,000 samples':>20} {'speed-up':>8}  release")
-        first: float | None = None
-        for workers in args.workers:
-            seconds, shards, version = timed_release(root / f"w{workers}", workers, args.concurrency, source, recipe)
-            first = first or seconds
-            per_thousand = seconds * 1000 / args.samples
-            print(f"{workers:>7} {shards:>6} {seconds:>8.1f} {per_thousand:>20.0f} {first / seconds:>7.2f}x  {version}", flush=True)
+    print(f"{args.samples} samples (COCO, 128x96), shards of {args.shard_size}, {args.concurrency} slot(s) per worker")
+    print(f"{'workers':>7} {'shards':>6} {'wall s':>8} {'s per 1,000 samples':>20} {'speed-up':>8}  release")
+    rows = measure(args.samples, args.workers, args.concurrency, args.shard_size)
+    for row in rows:
+        speed_up = rows[0]["seconds"] / row["seconds"]
+        print(f"{row['workers']:>7} {row['shards']:>6} {row['seconds']:>8.1f} {row['per_thousand_s']:>20.0f} {speed_up:>7.2f}x  {row['version']}")
     return 0
 
 

@@ -21,6 +21,7 @@ import tempfile
 import time
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -75,6 +76,39 @@ def make_release(folder: Path, captions: int, pages: int) -> tuple[ReleaseDir, l
     return release, samples
 
 
+def measure(captions: int, pages: int, clip: Path | None = None, batch_size: int = 32) -> dict[str, Any]:
+    """Samples and seconds of one alignment shard and one OCR read-back shard over a made-up release."""
+    from vlforge.synth.scenes.clip_score import ClipScorer
+    from vlforge.synth.stage import tesseract_words
+
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = Path(temporary)
+        release, samples = make_release(folder, captions, pages)
+        model = clip or build_tiny_clip(folder / "tiny-clip", ["photo"])
+        evaluation = EvaluationDir(folder / "evaluation")
+        scorer = ClipScorer(str(model), key="evaluate.clip_model_path")
+        (caption_shard,) = plan_shards("alignment", [s.sample_id for s in samples if s.task_type == "caption"], len(samples))
+        scorer.embeddings([Image.new("RGB", (32, 32))], ["warm up"])  # the model loads once per task: not a sample's cost
+        start = time.perf_counter()
+        pairs = embed_shard(release, evaluation, caption_shard, scorer, batch_size)
+        aligned_s = time.perf_counter() - start
+        (page_shard,) = plan_shards("ocr_readability", [s.sample_id for s in samples if s.task_type == "ocr"], len(samples))
+        start = time.perf_counter()
+        read = read_shard(release, evaluation, page_shard, tesseract_words)
+        read_s = time.perf_counter() - start
+    return {"model": "tiny random CLIP" if clip is None else str(clip), "pairs": pairs, "aligned_s": aligned_s, "read": read, "read_s": read_s}
+
+
+def run(quick: bool) -> dict[str, Any]:
+    """The harness entry (``bench/run.py``): alignment and OCR read-back samples/s."""
+    m = measure(16, 4) if quick else measure(64, 16)
+    figures = [
+        {"label": f"alignment shard ({m['model']})", "value": m["pairs"] / m["aligned_s"], "unit": "samples/s"},
+        {"label": "OCR read-back shard (Tesseract)", "value": m["read"] / m["read_s"], "unit": "samples/s"},
+    ]
+    return {"figures": figures, "aims": [], "notes": [f"{m['pairs']} caption and {m['read']} OCR samples, one shard each"]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--captions", type=int, default=64)
@@ -82,27 +116,9 @@ def main() -> None:
     parser.add_argument("--clip", type=Path, default=None, help="a local CLIP folder (default: a tiny random one)")
     parser.add_argument("--batch-size", type=int, default=32)
     arguments = parser.parse_args()
-    from vlforge.synth.scenes.clip_score import ClipScorer
-    from vlforge.synth.stage import tesseract_words
-
-    with tempfile.TemporaryDirectory() as temporary:
-        folder = Path(temporary)
-        release, samples = make_release(folder, arguments.captions, arguments.pages)
-        clip = arguments.clip or build_tiny_clip(folder / "tiny-clip", ["photo"])
-        evaluation = EvaluationDir(folder / "evaluation")
-        scorer = ClipScorer(str(clip), key="evaluate.clip_model_path")
-        (captions,) = plan_shards("alignment", [s.sample_id for s in samples if s.task_type == "caption"], len(samples))
-        scorer.embeddings([Image.new("RGB", (32, 32))], ["warm up"])  # the model loads once per task: not a sample's cost
-        start = time.perf_counter()
-        pairs = embed_shard(release, evaluation, captions, scorer, arguments.batch_size)
-        seconds = time.perf_counter() - start
-        print(f"alignment ({'tiny random CLIP' if arguments.clip is None else clip}): {pairs} samples in {seconds:.2f} s, "
-              f"{pairs / seconds:.1f} samples/s")
-        (pages,) = plan_shards("ocr_readability", [s.sample_id for s in samples if s.task_type == "ocr"], len(samples))
-        start = time.perf_counter()
-        read = read_shard(release, evaluation, pages, tesseract_words)
-        seconds = time.perf_counter() - start
-        print(f"ocr_readability (Tesseract): {read} samples in {seconds:.2f} s, {read / seconds:.2f} samples/s")
+    m = measure(arguments.captions, arguments.pages, arguments.clip, arguments.batch_size)
+    print(f"alignment ({m['model']}): {m['pairs']} samples in {m['aligned_s']:.2f} s, {m['pairs'] / m['aligned_s']:.1f} samples/s")
+    print(f"ocr_readability (Tesseract): {m['read']} samples in {m['read_s']:.2f} s, {m['read'] / m['read_s']:.2f} samples/s")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -39,6 +40,44 @@ from vlforge.quality.metrics.bertscore import EncoderScorers
 EVALUATED = {"qwen2_vl": "qwen_vl", "qwen2_5_vl": "qwen2_5_vl", "qwen3_vl": "qwen3_vl"}
 
 
+def measure(copies: int, generation: str, batch_sizes: list[int], max_new_tokens: int, repeat: int) -> dict[str, Any]:
+    """Samples/s (best of ``repeat``) and errors of ``score_model_on_samples`` per batch size over a generated release."""
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        release, samples = build_release(root, load_recipe("default"), copies=copies)
+        model = build_tiny_qwen_vl(root / "tiny", generation)
+        scorers = EncoderScorers(64)
+        base = ModelBackendConfig(
+            kind="transformers",
+            generation=EVALUATED[generation],  # type: ignore[arg-type]
+            model_path=str(model),
+            max_new_tokens=max_new_tokens,
+        )
+        score_model_on_samples(release, samples[:5], base, scorers)  # warm-up: model and encoder loaded
+        per_batch = {}
+        for batch_size in batch_sizes:
+            config = base.model_copy(update={"batch_size": batch_size})
+            best = float("inf")
+            for _ in range(repeat):
+                started = time.perf_counter()
+                scores = score_model_on_samples(release, samples, config, scorers)
+                best = min(best, time.perf_counter() - started)
+            errors = sum(score.error not in ("", "no readable answer") for score in scores)
+            per_batch[batch_size] = {"samples_per_s": len(samples) / best, "seconds": best, "errors": errors}
+    return {"samples": len(samples), "per_batch": per_batch}
+
+
+def run(quick: bool) -> dict[str, Any]:
+    """The harness entry (``bench/run.py``): the local backend's samples/s at batch 1 and 8 (tiny Qwen2.5-VL)."""
+    m = measure(2 if quick else 8, "qwen2_5_vl", [1, 8], 16, 1 if quick else 2)
+    figures = [
+        {"label": f"model-side evaluation, local backend, batch {size}", "value": batch["samples_per_s"], "unit": "samples/s"}
+        for size, batch in m["per_batch"].items()
+    ]
+    notes = [f"{m['samples']} samples, a tiny random Qwen2.5-VL, 16 new tokens: vlforge's cost around generation, not a model's speed"]
+    return {"figures": figures, "aims": [], "notes": notes}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=8, help="5 samples per copy")
@@ -47,29 +86,10 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=16)
     parser.add_argument("--repeat", type=int, default=2)
     arguments = parser.parse_args()
-
-    with tempfile.TemporaryDirectory() as folder:
-        root = Path(folder)
-        release, samples = build_release(root, load_recipe("default"), copies=arguments.copies)
-        model = build_tiny_qwen_vl(root / "tiny", arguments.generation)
-        scorers = EncoderScorers(64)
-        base = ModelBackendConfig(
-            kind="transformers",
-            generation=EVALUATED[arguments.generation],  # type: ignore[arg-type]
-            model_path=str(model),
-            max_new_tokens=arguments.max_new_tokens,
-        )
-        score_model_on_samples(release, samples[:5], base, scorers)  # warm-up: model and encoder loaded
-        print(f"evaluate (local transformers, tiny {arguments.generation}, {len(samples)} samples, {arguments.max_new_tokens} new tokens)")
-        for batch_size in arguments.batch_sizes:
-            config = base.model_copy(update={"batch_size": batch_size})
-            best = float("inf")
-            for _ in range(arguments.repeat):
-                started = time.perf_counter()
-                scores = score_model_on_samples(release, samples, config, scorers)
-                best = min(best, time.perf_counter() - started)
-            errors = sum(score.error not in ("", "no readable answer") for score in scores)
-            print(f"  batch {batch_size:>3}: {len(samples) / best:7.2f} samples/s ({best:.2f} s, {errors} errors)")
+    m = measure(arguments.copies, arguments.generation, arguments.batch_sizes, arguments.max_new_tokens, arguments.repeat)
+    print(f"evaluate (local transformers, tiny {arguments.generation}, {m['samples']} samples, {arguments.max_new_tokens} new tokens)")
+    for batch_size, batch in m["per_batch"].items():
+        print(f"  batch {batch_size:>3}: {batch['samples_per_s']:7.2f} samples/s ({batch['seconds']:.2f} s, {batch['errors']} errors)")
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 BENCH = Path(__file__).resolve().parent
-ENTRIES = ("augment", "bertscore", "ingest", "end_to_end", "dashboard", "synth")
+ENTRIES = ("augment", "bertscore", "ingest", "end_to_end", "dashboard", "synth", "evaluate_data", "evaluate_model", "celery")
 PACKAGES = ("torch", "transformers", "bert-score", "albumentations", "opencv-python-headless", "numpy", "pillow",
             "apache-airflow", "great-expectations", "pyarrow")  # fmt: skip
 
