@@ -49,12 +49,14 @@ PHOTOS = (
     "grass.png", "horse.png", "moon.png", "page.png", "rocket.jpg", "text.png",
 )  # fmt: skip
 LABELS = ("person", "cat", "cup", "rocket", "coin", "text", "horse", "face", "sign", "tree")
-WORDS = tuple(
-    "a the small large red blue green bright dark old new round square wooden metal glass paper stone "
-    "cat dog cup coin rocket horse face sign tree road sky wall table window door light shadow field "
-    "sits stands holds shows lies rests near beside under above behind in on with without and of "
-    "morning evening night winter summer quiet busy empty full close far left right middle corner edge"
-).split()
+WORDS = (
+    "a", "the", "small", "large", "red", "blue", "green", "bright", "dark", "old", "new", "round", "square", "wooden",
+    "metal", "glass", "paper", "stone", "cat", "dog", "cup", "coin", "rocket", "horse", "face", "sign", "tree", "road",
+    "sky", "wall", "table", "window", "door", "light", "shadow", "field", "sits", "stands", "holds", "shows", "lies",
+    "rests", "near", "beside", "under", "above", "behind", "in", "on", "with", "without", "and", "of", "morning",
+    "evening", "night", "winter", "summer", "quiet", "busy", "empty", "full", "close", "far", "left", "right",
+    "middle", "corner", "edge",
+)
 STAGES = (
     "ingest", "gate_ingest", "measure_agreement", "gate_quality", "curate", "gate_curate",
     "augment", "merge_augment", "gate_augment", "release",
