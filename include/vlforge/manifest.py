@@ -9,16 +9,16 @@ a split manifest (curated samples and released samples: ``split``) and an augmen
 
 from __future__ import annotations
 
-import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vlforge.records import Metrics, Sample
-from vlforge.store import atomic_write_bytes
+from vlforge.store import atomic_open
 
 _METRIC_NAMES = [name for name in Metrics.model_fields if name != "rounds_compared"]
 _BOX = pa.struct(
@@ -91,6 +91,8 @@ SCHEMA = pa.schema(
         ("synthetic", pa.bool_()),
     ]
 )
+# Samples converted, written or read at a time: what a stage holds of a manifest of any size.
+BATCH_ROWS = 8192
 
 
 def samples_to_table(samples: Iterable[Sample]) -> pa.Table:
@@ -112,19 +114,48 @@ def _drop_nulls(value: object) -> object:
 
 def write_table(table: pa.Table, path: Path) -> int:
     """Write ``table`` to ``path`` as zstd Parquet, atomically; returns its row count."""
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="zstd")
-    atomic_write_bytes(Path(path), buffer.getvalue())
-    return table.num_rows
+    return write_tables([table], table.schema, path)
+
+
+def write_tables(tables: Iterable[pa.Table], schema: pa.Schema, path: Path) -> int:
+    """Write ``tables`` (each of ``schema``) one after the other to ``path`` as one zstd Parquet file, atomically.
+
+    Each table is a row group (or several, past Parquet's row-group size), so only one is in memory at a time.
+
+    Returns:
+        The number of rows written.
+    """
+    rows, written = 0, 0
+    with atomic_open(Path(path)) as handle, pq.ParquetWriter(handle, schema, compression="zstd") as writer:
+        for table in tables:
+            writer.write_table(table)
+            rows, written = rows + table.num_rows, written + 1
+        if not written:  # as pq.write_table writes an empty table: one empty row group
+            writer.write_table(schema.empty_table())
+    return rows
 
 
 def write_manifest(samples: Iterable[Sample], path: Path) -> int:
-    """Write samples to ``path`` atomically.
+    """Write samples to ``path`` atomically, ``BATCH_ROWS`` at a time.
 
     Returns:
         The number of samples written.
     """
-    return write_table(samples_to_table(samples), path)
+    return write_tables((samples_to_table(batch) for batch in batches(samples)), SCHEMA, path)
+
+
+def batches(items: Iterable[Sample]) -> Iterator[list[Sample]]:
+    """``items`` in lists of ``BATCH_ROWS`` (the last one shorter)."""
+    iterator = iter(items)
+    while batch := list(islice(iterator, BATCH_ROWS)):
+        yield batch
+
+
+def iter_manifest(path: Path) -> Iterator[Sample]:
+    """The samples of any manifest variant, in file order, read ``BATCH_ROWS`` at a time."""
+    with pq.ParquetFile(path) as parquet:
+        for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=SCHEMA.names):
+            yield from table_to_samples(pa.Table.from_batches([batch]))
 
 
 def read_manifest(path: Path) -> list[Sample]:
