@@ -194,6 +194,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--samples", type=int, nargs="+", default=[10_000, 100_000], help="dataset sizes (default 10000 100000)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--until", choices=STAGES, default=STAGES[-1], help="the last stage to run (default: release)")
     parser.add_argument("--keep", type=Path, default=None, help="build the runs under this folder and keep them")
     parser.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)
     parser.add_argument("--run", help=argparse.SUPPRESS)
@@ -205,22 +206,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(json.dumps({"peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
         return {}
 
-    figures: dict[str, dict[str, dict[str, float]]] = {stage: {} for stage in STAGES}
+    stages = STAGES[: STAGES.index(args.until) + 1]
+    figures: dict[str, dict[str, dict[str, float]]] = {stage: {} for stage in stages}
     with tempfile.TemporaryDirectory(prefix="bench_memory.") as temp:
         root = args.keep or Path(temp)
         for samples in args.samples:
             home = root / f"n{samples}"
             shutil.rmtree(home, ignore_errors=True)
             run_json = prepare(home, samples, args.seed)
-            for stage in STAGES:
+            for stage in stages:
                 figures[stage][str(samples)] = measure(stage, run_json, root / f"n{samples}.log")
-                print(f"  {samples} samples, {stage}: {figures[stage][str(samples)]['peak_rss_mib']:.0f} MiB", file=sys.stderr)
+                print(f"  {samples} samples, {stage}: {figures[stage][str(samples)]['peak_rss_mib']:.0f} MiB, "
+                      f"{figures[stage][str(samples)]['seconds']:.0f} s", file=sys.stderr)  # fmt: skip
 
     sizes = [str(samples) for samples in args.samples]
     print("peak RSS per stage (MiB), each stage in a fresh process; augment is one shard of the recipe's shard_size")
     print(f"{'stage':<20}" + "".join(f"{size + ' samples':>16}" for size in sizes) + f"{'ratio':>8}")
     ratios = {}
-    for stage in STAGES:
+    for stage in stages:
         peaks = [figures[stage][size]["peak_rss_mib"] for size in sizes]
         ratios[stage] = max(peaks) / min(peaks)
         print(f"{stage:<20}" + "".join(f"{peak:>16.0f}" for peak in peaks) + f"{ratios[stage]:>7.2f}x")
