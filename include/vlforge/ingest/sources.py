@@ -206,8 +206,10 @@ _DECODER = json.JSONDecoder()
 def _is_array(location: str) -> bool:
     """Whether the JSON file at ``location`` starts (after a byte-order mark and whitespace) with ``[``."""
     with fsspec.open(location, "rb") as handle:
-        head = handle.read(BLOCK_BYTES).removeprefix(UTF8_BOM)
-    return head.lstrip(_WHITESPACE.encode()).startswith(b"[")
+        head = handle.read(len(UTF8_BOM)).removeprefix(UTF8_BOM)
+        while not (head := head.lstrip(_WHITESPACE.encode())) and (head := handle.read(BLOCK_BYTES)):
+            pass
+    return head.startswith(b"[")
 
 
 class _JsonText:
@@ -232,16 +234,16 @@ class _JsonText:
         if self.eof:
             return False
         block = self.handle.read(BLOCK_BYTES)
+        self.eof = not block
         if self.offset == 0 and block.startswith(UTF8_BOM):
             block, self.offset = block[len(UTF8_BOM) :], len(UTF8_BOM)
         pending = self.decoder.getstate()[0]
         try:
-            self.text += self.decoder.decode(block, final=not block)
+            self.text += self.decoder.decode(block, final=self.eof)
         except UnicodeDecodeError:
             decode_utf8(pending + block, "file", self.offset - len(pending))  # raises naming the byte and its offset
             raise
         self.offset += len(block)
-        self.eof = not block
         return True
 
     def skip_whitespace(self) -> str:
