@@ -92,7 +92,7 @@ SCHEMA = pa.schema(
     ]
 )
 # Samples converted, written or read at a time: what a stage holds of a manifest of any size.
-BATCH_ROWS = 8192
+BATCH_ROWS = 1024
 
 
 def samples_to_table(samples: Iterable[Sample]) -> pa.Table:
@@ -163,12 +163,26 @@ def read_manifest(path: Path) -> list[Sample]:
 
 
 SPLIT_COLUMN = "split"
+SPLIT_SCHEMA = SCHEMA.append(pa.field(SPLIT_COLUMN, pa.string()))
 
 
-def write_split_manifest(samples: list[Sample], splits: list[str], path: Path) -> int:
-    """Samples as a manifest with a ``split`` column, atomically; returns the row count."""
-    table = samples_to_table(samples).append_column(SPLIT_COLUMN, pa.array(splits, type=pa.string()))
-    return write_table(table, path)
+def write_split_manifest(samples: Iterable[Sample], splits: list[str], path: Path) -> int:
+    """Samples as a manifest with a ``split`` column, atomically, ``BATCH_ROWS`` at a time; returns the row count.
+
+    Raises:
+        ValueError: when ``splits`` does not give one split per sample (nothing is written).
+    """
+
+    def tables() -> Iterator[pa.Table]:
+        offset = 0
+        for batch in batches(samples):
+            split_column = pa.array(splits[offset : offset + len(batch)], type=pa.string())
+            yield samples_to_table(batch).append_column(SPLIT_COLUMN, split_column)
+            offset += len(batch)
+        if offset != len(splits):
+            raise ValueError(f"{path}: {len(splits)} splits for {offset} samples; a split manifest needs one split per sample")
+
+    return write_tables(tables(), SPLIT_SCHEMA, path)
 
 
 def read_split_manifest(path: Path) -> tuple[list[Sample], list[str]]:
