@@ -15,6 +15,7 @@ from itertools import islice
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from vlforge.records import Metrics, Sample
@@ -201,8 +202,12 @@ def read_split_ids(path: Path) -> tuple[list[str], list[str]]:
 
 def read_samples_by_id(path: Path, ids: list[str]) -> list[Sample]:
     """The samples of any manifest variant whose ids are in ``ids``, sorted by id."""
-    table = pq.read_table(path, columns=SCHEMA.names, filters=[("sample_id", "in", ids)])
-    return sorted(table_to_samples(table), key=lambda sample: sample.sample_id)
+    wanted = pa.array(ids, type=pa.string())
+    found: list[Sample] = []
+    with pq.ParquetFile(path) as parquet:  # a batch at a time: only the wanted rows are kept
+        for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=SCHEMA.names):
+            found += table_to_samples(pa.Table.from_batches([batch.filter(pc.is_in(batch.column("sample_id"), value_set=wanted))]))
+    return sorted(found, key=lambda sample: sample.sample_id)
 
 
 def find_sample(paths: list[Path], sample_id: str) -> Sample | None:
