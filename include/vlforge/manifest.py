@@ -9,16 +9,17 @@ a split manifest (curated samples and released samples: ``split``) and an augmen
 
 from __future__ import annotations
 
-import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from vlforge.records import Metrics, Sample
-from vlforge.store import atomic_write_bytes
+from vlforge.store import atomic_open
 
 _METRIC_NAMES = [name for name in Metrics.model_fields if name != "rounds_compared"]
 _BOX = pa.struct(
@@ -91,6 +92,8 @@ SCHEMA = pa.schema(
         ("synthetic", pa.bool_()),
     ]
 )
+# Samples converted, written or read at a time: what a stage holds of a manifest of any size.
+BATCH_ROWS = 1024
 
 
 def samples_to_table(samples: Iterable[Sample]) -> pa.Table:
@@ -98,7 +101,8 @@ def samples_to_table(samples: Iterable[Sample]) -> pa.Table:
 
 
 def table_to_samples(table: pa.Table) -> list[Sample]:
-    return [Sample.model_validate(_drop_nulls(row)) for row in table.to_pylist()]
+    """The samples of ``table``, converted ``BATCH_ROWS`` rows at a time: a table's rows as dicts would cost more than its samples."""
+    return [Sample.model_validate(_drop_nulls(row)) for batch in table.to_batches(BATCH_ROWS) for row in batch.to_pylist()]
 
 
 def _drop_nulls(value: object) -> object:
@@ -112,19 +116,48 @@ def _drop_nulls(value: object) -> object:
 
 def write_table(table: pa.Table, path: Path) -> int:
     """Write ``table`` to ``path`` as zstd Parquet, atomically; returns its row count."""
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="zstd")
-    atomic_write_bytes(Path(path), buffer.getvalue())
-    return table.num_rows
+    return write_tables([table], table.schema, path)
+
+
+def write_tables(tables: Iterable[pa.Table], schema: pa.Schema, path: Path) -> int:
+    """Write ``tables`` (each of ``schema``) one after the other to ``path`` as one zstd Parquet file, atomically.
+
+    Each table is a row group (or several, past Parquet's row-group size), so only one is in memory at a time.
+
+    Returns:
+        The number of rows written.
+    """
+    rows, written = 0, 0
+    with atomic_open(Path(path)) as handle, pq.ParquetWriter(handle, schema, compression="zstd") as writer:
+        for table in tables:
+            writer.write_table(table)
+            rows, written = rows + table.num_rows, written + 1
+        if not written:  # as pq.write_table writes an empty table: one empty row group
+            writer.write_table(schema.empty_table())
+    return rows
 
 
 def write_manifest(samples: Iterable[Sample], path: Path) -> int:
-    """Write samples to ``path`` atomically.
+    """Write samples to ``path`` atomically, ``BATCH_ROWS`` at a time.
 
     Returns:
         The number of samples written.
     """
-    return write_table(samples_to_table(samples), path)
+    return write_tables((samples_to_table(batch) for batch in batches(samples)), SCHEMA, path)
+
+
+def batches(items: Iterable[Sample]) -> Iterator[list[Sample]]:
+    """``items`` in lists of ``BATCH_ROWS`` (the last one shorter)."""
+    iterator = iter(items)
+    while batch := list(islice(iterator, BATCH_ROWS)):
+        yield batch
+
+
+def iter_manifest(path: Path) -> Iterator[Sample]:
+    """The samples of any manifest variant, in file order, read ``BATCH_ROWS`` at a time."""
+    with pq.ParquetFile(path) as parquet:
+        for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=SCHEMA.names):
+            yield from table_to_samples(pa.Table.from_batches([batch]))
 
 
 def read_manifest(path: Path) -> list[Sample]:
@@ -132,12 +165,26 @@ def read_manifest(path: Path) -> list[Sample]:
 
 
 SPLIT_COLUMN = "split"
+SPLIT_SCHEMA = SCHEMA.append(pa.field(SPLIT_COLUMN, pa.string()))
 
 
-def write_split_manifest(samples: list[Sample], splits: list[str], path: Path) -> int:
-    """Samples as a manifest with a ``split`` column, atomically; returns the row count."""
-    table = samples_to_table(samples).append_column(SPLIT_COLUMN, pa.array(splits, type=pa.string()))
-    return write_table(table, path)
+def write_split_manifest(samples: Iterable[Sample], splits: list[str], path: Path) -> int:
+    """Samples as a manifest with a ``split`` column, atomically, ``BATCH_ROWS`` at a time; returns the row count.
+
+    Raises:
+        ValueError: when ``splits`` does not give one split per sample (nothing is written).
+    """
+
+    def tables() -> Iterator[pa.Table]:
+        offset = 0
+        for batch in batches(samples):
+            split_column = pa.array(splits[offset : offset + len(batch)], type=pa.string())
+            yield samples_to_table(batch).append_column(SPLIT_COLUMN, split_column)
+            offset += len(batch)
+        if offset != len(splits):
+            raise ValueError(f"{path}: {len(splits)} splits for {offset} samples; a split manifest needs one split per sample")
+
+    return write_tables(tables(), SPLIT_SCHEMA, path)
 
 
 def read_split_manifest(path: Path) -> tuple[list[Sample], list[str]]:
@@ -155,8 +202,12 @@ def read_split_ids(path: Path) -> tuple[list[str], list[str]]:
 
 def read_samples_by_id(path: Path, ids: list[str]) -> list[Sample]:
     """The samples of any manifest variant whose ids are in ``ids``, sorted by id."""
-    table = pq.read_table(path, columns=SCHEMA.names, filters=[("sample_id", "in", ids)])
-    return sorted(table_to_samples(table), key=lambda sample: sample.sample_id)
+    wanted = pa.array(ids, type=pa.string())
+    found: list[Sample] = []
+    with pq.ParquetFile(path) as parquet:  # a batch at a time: only the wanted rows are kept
+        for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=SCHEMA.names):
+            found += table_to_samples(pa.Table.from_batches([batch.filter(pc.is_in(batch.column("sample_id"), value_set=wanted))]))
+    return sorted(found, key=lambda sample: sample.sample_id)
 
 
 def find_sample(paths: list[Path], sample_id: str) -> Sample | None:

@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from vlforge import manifest
 from vlforge import store as store_module
 from vlforge.manifest import SCHEMA, read_manifest, samples_to_table, write_manifest
 from vlforge.records import (
@@ -197,3 +198,24 @@ def test_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
         write_manifest([every_field_sample()], path)
     assert read_manifest(path) == [minimal_sample()]
     assert [item.name for item in tmp_path.iterdir()] == ["manifest.parquet"]
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 5])
+def test_written_and_read_by_batches_as_at_once(monkeypatch, tmp_path: Path, count: int) -> None:
+    """Batches of two: the file holds one row group per batch and reads back the same samples, in order, either way."""
+    monkeypatch.setattr(manifest, "BATCH_ROWS", 2)
+    samples = [minimal_sample().model_copy(update={"sample_id": f"s{index}"}) for index in range(count)]
+    splits = ["train", "val", "test", "train", "val"][:count]
+    path, split_path = tmp_path / "m.parquet", tmp_path / "split.parquet"
+    assert manifest.write_manifest(iter(samples), path) == count  # an iterator: never a list in memory
+    assert manifest.write_split_manifest(iter(samples), splits, split_path) == count
+    assert pq.ParquetFile(path).metadata.num_row_groups == max(1, (count + 1) // 2)
+    assert list(manifest.iter_manifest(path)) == read_manifest(path) == samples
+    assert manifest.read_split_manifest(split_path) == (samples, splits)
+
+
+def test_a_split_manifest_needs_one_split_per_sample(tmp_path: Path) -> None:
+    path = tmp_path / "split.parquet"
+    with pytest.raises(ValueError, match="2 splits for 1 samples"):
+        manifest.write_split_manifest([minimal_sample()], ["train", "val"], path)
+    assert not path.exists()

@@ -14,7 +14,7 @@ from vlforge.augment.config import OpSpec
 from vlforge.augment.lineage import empty_conversation, op_counts, paraphrase_scores, parent_id, side_words_mismatch
 from vlforge.config import Recipe
 from vlforge.gates import run_gate
-from vlforge.manifest import read_augmented, read_split_manifest
+from vlforge.manifest import read_augmented, read_samples_by_id
 from vlforge.records import Sample
 from vlforge.run import RunDescription
 from vlforge.tables import boxes_table
@@ -122,7 +122,9 @@ def run_augment_gate(run: RunDescription) -> dict[str, Any]:
     run_dir, recipe = run.run_dir, run.recipe
     stats = json.loads(run_dir.augment_stats.read_text(encoding="utf-8"))
     copies = read_augmented(run_dir.augmented)
-    parents = {sample.sample_id: sample for sample in read_split_manifest(run_dir.curated)[0]}
+    # Only the copies' own parents: the rest of the curated manifest is never read into memory.
+    wanted = sorted({parent for parent in (parent_id(copy) for copy in copies) if parent})
+    parents = {sample.sample_id: sample for sample in read_samples_by_id(run_dir.curated, wanted)} if wanted else {}
     specs = recipe.augment.phase_specs(stats["phase"]) if stats["phase"] else []
     checked = augment_tables(copies, parents, specs)
     suites = augment_suites(recipe, checked, specs)

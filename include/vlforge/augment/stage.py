@@ -258,7 +258,8 @@ def merge_augmented(run: RunDescription) -> dict[str, Any]:
 def _train_ids(run: RunDescription) -> tuple[list[str], str, dict[str, int]]:
     """The sorted train ids of the curated manifest, a digest of that file, and its samples per split."""
     path = run.run_dir.curated
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    with path.open("rb") as handle:  # by blocks: the curated file of a large run is never in memory whole
+        digest = hashlib.file_digest(handle, "sha256").hexdigest()[:16]
     ids, splits = read_split_ids(path)
     by_split = dict(sorted(Counter(splits).items()))
     return sorted(i for i, split in zip(ids, splits, strict=True) if split == AUGMENTED_SPLIT), digest, by_split

@@ -374,7 +374,13 @@ def duplicate_pairs(
     """
     media = _MediaIndex(image_links)
     by_id = {sample.sample_id: sample for sample in samples}
-    texts = {sample.sample_id: shingles(annotation_text(sample), config.text_shingle_size) for sample in samples}
+    # One string per distinct n-gram, shared by every set that holds it: a sample's set costs its slots, not its own copies.
+    grams: dict[str, str] = {}
+    texts = {
+        sample.sample_id: frozenset(grams.setdefault(gram, gram) for gram in shingles(annotation_text(sample), config.text_shingle_size))
+        for sample in samples
+    }
+    del grams
     common = boilerplate(texts.values(), config.boilerplate_share, config.boilerplate_min_samples)
     exact = {sample.sample_id: exact_key(sample) for sample in samples}
     if config.level == "image":

@@ -18,16 +18,14 @@ decoder at load time, which a training-set file should not require.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from vlforge.config import Recipe
 from vlforge.export.qwen_finetune import chat_messages
 from vlforge.export.render import image_file, refuse_videos
+from vlforge.manifest import write_tables
 from vlforge.records import Sample
 
 _STRING = {"dtype": "string", "_type": "Value"}
@@ -48,6 +46,8 @@ SCHEMA = pa.schema(
     ],
     metadata={"huggingface": json.dumps({"info": {"features": FEATURES}})},
 )
+# Rows per row group: each holds its images' bytes, so this bounds memory; ``datasets`` writes image sets by 100 too.
+ROWS_PER_GROUP = 100
 
 
 def table(samples: list[Sample], folder: Path, recipe: Recipe) -> pa.Table:
@@ -65,16 +65,8 @@ def table(samples: list[Sample], folder: Path, recipe: Recipe) -> pa.Table:
 
 
 def export(samples: list[Sample], folder: Path, dataset: str, recipe: Recipe) -> list[Path]:
+    """Write ``<dataset>.parquet``, ``ROWS_PER_GROUP`` samples (and their image bytes) in memory at a time."""
     path = folder / f"{dataset}.parquet"
-    data = table(samples, folder, recipe)
-    folder.mkdir(parents=True, exist_ok=True)
-    descriptor, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(descriptor)
-    try:
-        pq.write_table(data, temp_name, compression="zstd")
-        os.chmod(temp_name, 0o644)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    groups = (table(samples[start : start + ROWS_PER_GROUP], folder, recipe) for start in range(0, len(samples), ROWS_PER_GROUP))
+    write_tables(groups, SCHEMA, path)
     return [path]

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import fsspec
 from tqdm import tqdm
@@ -22,7 +23,7 @@ from vlforge.ingest.base import ImagesRoot, IngestContext, RecordError, Rejectio
 from vlforge.manifest import write_manifest
 from vlforge.records import Sample
 from vlforge.run import RunDescription
-from vlforge.store import ImageStore, atomic_write_text
+from vlforge.store import ImageStore, atomic_open, atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -49,18 +50,43 @@ class IngestResult:
         return len(self.samples) + len(self.rejections)
 
     def stats(self) -> dict[str, int | float]:
-        return {
-            "rows_in": self.rows_in,
-            "rows_ok": len(self.samples),
-            "rows_quarantined": len(self.rejections),
-            "quarantine_share": len(self.rejections) / self.rows_in if self.rows_in else 0.0,
-        }
+        return ingest_counts(len(self.samples), len(self.rejections))
+
+
+def ingest_counts(rows_ok: int, rows_quarantined: int) -> dict[str, int | float]:
+    """The ingest counts: rows in, released and quarantined, and the quarantined share."""
+    rows_in = rows_ok + rows_quarantined
+    return {
+        "rows_in": rows_in,
+        "rows_ok": rows_ok,
+        "rows_quarantined": rows_quarantined,
+        "quarantine_share": rows_quarantined / rows_in if rows_in else 0.0,
+    }
 
 
 def ingest_source(
     source: str, source_format: str, store: ImageStore, recipe: Recipe, images_root: ImagesRoot = None
 ) -> IngestResult:
-    """Read every record of ``source`` into samples or rejections.
+    """Every record of ``source`` as samples or rejections, collected in memory (``ingest_rows`` streams them).
+
+    Args and Raises: as ``ingest_rows``.
+    """
+    result = IngestResult()
+    for item in ingest_rows(source, source_format, store, recipe, images_root):
+        if isinstance(item, Sample):
+            result.samples.append(item)
+        else:
+            result.rejections.append(item)
+    return result
+
+
+def ingest_rows(
+    source: str, source_format: str, store: ImageStore, recipe: Recipe, images_root: ImagesRoot = None
+) -> Iterator[Sample | Rejection]:
+    """Read every record of ``source`` into samples or rejections, one at a time.
+
+    A sample whose id an earlier sample already has is rejected; those rejections come after every
+    other row, so memory holds the ids seen, never the samples.
 
     Args:
         source: an export file, a folder of export files (read in name order; so an
@@ -71,6 +97,9 @@ def ingest_source(
         recipe: the release recipe (prompts, tolerances).
         images_root: extra folders or URIs to resolve image references against, tried in order
             after the export's own folder (e.g. the original images and a Label Studio document root).
+
+    Yields:
+        Each checked sample and each rejection, in file order (repeated ids last).
 
     Raises:
         ValueError: for an unknown format, a source that does not exist or a bad ``images_root``.
@@ -83,7 +112,9 @@ def ingest_source(
         raise ValueError(f"source {source!r} does not exist")
     is_local = "://" not in source or source.startswith("file://")
     location = str(Path(path).resolve()) if is_local else source.rstrip("/")
-    result = IngestResult()
+    seen: set[str] = set()
+    repeated: list[Rejection] = []
+    rows_in, rejected = 0, 0
     for file_location in _files(filesystem, path, location, source_format):
         name = file_location.rsplit("/", 1)[-1]
         folder = file_location if source_format in FOLDER_FORMATS else file_location.rsplit("/", 1)[0]
@@ -99,18 +130,24 @@ def ingest_source(
         )
         rows = tqdm(ADAPTERS[source_format](file_location, context, recipe), desc=f"ingest {name}", unit="row", disable=None)
         for item in rows:
+            rows_in += 1
             if isinstance(item, Sample):
                 try:
-                    result.samples.append(checked_sample(item, recipe.ingest.box_tolerance_px))
+                    item = checked_sample(item, recipe.ingest.box_tolerance_px)
                 except RecordError as error:
-                    result.rejections.append(Rejection(item.source, error.reason, error.field, error.value))
+                    item = Rejection(item.source, error.reason, error.field, error.value)
+            if isinstance(item, Sample) and item.sample_id in seen:
+                repeated.append(Rejection(item.source, "record id appears twice in the source", "id", item.source.record_id))
+            elif isinstance(item, Sample):
+                seen.add(item.sample_id)
+                yield item
             else:
-                result.rejections.append(item)
-            if result.rows_in % PROGRESS_EVERY == 0:
-                log.info("ingest %s: %d rows read, %d quarantined", name, result.rows_in, len(result.rejections))
-    _reject_duplicate_ids(result)
-    log.info("ingest %s done: %s", source, result.stats())
-    return result
+                rejected += 1
+                yield item
+            if rows_in % PROGRESS_EVERY == 0:
+                log.info("ingest %s: %d rows read, %d quarantined", name, rows_in, rejected + len(repeated))
+    yield from repeated
+    log.info("ingest %s done: %d rows read, %d quarantined", source, rows_in, rejected + len(repeated))
 
 
 def _files(filesystem: fsspec.AbstractFileSystem, path: str, location: str, source_format: str) -> list[str]:
@@ -121,23 +158,6 @@ def _files(filesystem: fsspec.AbstractFileSystem, path: str, location: str, sour
     return [f"{location}/{name}" for name in names if name.endswith((".json", ".jsonl"))]
 
 
-def _reject_duplicate_ids(result: IngestResult) -> None:
-    seen: set[str] = set()
-    kept = []
-    for sample in result.samples:
-        if sample.sample_id in seen:
-            result.rejections.append(Rejection(sample.source, "record id appears twice in the source", "id", sample.source.record_id))
-        else:
-            seen.add(sample.sample_id)
-            kept.append(sample)
-    result.samples = kept
-
-
-def write_quarantine(rejections: list[Rejection], path: Path) -> None:
-    lines = [json.dumps(rejection.to_json(), ensure_ascii=False, sort_keys=True) for rejection in rejections]
-    atomic_write_text(path, "".join(line + "\n" for line in lines))
-
-
 def run_ingest(run: RunDescription) -> dict[str, int | float | str]:
     """Ingest the run's source into its run folder: the ingested rounds, the quarantine and the counts.
 
@@ -145,9 +165,19 @@ def run_ingest(run: RunDescription) -> dict[str, int | float | str]:
         The counts: rows in, released and quarantined, the quarantined share, and the source.
     """
     run_dir = run.run_dir
-    result = ingest_source(run.source, run.source_format, run.store, run.recipe, run.images_root)
-    write_manifest(result.samples, run_dir.ingested)
-    write_quarantine(result.rejections, run_dir.quarantine)
-    stats = {**result.stats(), "source": run.source, "source_format": run.source_format}
+    rejected = 0
+
+    def released(quarantine: BinaryIO) -> Iterator[Sample]:
+        nonlocal rejected
+        for item in ingest_rows(run.source, run.source_format, run.store, run.recipe, run.images_root):
+            if isinstance(item, Sample):
+                yield item
+            else:
+                rejected += 1
+                quarantine.write((json.dumps(item.to_json(), ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8"))
+
+    with atomic_open(run_dir.quarantine) as quarantine:
+        released_count = write_manifest(released(quarantine), run_dir.ingested)
+    stats = {**ingest_counts(released_count, rejected), "source": run.source, "source_format": run.source_format}
     atomic_write_text(run_dir.ingest_stats, json.dumps(stats, indent=2, sort_keys=True))
     return stats

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from typing import Any
 
@@ -13,21 +14,35 @@ from vlforge import expectations as ex
 from vlforge import tables
 from vlforge.config import Recipe
 from vlforge.gates import run_gate
-from vlforge.manifest import read_manifest
+from vlforge.manifest import batches, iter_manifest
 from vlforge.records import TASK_TYPES, Sample
 from vlforge.run import RunDescription
 from vlforge.store import ImageStore
 
 
-def ingest_tables(samples: list[Sample], stats: dict[str, Any], store: ImageStore) -> dict[str, pd.DataFrame]:
-    """The ingest gate's tables over the ingested rounds and the ingest counts."""
-    return {
-        "samples": tables.samples_table(samples),
-        "images": tables.images_table(samples, store),
-        "boxes": tables.boxes_table(samples),
-        "ocr_lines": tables.ocr_lines_table(samples),
-        "ingest_stats": tables.ingest_stats_table(stats),
+def ingest_tables(samples: Iterable[Sample], stats: dict[str, Any], store: ImageStore) -> dict[str, pd.DataFrame]:
+    """The ingest gate's tables over the ingested rounds and the ingest counts.
+
+    ``samples`` is read once, ``manifest.BATCH_ROWS`` at a time: what stays in memory is the tables' rows, not the samples.
+    """
+    builders: dict[str, Callable[[list[Sample]], pd.DataFrame]] = {
+        "samples": tables.samples_table,
+        "images": lambda batch: tables.images_table(batch, store),
+        "boxes": tables.boxes_table,
+        "ocr_lines": tables.ocr_lines_table,
     }
+    parts: dict[str, list[pd.DataFrame]] = {name: [] for name in builders}
+    for batch in batches(samples):
+        for name, build in builders.items():
+            parts[name].append(build(batch))
+    built = {name: _concat(parts[name]) if parts[name] else build([]) for name, build in builders.items()}
+    return {**built, "ingest_stats": tables.ingest_stats_table(stats)}
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The batches' frames as one, as if built at once: empty batches left out, so they cannot change a column's type."""
+    filled = [frame for frame in frames if len(frame)] or frames[:1]
+    return filled[0] if len(filled) == 1 else pd.concat(filled, ignore_index=True)
 
 
 def ingest_suites(recipe: Recipe) -> dict[str, gx.ExpectationSuite]:
@@ -77,5 +92,5 @@ def run_ingest_gate(run: RunDescription) -> dict[str, Any]:
     """
     run_dir = run.run_dir
     stats = json.loads(run_dir.ingest_stats.read_text(encoding="utf-8"))
-    checked = ingest_tables(read_manifest(run_dir.ingested), stats, run.store)
+    checked = ingest_tables(iter_manifest(run_dir.ingested), stats, run.store)
     return asdict(run_gate("ingest", checked, ingest_suites(run.recipe), run_dir))

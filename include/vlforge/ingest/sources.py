@@ -1,7 +1,10 @@
 """Reading source files from local paths or fsspec URIs, record by record.
 
-A JSON file is parsed whole: one that does not parse, is not UTF-8, or is larger than
-``ingest.max_document_bytes`` becomes one rejection for the whole file. A JSON Lines file is
+A JSON file is read whole or not at all: one that does not parse, is not UTF-8, or is larger than
+``ingest.max_document_bytes`` becomes one rejection for the whole file. A JSON array (the usual
+export) is streamed twice, element by element, so memory holds one record at a time: the first pass
+checks the whole file (its reason is the one parsing it whole would give: the message, line and
+column of ``json.loads``), the second yields the records. A JSON Lines file is
 streamed: each bad line is its own rejection (malformed, not UTF-8, or longer than
 ``ingest.max_record_bytes``, which is read past in blocks and never held whole) and the other
 lines are read. A UTF-8 byte-order mark at the start of a file is the encoding's mark, not content,
@@ -10,6 +13,7 @@ and is skipped. A byte that is not UTF-8 is never guessed at: the reason names i
 
 from __future__ import annotations
 
+import codecs
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -77,6 +81,17 @@ def read_document(location: str, context: IngestContext) -> Any | Rejection:
         The parsed value, or a rejection (record ``file``) when the file is larger than
         ``context.max_document_bytes`` (it is then not read), is not UTF-8 or does not parse.
     """
+    oversized = _oversized(location, context)
+    if oversized is not None:
+        return oversized
+    try:
+        filesystem, path = fsspec.core.url_to_fs(location)
+        return parse_json(decode_utf8(filesystem.cat_file(path), "file"), "file", context.source_file, multiline=True)
+    except RecordError as error:
+        return Rejection(context.source("file"), error.reason, error.field, error.value)
+
+
+def _oversized(location: str, context: IngestContext) -> Rejection | None:
     filesystem, path = fsspec.core.url_to_fs(location)
     size = filesystem.size(path)
     if size is not None and size > context.max_document_bytes:
@@ -85,10 +100,7 @@ def read_document(location: str, context: IngestContext) -> Any | Rejection:
             "a JSON file is parsed whole, so it was not read (split it, or write it as JSON Lines)"
         )
         return Rejection(context.source("file"), reason, "file", context.source_file)
-    try:
-        return parse_json(decode_utf8(filesystem.cat_file(path), "file"), "file", context.source_file, multiline=True)
-    except RecordError as error:
-        return Rejection(context.source("file"), error.reason, error.field, error.value)
+    return None
 
 
 def load_json_records(location: str, context: IngestContext) -> Iterator[tuple[str, Any | Rejection]]:
@@ -100,13 +112,25 @@ def load_json_records(location: str, context: IngestContext) -> Iterator[tuple[s
         with fsspec.open(location, "rb") as handle:
             yield from _json_lines(handle, context)
         return
+    oversized = _oversized(location, context)
+    if oversized is not None:
+        yield "file", oversized
+        return
+    if _is_array(location):
+        try:
+            for _ in _array_elements(location, context.source_file):  # the whole file checked first: a bad file releases nothing
+                pass
+        except RecordError as error:
+            yield "file", Rejection(context.source("file"), error.reason, error.field, error.value)
+            return
+        for index, record in enumerate(_array_elements(location, context.source_file)):
+            yield str(index), record
+        return
     document = read_document(location, context)
     if isinstance(document, Rejection):
         yield "file", document
         return
-    records = document if isinstance(document, list) else [document]
-    for index, record in enumerate(records):
-        yield str(index), record
+    yield "0", document
 
 
 def _json_lines(handle: IO[bytes], context: IngestContext) -> Iterator[tuple[str, Any | Rejection]]:
@@ -173,3 +197,123 @@ def _line(number: int, offset: int, size: int, kept: bytearray | None) -> Line:
         return Line(number, offset, size, None)
     data = bytes(kept).removesuffix(b"\r")
     return Line(number, offset, len(data), data)
+
+
+_WHITESPACE = " \t\n\r"  # JSON's, as the json module skips it
+_DECODER = json.JSONDecoder()
+
+
+def _is_array(location: str) -> bool:
+    """Whether the JSON file at ``location`` starts (after a byte-order mark and whitespace) with ``[``."""
+    with fsspec.open(location, "rb") as handle:
+        head = handle.read(len(UTF8_BOM)).removeprefix(UTF8_BOM)
+        while not (head := head.lstrip(_WHITESPACE.encode())) and (head := handle.read(BLOCK_BYTES)):
+            pass
+    return head.startswith(b"[")
+
+
+class _JsonText:
+    """A JSON file's text, decoded from UTF-8 block by block; positions are counted in the whole file's characters.
+
+    ``text[pos:]`` is what is left to read; the text before it is dropped as reading goes on, its lines counted,
+    so that an error names the line and column that parsing the whole file would.
+    """
+
+    def __init__(self, handle: Any, name: str) -> None:
+        self.handle, self.name = handle, name
+        self.decoder = codecs.getincrementaldecoder("utf-8")()
+        self.text, self.pos = "", 0
+        self.offset = 0  # bytes read so far
+        self.eof = False
+        self.dropped = 0  # characters dropped before text[0]
+        self.lines_dropped = 0
+        self.last_newline = -1  # the whole file's index of the last newline dropped
+
+    def more(self) -> bool:
+        """Read and decode one more block; False at the end of the file."""
+        if self.eof:
+            return False
+        block = self.handle.read(BLOCK_BYTES)
+        self.eof = not block
+        if self.offset == 0 and block.startswith(UTF8_BOM):
+            block, self.offset = block[len(UTF8_BOM) :], len(UTF8_BOM)
+        pending = self.decoder.getstate()[0]
+        try:
+            self.text += self.decoder.decode(block, final=self.eof)
+        except UnicodeDecodeError:
+            decode_utf8(pending + block, "file", self.offset - len(pending))  # raises naming the byte and its offset
+            raise
+        self.offset += len(block)
+        return True
+
+    def skip_whitespace(self) -> str:
+        """The next character after whitespace ('' at the end of the file), not consumed."""
+        while True:
+            while self.pos < len(self.text) and self.text[self.pos] in _WHITESPACE:
+                self.pos += 1
+            if self.pos < len(self.text) or not self.more():
+                return self.text[self.pos : self.pos + 1]
+
+    def value(self) -> Any:
+        """Decode the JSON value at the current position (whitespace already skipped) and move past it."""
+        while True:
+            try:
+                value, end = _DECODER.raw_decode(self.text, self.pos)
+            except json.JSONDecodeError as error:
+                if self.more():  # the value may go on in the next block
+                    continue
+                raise self.error(error.msg, error.pos) from None
+            except ValueError as error:  # an integer longer than Python's int_max_str_digits, for one
+                raise RecordError(f"malformed JSON: {error}", "file", self.name) from None
+            except RecursionError:
+                raise RecordError("malformed JSON: nested too deeply to parse", "file", self.name) from None
+            if end == len(self.text) and self.more():  # a number cut by the block's end: decode it whole
+                continue
+            self.pos = end
+            self.drop_read()
+            return value
+
+    def drop_read(self) -> None:
+        if self.pos < BLOCK_BYTES:
+            return
+        read = self.text[: self.pos]
+        newlines = read.count("\n")
+        if newlines:
+            self.lines_dropped += newlines
+            self.last_newline = self.dropped + read.rfind("\n")
+        self.dropped += self.pos
+        self.text, self.pos = self.text[self.pos :], 0
+
+    def error(self, message: str, pos: int) -> RecordError:
+        """The error ``json.loads`` of the whole file gives at ``pos`` of the current text: its message, line and column."""
+        newline = self.text.rfind("\n", 0, pos)
+        line = self.lines_dropped + self.text.count("\n", 0, pos) + 1
+        column = (pos - newline) if newline >= 0 else (self.dropped + pos - self.last_newline)
+        return RecordError(f"malformed JSON: {message} at line {line} column {column}", "file", self.name)
+
+
+def _array_elements(location: str, name: str) -> Iterator[Any]:
+    """The elements of the JSON array in the file at ``location`` (named ``name`` in errors), one at a time (``_is_array`` holds).
+
+    Raises:
+        RecordError: where the file is not UTF-8 or not one well-formed JSON array, as ``json.loads`` says it.
+    """
+    with fsspec.open(location, "rb") as handle:
+        text = _JsonText(handle, name)
+        text.skip_whitespace()
+        text.pos += 1  # the "["
+        if text.skip_whitespace() == "]":
+            text.pos += 1
+        else:
+            while True:
+                yield text.value()
+                following = text.skip_whitespace()
+                if following == "]":
+                    text.pos += 1
+                    break
+                if following != ",":
+                    raise text.error("Expecting ',' delimiter", text.pos)
+                text.pos += 1
+                text.skip_whitespace()
+        if text.skip_whitespace():
+            raise text.error("Extra data", text.pos)
