@@ -229,6 +229,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     return {"samples": args.samples, "stages": figures, "ratios": ratios}
 
 
+def run(quick: bool) -> dict[str, Any]:
+    """The harness entry (``bench/run.py``): peak RSS per stage at 10k and 100k samples, and its ratio (aim < 1.2x).
+
+    The release stage is left out of the full run: at 100k samples it writes many GB of Parquet with the images.
+    """
+    sizes, until = (["1000", "4000"], "curate") if quick else (["10000", "100000"], "gate_augment")
+    measured = main(["--samples", *sizes, "--until", until])
+    figures = [
+        {"label": f"{stage} peak RSS at {size} samples", "value": measured["stages"][stage][size]["peak_rss_mib"], "unit": "MiB"}
+        for stage in measured["stages"] for size in sizes
+    ]  # fmt: skip
+    aims = [{"label": f"{stage} peak RSS, {sizes[1]} vs {sizes[0]} samples", "value": ratio, "op": "<", "target": 1.2}
+            for stage, ratio in measured["ratios"].items()]  # fmt: skip
+    return {"figures": figures, "aims": aims, "notes": ["each stage in a fresh process; augment is one shard of the recipe's shard_size"]}
+
+
 if __name__ == "__main__":
     main()
     sys.exit(0)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import operator
 import os
 import platform
 import subprocess
@@ -40,7 +41,8 @@ from pathlib import Path
 from typing import Any
 
 BENCH = Path(__file__).resolve().parent
-ENTRIES = ("augment", "bertscore", "ingest", "end_to_end", "dashboard", "synth", "evaluate_data", "evaluate_model", "celery")
+ENTRIES = ("augment", "bertscore", "ingest", "end_to_end", "dashboard", "synth", "evaluate_data", "evaluate_model", "celery", "memory")
+COMPARISONS = {"<": operator.lt, "<=": operator.le, ">=": operator.ge, ">": operator.gt}  # an aim's "op"
 PACKAGES = ("torch", "transformers", "bert-score", "albumentations", "opencv-python-headless", "numpy", "pillow",
             "apache-airflow", "great-expectations", "pyarrow")  # fmt: skip
 
@@ -85,7 +87,7 @@ def run_entry(name: str, quick: bool) -> dict[str, Any]:
         result = {"error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc()}
     result["seconds"] = round(time.perf_counter() - started, 1)
     for aim in result.get("aims", []):
-        aim["met"] = aim["value"] <= aim["target"] if aim["op"] == "<=" else aim["value"] >= aim["target"]
+        aim["met"] = COMPARISONS[aim["op"]](aim["value"], aim["target"])
     return result
 
 
