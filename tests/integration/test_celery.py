@@ -98,6 +98,11 @@ def test_release_on_two_celery_workers_equals_the_embedded_one_after_a_worker_is
             print(f"\nshard-to-worker table of {run_id} (CeleryExecutor, workers {', '.join(cluster.workers)}):\n{table}")
         assert state == "success", cluster.tails()
         celery_release = latest_release(cluster.vlforge_home, "sharded")
+        # The promotion's asset event starts the evaluation DAG on the scheduler, with nobody triggering it.
+        evaluation = cluster.wait_for_triggered_run("vlforge_evaluate")
+        assert evaluation["state"] == "success", cluster.tails()
+        evaluated = cluster.vlforge_home / "evaluations" / "sharded" / celery_release["version"]
+        assert [path.name for path in evaluated.iterdir()] != [] and all((path / "results.json").is_file() for path in evaluated.iterdir())
         pids = [service.process.pid for service in cluster.services.values()]
         worker_hosts = {cluster.services[name].hostname for name in cluster.workers}
 

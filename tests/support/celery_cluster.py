@@ -242,6 +242,16 @@ class CeleryCluster:
             time.sleep(1)
         raise TimeoutError(f"run {run_id} not finished after {timeout:.0f} s\n{self.tails()}")
 
+    def wait_for_triggered_run(self, dag_id: str, timeout: float = 300) -> dict[str, Any]:
+        """The first asset-triggered run of ``dag_id`` once it has finished (the scheduler makes it from an asset event)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            runs = [run for run in self.api("GET", f"/dags/{dag_id}/dagRuns")["dag_runs"] if run["run_type"] == "asset_triggered"]
+            if runs and runs[0]["state"] in ("success", "failed"):
+                return dict(runs[0])
+            time.sleep(1)
+        raise TimeoutError(f"no asset-triggered run of {dag_id} finished after {timeout:.0f} s\n{self.tails()}")
+
     def task_instances(self, run_id: str) -> list[dict[str, Any]]:
         """Every task instance of the run (mapped ones one per shard), as the REST API gives them."""
         return list(self.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances?limit=1000")["task_instances"])
