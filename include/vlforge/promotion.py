@@ -41,8 +41,7 @@ from vlforge.catalog import Catalog, open_catalog
 from vlforge.compare import Comparison, compare_releases
 from vlforge.layout import DatasetReleases, checked_name, is_object_store
 from vlforge.quality.agreement import METRICS
-from vlforge.storage import remove_url, switch_current_pointer, write_url_text
-from vlforge.store import atomic_write_text
+from vlforge.storage import remove_at, switch_current_pointer, write_text_at
 
 log = logging.getLogger(__name__)
 Outcome = Literal["first", "promoted", "improved", "regression", "forced", "superseded"]
@@ -240,20 +239,13 @@ def promote_published(
             "error": reason,
             "at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
-        text = json.dumps(record, indent=2, sort_keys=True) + "\n"
-        if isinstance(marker, str):
-            write_url_text(marker, text)
-        else:
-            atomic_write_text(marker, text)
+        write_text_at(marker, json.dumps(record, indent=2, sort_keys=True) + "\n")
         raise CatalogUnavailable(
             f"release {release['dataset']}/{release['version']} is published at {release['path']} but NOT promoted: "
             f"the catalog {where} did not answer ({reason}). Marked in {marker}; current is unchanged. "
             "Rerun compare_and_promote (or the DAG) once the catalog answers to record and promote it."
         ) from error
-    if isinstance(marker, str):
-        remove_url(marker)
-    else:
-        marker.unlink(missing_ok=True)
+    remove_at(marker)
     return decision
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import fsspec
 
 from vlforge.layout import DatasetReleases, ReleaseDir, checked_name, store_root
-from vlforge.store import ImageStore
+from vlforge.store import ImageStore, atomic_write_text
 
 # (size, mtime in ns) of each file of a local folder, by its posix path inside the folder.
 Snapshot = dict[str, tuple[int, int]]
@@ -58,15 +58,22 @@ def read_url_text(url: str) -> str:
         raise FileNotFoundError(f"no object {url}") from error
 
 
-def write_url_text(url: str, text: str) -> None:
-    """Write ``text`` to the object at ``url`` with one PUT (a reader sees the old object or the new, never half)."""
-    filesystem, key = fsspec.core.url_to_fs(url, use_listings_cache=False)
+def write_text_at(location: Path | str, text: str) -> None:
+    """Write ``text`` to a local file (temp file, then rename) or to the object at a URL (one PUT): a reader sees
+    the old content or the new, never half."""
+    if isinstance(location, Path):
+        atomic_write_text(location, text)
+        return
+    filesystem, key = fsspec.core.url_to_fs(location, use_listings_cache=False)
     filesystem.pipe_file(key, text.encode("utf-8"))
 
 
-def remove_url(url: str) -> None:
-    """Remove the object at ``url`` if there is one."""
-    filesystem, key = fsspec.core.url_to_fs(url, use_listings_cache=False)
+def remove_at(location: Path | str) -> None:
+    """Remove the local file or the object at a URL, if there is one."""
+    if isinstance(location, Path):
+        location.unlink(missing_ok=True)
+        return
+    filesystem, key = fsspec.core.url_to_fs(location, use_listings_cache=False)
     if filesystem.exists(key):
         filesystem.rm_file(key)
 

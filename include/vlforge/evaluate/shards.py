@@ -130,10 +130,16 @@ def read_results(folder: EvaluationDir, evaluator: str) -> list[dict[str, Any]]:
     return rows
 
 
-def read_arrays(folder: EvaluationDir, evaluator: str, name: str) -> np.ndarray | None:
-    """Array ``name`` of every planned shard of ``evaluator`` stacked in plan order; ``None`` when none was planned."""
+def read_arrays(folder: EvaluationDir, evaluator: str, name: str) -> np.ndarray:
+    """Array ``name`` of every planned shard of ``evaluator`` stacked in plan order.
+
+    Raises:
+        ValueError: no shard of ``evaluator`` was planned in ``folder``.
+    """
     parts = []
     for shard in read_plan(folder).get(evaluator, []):
         with np.load(folder.shard_arrays(evaluator, shard.name)) as arrays:
             parts.append(arrays[name])
-    return np.concatenate(parts) if parts else None
+    if not parts:
+        raise ValueError(f"no {evaluator} shard was planned in {folder.path}: there is no array {name!r} to read")
+    return np.concatenate(parts)

@@ -160,7 +160,8 @@ def align_shard(evaluation: EvaluationRun, shard: dict[str, Any]) -> dict[str, A
     from vlforge.synth.scenes.clip_score import ClipScorer
 
     settings = evaluation.settings
-    assert settings.clip_model_path, "alignment shards are planned only with evaluate.clip_model_path"
+    if not settings.clip_model_path:
+        raise ValueError(f"alignment shard {shard.get('name')!r} of {evaluation.folder.path}: evaluate.clip_model_path is unset")
     scorer = ClipScorer(settings.clip_model_path, settings.device, key="evaluate.clip_model_path")
     part = EvaluationShard.from_json(shard)
     return {"shard": part.name, "pairs": alignment.embed_shard(evaluation.release, evaluation.folder, part, scorer, settings.batch_size)}
@@ -235,7 +236,6 @@ def merge_evaluation(
     if plan.get(alignment.EVALUATOR):
         pairs = read_results(folder, alignment.EVALUATOR)
         images, texts = read_arrays(folder, alignment.EVALUATOR, "images"), read_arrays(folder, alignment.EVALUATOR, "texts")
-        assert images is not None and texts is not None
         result = alignment.alignment_results(
             [str(pair["sample_id"]) for pair in pairs], images, texts, found,
             model=Path(str(settings.clip_model_path)).name, ks=settings.recall_ks, tolerance=settings.tolerance,

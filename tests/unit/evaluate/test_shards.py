@@ -18,7 +18,9 @@ from vlforge.evaluate.shards import (
 from vlforge.layout import EvaluationDir
 
 
-@pytest.mark.parametrize(("count", "size", "sizes"), [(0, 4, []), (1, 4, [1]), (8, 4, [4, 4]), (9, 4, [3, 3, 3]), (10, 4, [4, 3, 3])])
+@pytest.mark.parametrize(
+    ("count", "size", "sizes"), [(0, 4, []), (1, 4, [1]), (8, 4, [4, 4]), (9, 4, [3, 3, 3]), (10, 4, [4, 3, 3])]
+)
 def test_balanced(count: int, size: int, sizes: list[int]) -> None:
     shards = plan_shards("ocr_readability", [f"s{i:02d}" for i in range(count)], size)
     assert [len(shard.sample_ids) for shard in shards] == sizes
@@ -43,4 +45,5 @@ def test_results_round_trip_and_missing_shards_are_named(tmp_path: Path) -> None
     write_shard_arrays(folder, shards[1], {"images": np.zeros((1, 3))})
     assert [row["sample_id"] for row in read_results(folder, "alignment")] == ["a", "b", "c"]
     assert read_arrays(folder, "alignment", "images").tolist() == [[1, 1, 1], [1, 1, 1], [0, 0, 0]]
-    assert read_arrays(folder, "model", "images") is None
+    with pytest.raises(ValueError, match="no model shard was planned"):
+        read_arrays(folder, "model", "images")
