@@ -96,6 +96,17 @@ def run_gate(name: str, tables: dict[str, pd.DataFrame], suites: dict[str, Any],
     return result
 
 
+def suite_columns(suite: Any) -> list[str]:
+    """The columns a GX suite's expectations read (``column``, ``column_A``, ``column_B``, ``column_list``), each once."""
+    columns: list[str] = []
+    for expectation in suite.expectations:
+        kwargs = expectation.configuration.kwargs
+        for name in [kwargs.get("column"), kwargs.get("column_A"), kwargs.get("column_B"), *kwargs.get("column_list", [])]:
+            if name is not None and name not in columns:
+                columns.append(name)
+    return columns
+
+
 def gate_summaries(run_dir: RunDir) -> list[dict[str, Any]]:
     """Every gate summary written in the run folder, by gate name."""
     return [json.loads(path.read_text(encoding="utf-8")) for path in sorted(run_dir.gates.glob("*.json"))]

@@ -19,9 +19,13 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from vlforge.config import QualityConfig
 from vlforge.numerics import stored_metric
@@ -31,6 +35,7 @@ from vlforge.quality.metrics.bertscore import Scores, text_language
 from vlforge.quality.metrics.iou import iou_agreement
 from vlforge.quality.metrics.ocr import sample_ocr_accuracy
 from vlforge.records import Metrics, Sample
+from vlforge.store import atomic_open
 
 log = logging.getLogger(__name__)
 METRICS = ("iou_agreement", "ocr_accuracy", "action_completeness", "bertscore_f1")
@@ -76,22 +81,25 @@ class AgreementResult:
 
         ``text_language`` and ``bertscore_encoder`` say, for items whose rounds both have answers,
         which language they are in and which encoder scored them (None: no encoder covers it).
+        Released items come first, then items in review, each in item order.
         """
-        rows = [(item_key(s), s.task_type, "released", s.metrics) for s in self.released]
-        rows += [(item.item_id, item.rounds[0].task_type, "review", item.metrics) for item in self.review]
-        unmeasured = TextScore(language=None)
-        return pd.DataFrame(
-            [
-                {"item_id": key, "task_type": task_type, "status": status, "rounds_compared": metrics.rounds_compared}
-                | {name: getattr(metrics, name) for name in METRIC_COLUMNS}
-                | {
-                    "text_language": self.text_scores.get(key, unmeasured).language,
-                    "bertscore_encoder": self.text_scores.get(key, unmeasured).encoder,
-                }
-                for key, task_type, status, metrics in rows
-            ],
-            columns=["item_id", "task_type", "status", "rounds_compared", *METRIC_COLUMNS, *TEXT_COLUMNS],
-        ).astype({name: "float64" for name in METRIC_COLUMNS} | {name: "object" for name in TEXT_COLUMNS})
+        return agreement_frame(self.released_rows() + self.review_rows())
+
+    def released_rows(self) -> list[dict[str, object]]:
+        """The agreement table's rows of the released items (``table``)."""
+        return [self._row(item_key(sample), sample.task_type, "released", sample.metrics) for sample in self.released]
+
+    def review_rows(self) -> list[dict[str, object]]:
+        """The agreement table's rows of the items in review (``table``)."""
+        return [self._row(item.item_id, item.rounds[0].task_type, "review", item.metrics) for item in self.review]
+
+    def _row(self, key: str, task_type: str, status: str, metrics: Metrics) -> dict[str, object]:
+        text = self.text_scores.get(key, TextScore(language=None))
+        return (
+            {"item_id": key, "task_type": task_type, "status": status, "rounds_compared": metrics.rounds_compared}
+            | {name: getattr(metrics, name) for name in METRIC_COLUMNS}
+            | {"text_language": text.language, "bertscore_encoder": text.encoder}
+        )
 
     def stats(self) -> dict[str, int]:
         return {
@@ -103,8 +111,22 @@ class AgreementResult:
         }
 
 
+def agreement_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
+    """The agreement table of ``rows`` (``AgreementResult.table``), with its column order and types."""
+    columns = ["item_id", "task_type", "status", "rounds_compared", *METRIC_COLUMNS, *TEXT_COLUMNS]
+    types = {name: "float64" for name in METRIC_COLUMNS} | {name: "object" for name in TEXT_COLUMNS}
+    return pd.DataFrame(rows, columns=columns).astype(types)
+
+
 def item_key(sample: Sample) -> str:
     return sample.item_id or sample.sample_id
+
+
+def item_keys(table: pa.Table) -> pa.Array:
+    """``item_key`` of each row of a manifest table that has the ``item_id`` and ``sample_id`` columns."""
+    item_ids = table.column("item_id")
+    keys = pc.if_else(pc.or_kleene(pc.is_null(item_ids), pc.equal(item_ids, "")), table.column("sample_id"), item_ids)
+    return keys.combine_chunks()
 
 
 def measure_agreement(samples: list[Sample], quality: QualityConfig, scorer: TextScorer) -> AgreementResult:
@@ -235,3 +257,39 @@ def _score_texts(items: list[list[Sample]], quality: QualityConfig, scorer: Text
             mean = tuple(sum(values) / len(values) for values in zip(*item_scores, strict=True))
             results[key] = TextScore(results[key].language, encoder.name, mean)  # type: ignore[arg-type]
     return results
+
+
+class AgreementTable:
+    """The agreement table of many ``AgreementResult`` (one per chunk of items), written as the table of their union would be.
+
+    ``write`` writes the bytes that ``AgreementResult.table().to_parquet(index=False)`` writes for one result holding every
+    chunk's items: released items first, then items in review, each in the order added. Rows are kept as Arrow tables
+    (a hundred bytes or so a row, not a pandas row of Python objects) because pandas writes every row into one row group.
+    """
+
+    def __init__(self) -> None:
+        self._released: list[pa.Table] = []
+        self._review: list[pa.Table] = []
+        # Rows that give the whole table's column types: the first row, and the first with each text column set
+        # (a text column no row sets is stored as Arrow's null type, as pandas stores an object column of None).
+        self._examples: dict[str, dict[str, object]] = {}
+
+    def add(self, result: AgreementResult) -> None:
+        for parts, rows in ((self._released, result.released_rows()), (self._review, result.review_rows())):
+            if not rows:
+                continue
+            parts.append(pa.Table.from_pandas(agreement_frame(rows), preserve_index=False))
+            for row in rows:
+                self._examples.setdefault("first", row)
+                for name in TEXT_COLUMNS:
+                    if row[name] is not None:
+                        self._examples.setdefault(name, row)
+
+    def write(self, path: Path) -> int:
+        """Write the table to ``path`` atomically; returns its row count."""
+        schema = pa.Table.from_pandas(agreement_frame(list(self._examples.values())), preserve_index=False).schema
+        parts = [part.cast(schema) for part in self._released + self._review] or [schema.empty_table()]
+        table = pa.concat_tables(parts).combine_chunks()
+        with atomic_open(path) as handle:
+            pq.write_table(table, handle, compression="snappy")
+        return table.num_rows

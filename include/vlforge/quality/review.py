@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import json
 import urllib.parse
+from collections.abc import Iterable
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, BinaryIO, Self
 
 from vlforge.ingest.label_studio import REVIEW_ITEM_KEY
 from vlforge.label_studio_tasks import label_config, sample_results
 from vlforge.layout import LABEL_CONFIG_NAME, REVIEW_TASKS_NAME
 from vlforge.quality.agreement import ReviewItem
-from vlforge.store import atomic_write_text
+from vlforge.store import atomic_open, atomic_write_text
 
 LOCAL_FILES_PREFIX = "/data/local-files/?d="
 
@@ -66,14 +69,54 @@ def review_task(item: ReviewItem) -> dict[str, Any]:
     }
 
 
+class ReviewWriter:
+    """Writes ``review_tasks.json`` (Label Studio import) task by task, then ``label_config.xml``, into a folder.
+
+    The tasks file holds the bytes ``json.dumps(tasks, indent=2, ensure_ascii=False)`` gives for every task added, but only
+    one task is in memory at a time. Use it as a context manager: both files are written atomically when the block ends
+    without an error; when it raises, neither is changed.
+
+    Args:
+        folder: the review folder (``RunDir.review``).
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.written = 0
+        self._labels: set[str] = set()
+        self._files = ExitStack()
+        self._tasks: BinaryIO | None = None
+
+    def __enter__(self) -> Self:
+        self._tasks = self._files.enter_context(atomic_open(self.folder / REVIEW_TASKS_NAME))
+        self._tasks.write(b"[")
+        return self
+
+    def add(self, items: Iterable[ReviewItem]) -> None:
+        """Append a review task for each item."""
+        if self._tasks is None:
+            raise RuntimeError(f"review tasks for {self.folder} are written inside a `with ReviewWriter(...)` block")
+        for item in items:
+            # An element of an indented JSON list is the element on its own, each line indented one level more.
+            task = json.dumps(review_task(item), indent=2, ensure_ascii=False).replace("\n", "\n  ")
+            self._tasks.write(f"{',' if self.written else ''}\n  {task}".encode())
+            self.written += 1
+            self._labels.update(box.label for sample in item.rounds for box in sample.boxes)
+
+    def __exit__(self, error_type: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        if error is None and self._tasks is not None:
+            self._tasks.write(b"\n]" if self.written else b"]")
+        self._files.__exit__(error_type, error, trace)  # the tasks file is renamed into place, or removed on an error
+        if error is None:
+            atomic_write_text(self.folder / LABEL_CONFIG_NAME, label_config(sorted(self._labels)))
+
+
 def write_review(items: list[ReviewItem], folder: Path) -> int:
     """Write ``review_tasks.json`` (Label Studio import) and ``label_config.xml`` into ``folder``.
 
     Returns:
         The number of review tasks written.
     """
-    tasks = [review_task(item) for item in items]
-    labels = [box.label for item in items for sample in item.rounds for box in sample.boxes]
-    atomic_write_text(folder / REVIEW_TASKS_NAME, json.dumps(tasks, indent=2, ensure_ascii=False))
-    atomic_write_text(folder / LABEL_CONFIG_NAME, label_config(labels))
-    return len(tasks)
+    with ReviewWriter(folder) as writer:
+        writer.add(items)
+    return writer.written

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from vlforge.config import Recipe
-from vlforge.gates import GateFailed, run_gate
+from vlforge.gates import GateFailed, run_gate, suite_columns
 from vlforge.ingest import IngestResult
 from vlforge.ingest.gate import ingest_suites, ingest_tables
 from vlforge.layout import RunDir
@@ -26,7 +27,7 @@ def _sample(sample_id: str, image: ImageRef, **fields: object) -> Sample:
     return Sample(sample_id=sample_id, images=(image,), source=Source(file="f.json", record_id=sample_id), **(defaults | fields))
 
 
-def _gate(samples: list[Sample], store: ImageStore, recipe: Recipe, folder: Path, rejected: int = 0):  # noqa: ANN202
+def _gate(samples: list[Sample], store: ImageStore, recipe: Recipe, folder: Path, rejected: int = 0):
     result = IngestResult(samples=samples)
     tables = ingest_tables(samples, result.stats(), store)
     rows_in = len(samples) + rejected
@@ -98,3 +99,38 @@ def test_a_missing_column_fails_rather_than_passing(store: ImageStore, recipe: R
     with pytest.raises(GateFailed) as failure:
         run_gate("ingest", tables, ingest_suites(recipe), RunDir(tmp_path))
     assert "could not run" in str(failure.value) and "image_width" in str(failure.value)
+
+
+def _without_run_details(results: dict[str, Any]) -> dict[str, Any]:
+    """A gate's full results without what differs between two validations of the same values (ids, times, the frame's hash)."""
+    for result in results.values():
+        result.pop("meta")
+        for item in result["results"]:
+            item["expectation_config"].pop("id")
+    return results
+
+
+def test_tables_cut_to_the_columns_their_suites_read_give_the_same_results(
+    store: ImageStore, recipe: Recipe, tmp_path: Path
+) -> None:
+    image = _image(store)
+    missing = ImageRef(sha256="f" * 64, width=100, height=50, format="jpg")
+    samples = [
+        _sample("a", image),
+        _sample("a", image, boxes=(Box(x1=-3, y1=5, x2=120, y2=45),)),
+        _sample("b", missing, task_type="ocr", boxes=(), ocr_lines=(OcrLine(text=" "), OcrLine(text="EXIT"))),
+    ]
+    suites = ingest_suites(recipe)
+    columns = {name: suite_columns(suite) for name, suite in suites.items()}
+    assert columns["boxes"] == ["x1", "y1", "image_width", "x2", "image_height", "y2"] and columns["images"] == ["stored_bytes"]
+    results = {}
+    for kept in (None, columns):
+        tables = ingest_tables(samples, IngestResult(samples=samples).stats(), store, kept)
+        assert kept is None or all(list(tables[name].columns) == kept[name] for name in kept)
+        folder = tmp_path / ("cut" if kept else "whole")
+        with pytest.raises(GateFailed) as failure:
+            run_gate("ingest", tables, suites, RunDir(folder))
+        results[folder.name] = (failure.value.result.failures, json.loads((folder / "gx_results" / "ingest.json").read_text()))
+    assert len(results["cut"][0]) == 5
+    assert results["cut"][0] == results["whole"][0]
+    assert _without_run_details(results["cut"][1]) == _without_run_details(results["whole"][1])

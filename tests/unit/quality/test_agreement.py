@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import json
+import random
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from vlforge.config import Recipe
 from vlforge.ingest import ingest_source
-from vlforge.layout import REVIEW_TASKS_NAME
-from vlforge.quality.agreement import measure_agreement
+from vlforge.layout import REVIEW_TASKS_NAME, RunDir
+from vlforge.manifest import write_manifest
+from vlforge.quality.agreement import item_key, item_keys, measure_agreement
 from vlforge.quality.config import EncoderThresholds, TextEncoderConfig
-from vlforge.quality.review import write_review
+from vlforge.quality.review import review_task, write_review
+from vlforge.quality.stage import run_agreement
 from vlforge.records import Box, ImageRef, OcrLine, Sample, Source, Turn
 from vlforge.store import ImageStore
 
@@ -218,3 +223,69 @@ def test_two_annotators_of_the_label_studio_converter_export(recipe: Recipe, fix
     assert item.below["iou_agreement"][1] == 0.85
     (single,) = result.released  # task 2 has one annotator: released, not measured
     assert single.metrics.rounds_compared == 1
+
+
+def _shuffled_rounds() -> list[Sample]:
+    """Items of one to three rounds (some gold, some without an item id) in a shuffled order: rounds of an item are far apart."""
+    rng = random.Random(3)
+    words = ["a", "red", "cup", "on", "the", "wooden", "desk", "near", "one", "big", "mug", "桌", "上", "有", "杯"]
+    rounds = []
+    for index in range(60):
+        item = "" if index % 13 == 0 else f"item-{rng.randrange(1000):03d}-{index}"
+        task_type = rng.choice(["grounding", "caption", "ocr"])
+        caption = [rng.choice(words) for _ in range(6)]
+        for round_ in range(1, rng.choice([1, 2, 2, 3]) + 1):
+            fields: dict[str, object] = {"task_type": task_type, "gold": rng.random() < 0.1}
+            if task_type == "grounding":
+                fields["boxes"] = _boxes(rng.uniform(0, 30))
+            elif task_type == "ocr":
+                fields["ocr_lines"] = (OcrLine(text=rng.choice(["OPEN", "OPEM", "CLOSED"]), box=Box(x1=1, y1=1, x2=50, y2=20)),)
+            else:
+                fields["conversations"] = _caption(" ".join(caption[: rng.randint(4, 6)]))
+            sample = _round(item, round_, **fields)
+            rounds.append(sample.model_copy(update={"sample_id": f"{index}-{round_}"}) if not item else sample)
+    rng.shuffle(rounds)
+    return rounds
+
+
+def _outputs(run_dir: RunDir) -> dict[str, bytes]:
+    paths = (run_dir.manifest, run_dir.agreement, run_dir.review_tasks, run_dir.review_label_config, run_dir.agreement_stats)
+    return {path.name: path.read_bytes() for path in paths}
+
+
+def test_the_stage_writes_the_same_bytes_whatever_its_chunk_size(recipe: Recipe, tmp_path: Path) -> None:
+    """Chunks of one round, of a few and of every round write what measuring every item at once gives."""
+    rounds = _shuffled_rounds()
+    result = measure_agreement(rounds, recipe.quality, WordOverlapScorer())
+    assert result.review and result.resolved_by_gold
+    assert any(sample.metrics.bertscore_f1 is not None for sample in result.released)
+    expected = RunDir(tmp_path / "expected")
+    write_manifest(result.released, expected.manifest)
+    result.table().to_parquet(expected.agreement, index=False)
+    tasks = json.dumps([review_task(item) for item in result.review], indent=2, ensure_ascii=False)
+    for chunk_rows in (1, 2, 7, 10_000):
+        run_dir = RunDir(tmp_path / f"chunks of {chunk_rows}")
+        write_manifest(rounds, run_dir.ingested)
+        run = SimpleNamespace(run_dir=run_dir, recipe=recipe)
+        scorer = WordOverlapScorer()
+        stats = run_agreement(run, scorer, chunk_rows=chunk_rows)  # type: ignore[arg-type]
+        assert stats == {"rounds_in": len(rounds), **result.stats(), "review_tasks": len(result.review)}
+        assert run_dir.manifest.read_bytes() == expected.manifest.read_bytes()
+        assert run_dir.agreement.read_bytes() == expected.agreement.read_bytes()
+        assert run_dir.review_tasks.read_text(encoding="utf-8") == tasks
+        if chunk_rows == 1:
+            assert len(scorer.calls) > 1  # several chunks were scored, each in its own call
+            first = _outputs(run_dir)
+        else:
+            assert _outputs(run_dir) == first
+    rerun = RunDir(tmp_path / "chunks of 7")
+    run_agreement(SimpleNamespace(run_dir=rerun, recipe=recipe), WordOverlapScorer(), chunk_rows=7)  # type: ignore[arg-type]
+    assert _outputs(rerun) == first
+    outputs = ["agreement.parquet", "agreement_stats.json", "ingested.parquet", "manifest.parquet", "review"]
+    assert sorted(path.name for path in rerun.path.iterdir()) == outputs  # no temporary file left behind
+
+
+def test_item_keys_fall_back_to_the_sample_id_as_item_key_does() -> None:
+    samples = [_round("i1", 1, task_type="caption"), _round("", 2, task_type="caption")]
+    table = pa.table({"item_id": ["i1", "", None], "sample_id": ["i1-1", "-2", "x-3"]})
+    assert item_keys(table).to_pylist() == [item_key(samples[0]), item_key(samples[1]), "x-3"] == ["i1", "-2", "x-3"]
