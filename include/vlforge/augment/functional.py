@@ -64,8 +64,10 @@ def build_transform(cls: type, **kwargs: Any) -> Any:
     the template's attributes, set the arguments, and bind the transform's target functions to the copy.
     The result equals ``cls(**kwargs)`` attribute for attribute because a template is kept only when
     albumentations stored every argument unchanged (same value, same types) under its own name; a class
-    that converts one (a scalar into a range, ints into floats) is built afresh every time. The generators
-    are not reset here: whoever applies a transform seeds it first (``run_albumentations``, ``A.Compose``).
+    that converts one (a scalar into a range, ints into floats) is built afresh every time. State that
+    ``__init__`` derives from an argument under another name would escape that check: the op contract
+    tests compare the copies with freshly built transforms over the whole op table. The generators are not
+    reset here: whoever applies a transform seeds it first (``run_albumentations``, ``A.Compose``).
 
     Returns:
         A new transform, equal to ``cls(**kwargs)``.
