@@ -225,7 +225,7 @@ class ObjectStoreImages(ImageStore):
             self.home.fetch(self._key(sha256, extension), local)
         return local
 
-    def put(self, data: bytes, extension: str) -> str:
-        digest = super().put(data, extension)
+    def put(self, data: bytes, extension: str, sha256: str | None = None) -> str:
+        digest = super().put(data, extension, sha256)
         self.home.upload_if_absent(super().path_for(digest, extension), self._key(digest, extension))
         return digest

@@ -62,13 +62,20 @@ class ImageStore:
     def path_for(self, sha256: str, extension: str) -> Path:
         return self.root / sha256[:2] / f"{sha256}.{extension}"
 
-    def put(self, data: bytes, extension: str) -> str:
+    def put(self, data: bytes, extension: str, sha256: str | None = None) -> str:
         """Store ``data`` unless an identical file is already there.
+
+        Args:
+            data: the file's bytes.
+            extension: its extension in the store (``jpg``, ``png``, ``mp4``).
+            sha256: the sha256 of ``data`` when the caller has just computed it (an augmented copy's
+                ``ImageRef``): hashing a 150 KB JPEG costs about a fifth of encoding it, and the augment
+                stage would otherwise hash every copy twice.
 
         Returns:
             The sha256 of ``data``.
         """
-        digest = sha256_bytes(data)
+        digest = sha256_bytes(data) if sha256 is None else sha256
         target = self.path_for(digest, extension)
         if not target.exists():
             atomic_write_bytes(target, data)

@@ -40,6 +40,14 @@ def test_same_bytes_are_stored_once(store: ImageStore) -> None:
     assert store.path_for(first, "png").stat().st_mtime_ns == modified  # not rewritten
 
 
+def test_put_with_the_digest_already_computed_does_not_hash_again(store: ImageStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    hashed: list[bytes] = []
+    monkeypatch.setattr(store_module, "sha256_bytes", lambda data: hashed.append(data) or sha256_bytes(data))
+    assert store.put(b"abc", "png", ABC_SHA256) == ABC_SHA256
+    assert store.path_for(ABC_SHA256, "png").read_bytes() == b"abc" and hashed == []
+    assert store.put(b"abcd", "png") == sha256_bytes(b"abcd") and hashed == [b"abcd"]
+
+
 def test_different_bytes_get_different_files(store: ImageStore) -> None:
     real = Path(__file__).read_bytes()
     digests = {store.put(b"abc", "png"), store.put(real, "png")}

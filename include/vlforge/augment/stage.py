@@ -164,7 +164,7 @@ def augment_shard(run: RunDescription, shard: dict[str, Any], scorer: Scorer | N
                 dropped[_drop_reason(sample, config)] += 1
                 continue
             new, encoded = result
-            store.put(encoded, new.images[0].format)
+            store.put(encoded, new.images[0].format, new.images[0].sha256)
             out.append(AugmentedCopy(new, sample.sample_id, copy_index))
         del data
     paraphrase_counts = {"candidates": 0, "unchanged": 0, "kept": 0, "rejected": 0}

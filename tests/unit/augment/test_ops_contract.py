@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
 from augment_photos import bus_boxes, bus_image, bus_targets  # noqa: F401  (fixtures)
 
+from vlforge.augment.functional import TRANSFORM_TEMPLATES, build_transform
 from vlforge.augment.ops import REGISTRY, build_op
 from vlforge.augment.targets import Targets
 
@@ -142,3 +145,59 @@ def test_pixel_only_ops_give_the_bytes_of_a_seeded_compose(name, params, seed, b
     expected = A.Compose(transforms, seed=int(drawn.get("aug_seed", 0)))(image=bus_image.copy())["image"]
     image, targets = op.apply(bus_image, bus_targets, drawn)
     assert image.tobytes() == np.ascontiguousarray(expected).tobytes() and targets == bus_targets
+
+
+def transform_state(transform) -> tuple[str, dict]:
+    """Everything a transform holds but its generators (seeded by whoever applies it), its target functions by name."""
+    attributes = {
+        key: value for key, value in vars(transform).items() if key not in ("random_generator", "py_random", "seed", "_key2func")
+    }
+    bound = {key: (function.__func__, function.__self__ is transform) for key, function in transform._key2func.items()}
+    return repr(attributes), bound
+
+
+@pytest.mark.parametrize(("name", "params"), OP_TABLE)
+def test_transforms_copied_from_a_template_equal_freshly_built_ones(name, params, monkeypatch) -> None:
+    # functional.build_transform validates once per class and copies after: the copies must be what albumentations builds
+    op = build_op(name, params)
+    for seed in range(8):
+        drawn = op.sample(np.random.default_rng(seed))
+        TRANSFORM_TEMPLATES.clear()
+        try:
+            op.transforms(op.sample(np.random.default_rng(100 + seed)), 640, 329)  # templates from other values
+        except NotImplementedError:  # the op applies itself without albumentations
+            return
+        copied = op.transforms(drawn, 640, 329)
+        with monkeypatch.context() as patched:
+            patched.setattr(sys.modules[type(op).__module__], "build_transform", lambda cls, **kwargs: cls(**kwargs))
+            fresh = op.transforms(drawn, 640, 329)
+        assert [transform_state(t) for t in copied] == [transform_state(t) for t in fresh]
+        assert all(bound_to_itself for t in copied for _, bound_to_itself in transform_state(t)[1].values())
+
+
+def test_a_transform_whose_arguments_albumentations_converts_is_built_afresh() -> None:
+    import albumentations as A
+
+    TRANSFORM_TEMPLATES.clear()
+    first = build_transform(
+        A.CoarseDropout, num_holes_range=(1, 1), hole_height_range=(0.1, 0.1), hole_width_range=(0.1, 0.1), fill=0
+    )
+    second = build_transform(
+        A.CoarseDropout, num_holes_range=(2, 2), hole_height_range=(0.2, 0.2), hole_width_range=(0.3, 0.3), fill=0
+    )
+    assert TRANSFORM_TEMPLATES[(A.CoarseDropout, ("fill", "hole_height_range", "hole_width_range", "num_holes_range"))] is None
+    assert (first.fill, second.fill) == (0.0, 0.0)  # albumentations stores the int fill as a float
+    assert (second.num_holes_range, second.hole_height_range) == ((2, 2), (0.2, 0.2))
+
+
+def test_a_copied_transform_shares_no_running_state_with_its_template(bus_image) -> None:
+    import albumentations as A
+
+    TRANSFORM_TEMPLATES.clear()
+    build_transform(A.GaussNoise, std_range=(0.1, 0.1), p=1.0)
+    template = TRANSFORM_TEMPLATES[(A.GaussNoise, ("p", "std_range"))]
+    copied = build_transform(A.GaussNoise, std_range=(0.05, 0.05), p=1.0)
+    A.Compose([copied], bbox_params=A.BboxParams(format="pascal_voc"), seed=3)(image=bus_image.copy(), bboxes=np.zeros((0, 4)))
+    assert copied.std_range == (0.05, 0.05) and template.std_range == (0.1, 0.1)
+    assert copied.params and not template.params
+    assert copied.processors and not template.processors

@@ -7,6 +7,7 @@ from typing import Any
 import albumentations as A
 import numpy as np
 
+from vlforge.augment.functional import build_transform
 from vlforge.augment.ops.base import Op, RangeParams, draw_seed, register, uniform
 
 
@@ -35,4 +36,4 @@ class ColorJitter(Op):
 
     def transforms(self, params: dict[str, Any], width: int, height: int) -> list[Any]:
         b, c, s, h = (float(params[k]) for k in ("brightness", "contrast", "saturation", "hue"))
-        return [A.ColorJitter(brightness=(b, b), contrast=(c, c), saturation=(s, s), hue=(h, h), p=1.0)]
+        return [build_transform(A.ColorJitter, brightness=(b, b), contrast=(c, c), saturation=(s, s), hue=(h, h), p=1.0)]

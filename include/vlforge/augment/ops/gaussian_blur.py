@@ -7,6 +7,7 @@ from typing import Any
 import albumentations as A
 import numpy as np
 
+from vlforge.augment.functional import build_transform
 from vlforge.augment.ops.base import Op, RangeParams, register, uniform
 
 
@@ -24,4 +25,4 @@ class GaussianBlur(Op):
 
     def transforms(self, params: dict[str, Any], width: int, height: int) -> list[Any]:
         s = float(params["sigma"])
-        return [A.GaussianBlur(blur_limit=(0, 0), sigma_limit=(s, s), p=1.0)]
+        return [build_transform(A.GaussianBlur, blur_limit=(0, 0), sigma_limit=(s, s), p=1.0)]

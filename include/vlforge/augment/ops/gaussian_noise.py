@@ -7,6 +7,7 @@ from typing import Any
 import albumentations as A
 import numpy as np
 
+from vlforge.augment.functional import build_transform
 from vlforge.augment.ops.base import Op, RangeParams, draw_seed, register, uniform
 
 
@@ -24,4 +25,4 @@ class GaussianNoise(Op):
 
     def transforms(self, params: dict[str, Any], width: int, height: int) -> list[Any]:
         s = float(params["std"])
-        return [A.GaussNoise(std_range=(s, s), mean_range=(0.0, 0.0), per_channel=True, p=1.0)]
+        return [build_transform(A.GaussNoise, std_range=(s, s), mean_range=(0.0, 0.0), per_channel=True, p=1.0)]

@@ -10,6 +10,7 @@ from typing import Any
 import albumentations as A
 import numpy as np
 
+from vlforge.augment.functional import build_transform
 from vlforge.augment.ops.base import Op, OpParams, register
 
 
@@ -23,4 +24,4 @@ class HorizontalFlip(Op):
         return {}
 
     def transforms(self, params: dict[str, Any], width: int, height: int) -> list[Any]:
-        return [A.HorizontalFlip(p=1.0)]
+        return [build_transform(A.HorizontalFlip, p=1.0)]

@@ -8,6 +8,7 @@ import albumentations as A
 import numpy as np
 from pydantic import model_validator
 
+from vlforge.augment.functional import build_transform
 from vlforge.augment.ops.base import Op, RangeParams, register
 
 
@@ -31,4 +32,4 @@ class Jpeg(Op):
 
     def transforms(self, params: dict[str, Any], width: int, height: int) -> list[Any]:
         q = int(params["quality"])
-        return [A.ImageCompression(compression_type="jpeg", quality_range=(q, q), p=1.0)]
+        return [build_transform(A.ImageCompression, compression_type="jpeg", quality_range=(q, q), p=1.0)]

@@ -10,6 +10,7 @@ from typing import Any
 import albumentations as A
 import numpy as np
 
+from vlforge.augment.functional import build_transform
 from vlforge.augment.ops.base import Op, RangeParams, register, uniform
 
 
@@ -35,6 +36,6 @@ class LowLight(Op):
     def transforms(self, params: dict[str, Any], width: int, height: int) -> list[Any]:
         b, c, g = float(params["brightness"]), float(params["contrast"]), float(params["gamma"])
         return [
-            A.RandomBrightnessContrast(brightness_limit=(b, b), contrast_limit=(c, c), p=1.0),
-            A.RandomGamma(gamma_limit=(g, g), p=1.0),
+            build_transform(A.RandomBrightnessContrast, brightness_limit=(b, b), contrast_limit=(c, c), p=1.0),
+            build_transform(A.RandomGamma, gamma_limit=(g, g), p=1.0),
         ]

@@ -8,6 +8,7 @@ import albumentations as A
 import numpy as np
 from pydantic import model_validator
 
+from vlforge.augment.functional import build_transform
 from vlforge.augment.ops.base import Op, RangeParams, odd_int, register, uniform
 
 
@@ -33,5 +34,7 @@ class MotionBlur(Op):
     def transforms(self, params: dict[str, Any], width: int, height: int) -> list[Any]:
         k, a = int(params["kernel"]), float(params["angle"])
         return [
-            A.MotionBlur(blur_limit=(k, k), angle_range=(a, a), direction_range=(0.0, 0.0), allow_shifted=False, p=1.0)
+            build_transform(
+                A.MotionBlur, blur_limit=(k, k), angle_range=(a, a), direction_range=(0.0, 0.0), allow_shifted=False, p=1.0
+            )
         ]

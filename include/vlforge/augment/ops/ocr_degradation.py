@@ -14,7 +14,7 @@ import albumentations as A
 import cv2
 import numpy as np
 
-from vlforge.augment.functional import shadow_gradient
+from vlforge.augment.functional import build_transform, shadow_gradient
 from vlforge.augment.ops.base import Op, RangeParams, register, uniform
 from vlforge.augment.targets import Targets
 
@@ -45,15 +45,17 @@ class OcrDegradation(Op):
     def transforms(self, params: dict[str, Any], width: int, height: int) -> list[Any]:
         sx, r, sigma = float(params["shear"]), float(params["rotate"]), float(params["blur_sigma"])
         return [
-            A.Affine(
+            build_transform(
+                A.Affine,
                 shear={"x": (sx, sx), "y": (0.0, 0.0)},
                 rotate=(r, r),
-                scale=(1.0, 1.0),
+                # scale and fill as albumentations stores them (a dict, a float), so build_transform can copy the transform
+                scale={"x": (1.0, 1.0), "y": (1.0, 1.0)},
                 border_mode=cv2.BORDER_CONSTANT,
-                fill=255,
+                fill=255.0,
                 p=1.0,
             ),
-            A.GaussianBlur(blur_limit=(0, 0), sigma_limit=(sigma, sigma), p=1.0),
+            build_transform(A.GaussianBlur, blur_limit=(0, 0), sigma_limit=(sigma, sigma), p=1.0),
         ]
 
     def apply(self, image: np.ndarray, targets: Targets, params: dict[str, Any]) -> tuple[np.ndarray, Targets]:

@@ -12,6 +12,7 @@ import albumentations as A
 import cv2
 import numpy as np
 
+from vlforge.augment.functional import build_transform
 from vlforge.augment.ops.base import Op, RangeParams, draw_seed, register, uniform
 
 
@@ -29,4 +30,6 @@ class Perspective(Op):
 
     def transforms(self, params: dict[str, Any], width: int, height: int) -> list[Any]:
         s = float(params["scale"])
-        return [A.Perspective(scale=(s, s), keep_size=True, fit_output=False, border_mode=cv2.BORDER_CONSTANT, p=1.0)]
+        return [
+            build_transform(A.Perspective, scale=(s, s), keep_size=True, fit_output=False, border_mode=cv2.BORDER_CONSTANT, p=1.0)
+        ]

@@ -13,6 +13,7 @@ import albumentations as A
 import numpy as np
 from pydantic import Field, model_validator
 
+from vlforge.augment.functional import build_transform
 from vlforge.augment.ops.base import Op, RangeParams, draw_seed, register, uniform
 
 
@@ -47,6 +48,6 @@ class RandomErasing(Op):
 
     def transforms(self, params: dict[str, Any], width: int, height: int) -> list[Any]:
         n, h, w = int(params["num_holes"]), float(params["hole_height"]), float(params["hole_width"])
-        return [
-            A.CoarseDropout(num_holes_range=(n, n), hole_height_range=(h, h), hole_width_range=(w, w), fill=0, p=1.0)
-        ]
+        # fill as a float, as albumentations stores it, so build_transform can copy the transform
+        holes = {"num_holes_range": (n, n), "hole_height_range": (h, h), "hole_width_range": (w, w)}
+        return [build_transform(A.CoarseDropout, **holes, fill=0.0, p=1.0)]

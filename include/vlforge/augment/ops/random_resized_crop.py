@@ -13,7 +13,7 @@ import albumentations as A
 import numpy as np
 from pydantic import Field, model_validator
 
-from vlforge.augment.functional import crop_fractions, crop_window
+from vlforge.augment.functional import build_transform, crop_fractions, crop_window
 from vlforge.augment.ops.base import Op, RangeParams, register, uniform
 
 
@@ -47,4 +47,7 @@ class RandomResizedCrop(Op):
         x0, y0, x1, y1 = crop_window(
             width, height, params["x_min_frac"], params["y_min_frac"], params["width_frac"], params["height_frac"]
         )
-        return [A.Crop(x_min=x0, y_min=y0, x_max=x1, y_max=y1, p=1.0), A.Resize(height=height, width=width, p=1.0)]
+        return [
+            build_transform(A.Crop, x_min=x0, y_min=y0, x_max=x1, y_max=y1, p=1.0),
+            build_transform(A.Resize, height=height, width=width, p=1.0),
+        ]

@@ -15,6 +15,7 @@ import albumentations as A
 import cv2
 import numpy as np
 
+from vlforge.augment.functional import build_transform
 from vlforge.augment.ops.base import Op, RangeParams, register, uniform
 
 
@@ -40,18 +41,19 @@ class Rotate(Op):
         angle = float(params["angle"])
         turn = angle % 360.0
         if turn == 0.0:
-            return [A.NoOp(p=1.0)]
+            return [build_transform(A.NoOp, p=1.0)]
         if turn == 90.0:
-            return [A.Transpose(p=1.0), A.VerticalFlip(p=1.0)]
+            return [build_transform(A.Transpose, p=1.0), build_transform(A.VerticalFlip, p=1.0)]
         if turn == 180.0:
-            return [A.HorizontalFlip(p=1.0), A.VerticalFlip(p=1.0)]
+            return [build_transform(A.HorizontalFlip, p=1.0), build_transform(A.VerticalFlip, p=1.0)]
         if turn == 270.0:
-            return [A.Transpose(p=1.0), A.HorizontalFlip(p=1.0)]
+            return [build_transform(A.Transpose, p=1.0), build_transform(A.HorizontalFlip, p=1.0)]
         return [
-            A.Rotate(
+            build_transform(
+                A.Rotate,
                 limit=(angle, angle),
                 border_mode=cv2.BORDER_CONSTANT,
-                fill=0,
+                fill=0.0,  # a float, as albumentations stores it, so build_transform can copy the transform
                 rotate_method="largest_box",
                 crop_border=False,
                 p=1.0,
