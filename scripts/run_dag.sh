@@ -25,6 +25,10 @@ export AIRFLOW__CORE__EXECUTION_API_SERVER_URL=http://127.0.0.1:$port/execution/
 # `dags test` queues every mapped task at once; a task token's default life (600 s) ran out for shards that
 # waited longer in the queue ("Invalid auth token", and the run then waited forever): one day instead.
 export AIRFLOW__EXECUTION_API__JWT_EXPIRATION_TIME=${AIRFLOW__EXECUTION_API__JWT_EXPIRATION_TIME:-86400}
+# A task's supervisor checks whether its task process has exited between waits of this many seconds (default 5):
+# a large process (a gate with Great Expectations loaded) often ends just after the first check, and its worker,
+# one of the VLFORGE_CORES, then sat idle for 5 s more before taking the next task. Heartbeats go as often.
+export AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL=${AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL:-1}
 
 mkdir -p "$AIRFLOW_HOME/logs"
 server_log=$AIRFLOW_HOME/logs/run_dag_api_server.log
