@@ -7,8 +7,16 @@ pandas: 3-4 s on a busy 2-core machine) are paid once per run instead of once pe
 Which modules: every ``vlforge`` module that the DAG's file imports anywhere (its tasks import inside
 their bodies), read from the file's syntax tree. Nothing runs at DAG parse time that did not before,
 torch is not among them (vlforge imports it only where a model is used), and the arguments go to
-Airflow's own CLI unchanged. With ``VLFORGE_WAIT_FOR_URL`` set it then waits for that URL to answer
-(the Execution API server that ``run_dag.sh`` starts meanwhile), so the two start-ups overlap.
+Airflow's own CLI unchanged. With ``VLFORGE_WAIT_FOR_URL`` set it asks that URL (the Execution API
+server that ``run_dag.sh`` starts meanwhile) from a thread while it preloads: the server does most of
+its start-up on its first request (10 s on a busy machine), so that work overlaps the preloading too.
+
+``airflow dags test --use-executor`` looks at the run again only after a one-second sleep whenever no
+task is ready to queue (``Dag.test`` calls ``time.sleep(1)``): about half a second lost at each of the
+release DAG's twenty steps. That one sleep is replaced by a wait on the executor's result queue, so the
+loop wakes as soon as a task process ends, at most one second later as before; every other caller of
+``time.sleep`` sleeps as it did. When Airflow's command returns, the process ends at once with its
+status (``end_now``).
 
     python scripts/airflow_preloaded.py dags test --use-executor DAG_ID -c CONF
 """
@@ -20,7 +28,10 @@ import importlib
 import os
 import sys
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 
 def task_modules(dag_file: Path) -> list[str]:
@@ -43,7 +54,9 @@ def preload(dag_id: str) -> None:
     modules = task_modules(dag_file)
     for name in modules:
         importlib.import_module(name)
-    print(f"preloaded {len(modules)} vlforge modules of {dag_file.name} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    print(
+        f"preloaded {len(modules)} vlforge modules of {dag_file.name} in {time.perf_counter() - started:.1f} s", file=sys.stderr
+    )
 
 
 def wait_for(url: str, timeout_s: float = 300.0) -> None:
@@ -53,7 +66,8 @@ def wait_for(url: str, timeout_s: float = 300.0) -> None:
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            urllib.request.urlopen(url, timeout=1).close()
+            # One patient request: the server's first answer is slow, and short timeouts only queue more requests behind it.
+            urllib.request.urlopen(url, timeout=max(1.0, deadline - time.monotonic())).close()
             return
         except OSError as error:
             if time.monotonic() > deadline:
@@ -64,17 +78,73 @@ def wait_for(url: str, timeout_s: float = 300.0) -> None:
             time.sleep(0.2)
 
 
+def wake_dag_test_when_a_task_ends() -> None:
+    """Make ``Dag.test``'s one-second sleep end as soon as the executor has a result to read.
+
+    Only a ``time.sleep`` called by ``Dag.test`` itself, with an executor whose result queue can be
+    polled (the LocalExecutor's), is replaced; the loop then reads the result and queues what follows.
+    """
+    from airflow.sdk.definitions.dag import DAG
+
+    dag_test = DAG.test.__code__
+    sleep = time.sleep
+
+    def sleep_or_wait_for_a_result(seconds: float) -> None:
+        caller = sys._getframe(1)
+        sleep_until_a_result(seconds, caller.f_locals.get("executor") if caller.f_code is dag_test else None, sleep)
+
+    time.sleep = sleep_or_wait_for_a_result
+
+
+def sleep_until_a_result(seconds: float, executor: Any, sleep: Callable[[float], None] = time.sleep) -> None:
+    """Wait ``seconds``, or less: until ``executor``'s result queue has something to read (None: just sleep)."""
+    results = getattr(getattr(executor, "result_queue", None), "_reader", None)
+    if results is None:
+        sleep(seconds)
+    else:
+        results.poll(seconds)
+
+
 def main() -> None:
     args = sys.argv[1:]
     positional = [arg for arg in args if not arg.startswith("-")]
-    if positional[:2] == ["dags", "test"] and len(positional) > 2:
-        preload(positional[2])
-    if os.environ.get("VLFORGE_WAIT_FOR_URL"):  # the API server started beside this process (run_dag.sh)
-        wait_for(os.environ["VLFORGE_WAIT_FOR_URL"])
+    server_url = os.environ.get("VLFORGE_WAIT_FOR_URL")  # the API server started beside this process (run_dag.sh)
+    dag_test = positional[:2] == ["dags", "test"] and len(positional) > 2
+    with ThreadPoolExecutor(max_workers=1) as waiting:
+        server_up = waiting.submit(wait_for, server_url) if server_url else None
+        if dag_test:
+            preload(positional[2])
+        if server_up is not None:
+            server_up.result()
+    # Airflow's configuration first, as its own entry point does: importing its modules in another order can cycle.
     from airflow.__main__ import main as airflow_main
 
+    if dag_test and "--use-executor" in args:
+        wake_dag_test_when_a_task_ends()
     sys.argv = ["airflow", *args]
-    airflow_main()
+    try:
+        airflow_main()
+        status = 0
+    except SystemExit as stop:  # Airflow's way to give the exit status, or a message and status 1
+        if isinstance(stop.code, str):
+            print(stop.code, file=sys.stderr)
+        status = stop.code if isinstance(stop.code, int) else 0 if stop.code is None else 1
+    end_now(status)
+
+
+def end_now(status: int) -> None:
+    """Flush the output and end the process without Python's teardown of every module it loaded.
+
+    That teardown (Great Expectations, pandas, scipy, Airflow) took 9-15 s on a busy 2-core machine
+    after the run had finished; by then the executor has joined its workers and every task's state is
+    in the database, and no handler left at exit has anything to keep.
+    """
+    import logging
+
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 if __name__ == "__main__":

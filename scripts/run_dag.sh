@@ -25,12 +25,18 @@ export AIRFLOW__CORE__EXECUTION_API_SERVER_URL=http://127.0.0.1:$port/execution/
 # `dags test` queues every mapped task at once; a task token's default life (600 s) ran out for shards that
 # waited longer in the queue ("Invalid auth token", and the run then waited forever): one day instead.
 export AIRFLOW__EXECUTION_API__JWT_EXPIRATION_TIME=${AIRFLOW__EXECUTION_API__JWT_EXPIRATION_TIME:-86400}
+# A task's supervisor checks whether its task process has exited between waits of this many seconds (default 5):
+# a large process (a gate with Great Expectations loaded) often ends just after the first check, and its worker,
+# one of the VLFORGE_CORES, then sat idle for 5 s more before taking the next task. Heartbeats go as often.
+export AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL=${AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL:-1}
 
 mkdir -p "$AIRFLOW_HOME/logs"
 server_log=$AIRFLOW_HOME/logs/run_dag_api_server.log
 setsid "$airflow" api-server --apps execution -H 127.0.0.1 -p "$port" > "$server_log" 2>&1 &
 server=$!
-trap 'kill -TERM -- -"$server" 2> /dev/null || true; wait "$server" 2> /dev/null || true' EXIT
+# KILL, not TERM: once the run has ended the server has nothing to finish, and after a TERM its Python teardown
+# (every Airflow module) kept the run waiting 10 s or more on a busy machine.
+trap 'kill -KILL -- -"$server" 2> /dev/null || true; wait "$server" 2> /dev/null || true' EXIT
 # The API server and the preloading run side by side; airflow_preloaded.py waits for the server's health.
 VLFORGE_WAIT_FOR_URL=http://127.0.0.1:$port/execution/health \
     "$python" "$(dirname "$0")/airflow_preloaded.py" dags test --use-executor "$dag_id" -c "$conf"

@@ -8,8 +8,12 @@ cannot run (a missing column) fails. Each stage declares its own tables and suit
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -63,24 +67,38 @@ def run_gate(name: str, tables: dict[str, pd.DataFrame], suites: dict[str, Any],
     """
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
-    context = gx.get_context(mode="file", project_root_dir=str(run_dir.path))
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    context.variables.save()
-    datasource = _datasource(context, name)
-    results = {}
-    for table_name, suite in suites.items():
-        asset_names = datasource.get_asset_names()
-        asset = datasource.get_asset(table_name) if table_name in asset_names else datasource.add_dataframe_asset(table_name)
-        batch = next((b for b in asset.batch_definitions if b.name == "whole"), None) or asset.add_batch_definition_whole_dataframe("whole")
-        definition = context.validation_definitions.add_or_update(
-            gx.ValidationDefinition(name=f"{name}.{table_name}", data=batch, suite=context.suites.add_or_update(suite))
+    with _gx_project_lock(run_dir):
+        context = gx.get_context(mode="file", project_root_dir=str(run_dir.path))
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        context.variables.save()
+        datasource = _datasource(context, name)
+        earlier_results = set(context.validation_results_store.list_keys())
+        results = {}
+        for table_name, suite in suites.items():
+            asset_names = datasource.get_asset_names()
+            asset = datasource.get_asset(table_name) if table_name in asset_names else datasource.add_dataframe_asset(table_name)
+            batch = next(
+                (b for b in asset.batch_definitions if b.name == "whole"), None
+            ) or asset.add_batch_definition_whole_dataframe("whole")
+            definition = context.validation_definitions.add_or_update(
+                gx.ValidationDefinition(name=f"{name}.{table_name}", data=batch, suite=context.suites.add_or_update(suite))
+            )
+            results[table_name] = definition.run(batch_parameters={"dataframe": tables[table_name]}, result_format="SUMMARY")
+        # This gate's pages and the index only: the earlier gates' pages are built already, and rebuilding
+        # every page at every gate grew with the number of gates before it.
+        context.build_data_docs(
+            resource_identifiers=[key for key in context.validation_results_store.list_keys() if key not in earlier_results]
+            + [ExpectationSuiteIdentifier(name=suite.name) for suite in suites.values()]
         )
-        results[table_name] = definition.run(batch_parameters={"dataframe": tables[table_name]}, result_format="SUMMARY")
-    context.build_data_docs()
     full_path = run_dir.gate_results(name)
-    atomic_write_text(full_path, json.dumps({table: result.to_json_dict() for table, result in results.items()}, indent=2, default=str))
-    failures = [_describe_failure(table, item) for table, result in results.items() for item in result.results if not item.success]
+    atomic_write_text(
+        full_path, json.dumps({table: result.to_json_dict() for table, result in results.items()}, indent=2, default=str)
+    )
+    failures = [
+        _describe_failure(table, item) for table, result in results.items() for item in result.results if not item.success
+    ]
     result = GateResult(
         name=name,
         passed=not failures,
@@ -90,7 +108,9 @@ def run_gate(name: str, tables: dict[str, pd.DataFrame], suites: dict[str, Any],
         result_path=str(full_path),
     )
     atomic_write_text(run_dir.gate_summary(name), json.dumps(asdict(result), indent=2, default=str))
-    log.info("gate %s: %s, %d expectations, failed: %s", name, "passed" if result.passed else "FAILED", result.evaluated, result.failed)
+    log.info(
+        "gate %s: %s, %d expectations, failed: %s", name, "passed" if result.passed else "FAILED", result.evaluated, result.failed
+    )
     if not result.passed:
         raise GateFailed(result)
     return result
@@ -105,6 +125,24 @@ def suite_columns(suite: Any) -> list[str]:
             if name is not None and name not in columns:
                 columns.append(name)
     return columns
+
+
+@contextmanager
+def _gx_project_lock(run_dir: RunDir) -> Iterator[None]:
+    """Hold the run folder's GX project for one gate at a time.
+
+    Gates of parallel branches (``gate_synth`` beside ``gate_quality``) run at once on every core, and
+    each rewrites the project file (``great_expectations.yml``) as it adds its data source: a gate that
+    read it half-written failed with "Error while processing DataContextConfig". An exclusive
+    ``flock`` on the run folder serialises them; it is released when the process ends, however it ends.
+    """
+    run_dir.path.mkdir(parents=True, exist_ok=True)
+    folder = os.open(run_dir.path, os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(folder)
 
 
 def gate_summaries(run_dir: RunDir) -> list[dict[str, Any]]:

@@ -1,11 +1,15 @@
-"""scripts/airflow_preloaded.py: which modules it loads before Airflow's executor forks the task processes."""
+"""scripts/airflow_preloaded.py: which modules it loads before the executor forks, its wait for a task's result, its exit."""
 
 from __future__ import annotations
 
 import importlib.util
+import multiprocessing
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -34,7 +38,35 @@ def test_release_dag_preloads_its_stages_without_torch() -> None:
         "import sys; sys.path.insert(0, 'scripts'); import airflow_preloaded as p; p.preload('vlforge_release'); "
         "print('torch' in sys.modules, 'vlforge.augment.stage' in sys.modules)"
     )
-    env = {"PYTHONPATH": str(REPO / "include"), "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-           "NO_ALBUMENTATIONS_UPDATE": "1", "GX_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
+    env = {
+        "PYTHONPATH": str(REPO / "include"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "NO_ALBUMENTATIONS_UPDATE": "1",
+        "GX_ANALYTICS_ENABLED": "False",
+        "HF_HUB_OFFLINE": "1",
+    }
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "True"]
+
+
+def test_the_wait_ends_when_the_executor_has_a_result_and_sleeps_without_one() -> None:
+    results = multiprocessing.SimpleQueue()
+    executor = SimpleNamespace(result_queue=results)
+    threading.Timer(0.2, results.put, args=(("task key", "success", None),)).start()
+    started = time.monotonic()
+    airflow_preloaded.sleep_until_a_result(60.0, executor)
+    assert time.monotonic() - started < 30.0
+    assert results.get() == ("task key", "success", None)
+    slept: list[float] = []
+    airflow_preloaded.sleep_until_a_result(1.0, None, slept.append)
+    airflow_preloaded.sleep_until_a_result(1.0, SimpleNamespace(), slept.append)
+    assert slept == [1.0, 1.0]
+
+
+def test_end_now_flushes_and_exits_with_the_status_without_exit_handlers() -> None:
+    code = (
+        "import atexit, sys; sys.path.insert(0, 'scripts'); import airflow_preloaded as p; "
+        "atexit.register(print, 'exit handler ran'); print('the run output', end=''); p.end_now(3)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=False)
+    assert (out.returncode, out.stdout) == (3, "the run output")
