@@ -1,11 +1,16 @@
 """Benchmark: peak memory (RSS) of each release stage at two dataset sizes, to show it stays flat.
 
 A Label Studio JSON export of ``N`` tasks is generated over twelve real photographs and scans from
-scikit-image's wheel (each task: one annotation with two to four boxes and a caption of random made-up
+scikit-image's wheel, each downscaled to at most ``PHOTO_SIDE`` (128) pixels a side in its own format
+(each task: one annotation with two to four boxes and a caption of random made-up
 words, drawn from a seeded generator, so no two samples are duplicates). A run is prepared with the
 default recipe, changed only where a synthetic set needs it: compose off, curate's split tolerance
 accepted and drop limit lifted (every sample of one picture is in one split group, so twelve groups
 cannot meet 90/5/5), paraphrasing off (its BERTScore model is a fixed cost, not a per-sample one).
+The photos are downscaled because the Parquet and WebDataset exports embed every sample's image bytes:
+at full size (about 200 KB each) 100,000 samples would write about 40 GB; at 128 pixels (about 12 KB
+each) both exports together write about 2.5 GB, and a run at 10,000 and 100,000 samples stays under 5 GB
+of disk. The release stage's memory does not depend on the images' size beyond one row group of them.
 
 Each stage then runs as the DAG runs it, each in a fresh Python process, whose own peak resident
 set size (``resource.getrusage(RUSAGE_SELF).ru_maxrss``, after the stage) is that stage's figure:
@@ -17,12 +22,16 @@ set size (``resource.getrusage(RUSAGE_SELF).ru_maxrss``, after the stage) is tha
   augment bench's business) and the merge;
 - gate_augment, release (every export format, the report and ``RELEASE.json``).
 
+With ``--keep``, ``--rerun STAGE`` measures one stage again over the runs kept there by an earlier full
+run (for ``release``, their releases are removed first), for instance after changing that stage's code.
+
 The table gives each stage's peak RSS in MiB at each size and the ratio of the largest to the
 smallest; the aim is each ratio under 1.2 from 10,000 to 100,000 samples.
 
 Run::
 
-    PYTHONPATH=include .venv/bin/python bench/bench_memory.py --samples 10000 100000
+    PYTHONPATH=include .venv/bin/python bench/bench_memory.py --samples 10000 100000 --keep /tmp/mem
+    PYTHONPATH=include .venv/bin/python bench/bench_memory.py --samples 10000 100000 --keep /tmp/mem --rerun release
 """
 
 from __future__ import annotations
@@ -52,9 +61,9 @@ LABELS = ("person", "cat", "cup", "rocket", "coin", "text", "horse", "face", "si
 # Caption words: 3,000 made-up words of two to four syllables (a fixed list, the same every run), so that
 # captions differ in their character n-grams as real ones do and dedup's candidate pairs stay few.
 SYLLABLES = [consonant + vowel for consonant in "bdfgklmnprstvz" for vowel in "aeiou"]
-WORDS = tuple(
-    "".join(random.Random(index).choices(SYLLABLES, k=2 + index % 3)) for index in range(3000)
-)
+WORDS = tuple("".join(random.Random(index).choices(SYLLABLES, k=2 + index % 3)) for index in range(3000))
+PHOTO_SIDE = 128
+RUN_JSON = "bench_run.json"  # the prepared run's JSON, kept beside it for ``--rerun``
 STAGES = (
     "ingest", "gate_ingest", "measure_agreement", "gate_quality", "curate", "gate_curate",
     "augment", "merge_augment", "gate_augment", "release",
@@ -102,21 +111,26 @@ def prepare(home: Path, samples: int, seed: int) -> dict[str, Any]:
     from importlib import resources
 
     from PIL import Image
+
     from vlforge.prepare import prepare_run
 
     images = home / "source" / "images"
     images.mkdir(parents=True)
     sizes = {}
     for name in PHOTOS:
-        with resources.as_file(resources.files("skimage") / "data" / name) as photo:
-            shutil.copyfile(photo, images / name)
-        with Image.open(images / name) as image:
-            sizes[name] = image.size
+        with resources.as_file(resources.files("skimage") / "data" / name) as photo, Image.open(photo) as image:
+            small = image.copy()
+            small.thumbnail((PHOTO_SIDE, PHOTO_SIDE))
+            small.save(images / name, format=image.format)
+            sizes[name] = small.size
     export = home / "source" / "export.json"
     write_export(export, samples, sizes, seed)
     recipe = home / "bench_recipe.yaml"
     recipe.write_text(RECIPE_YAML, encoding="utf-8")
-    run = prepare_run(home, "bench", "run1", str(recipe), source=str(export), source_format="label_studio", seed=seed, phase="main")
+    run = prepare_run(
+        home, "bench", "run1", str(recipe), source=str(export), source_format="label_studio", seed=seed, phase="main"
+    )
+    (home / RUN_JSON).write_text(json.dumps(run.to_json()), encoding="utf-8")
     return run.to_json()
 
 
@@ -194,6 +208,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--until", choices=STAGES, default=STAGES[-1], help="the last stage to run (default: release)")
     parser.add_argument("--keep", type=Path, default=None, help="build the runs under this folder and keep them")
+    parser.add_argument("--rerun", choices=STAGES, help="with --keep: measure only this stage again over the kept runs")
     parser.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)
     parser.add_argument("--run", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -204,14 +219,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(json.dumps({"peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
         return {}
 
-    stages = STAGES[: STAGES.index(args.until) + 1]
+    if args.rerun and not args.keep:
+        parser.error("--rerun needs --keep: the folder of the runs to measure again")
+    stages = (args.rerun,) if args.rerun else STAGES[: STAGES.index(args.until) + 1]
     figures: dict[str, dict[str, dict[str, float]]] = {stage: {} for stage in stages}
     with tempfile.TemporaryDirectory(prefix="bench_memory.") as temp:
         root = args.keep or Path(temp)
         for samples in args.samples:
             home = root / f"n{samples}"
-            shutil.rmtree(home, ignore_errors=True)
-            run_json = prepare(home, samples, args.seed)
+            if args.rerun:
+                run_json = json.loads((home / RUN_JSON).read_text(encoding="utf-8"))
+                if args.rerun == "release":  # else the stage finds its release there and returns at once
+                    shutil.rmtree(home / "releases", ignore_errors=True)
+            else:
+                shutil.rmtree(home, ignore_errors=True)
+                run_json = prepare(home, samples, args.seed)
             for stage in stages:
                 figures[stage][str(samples)] = measure(stage, run_json, root / f"n{samples}.log")
                 print(f"  {samples} samples, {stage}: {figures[stage][str(samples)]['peak_rss_mib']:.0f} MiB, "
@@ -232,9 +254,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 def run(quick: bool) -> dict[str, Any]:
     """The harness entry (``bench/run.py``): peak RSS per stage at 10k and 100k samples, and its ratio (aim < 1.2x).
 
-    The release stage is left out of the full run: at 100k samples it writes many GB of Parquet with the images.
+    The full run goes up to the release (about 5 GB of disk with the downscaled photos); the quick one up to curate.
     """
-    sizes, until = (["1000", "4000"], "curate") if quick else (["10000", "100000"], "gate_augment")
+    sizes, until = (["1000", "4000"], "curate") if quick else (["10000", "100000"], "release")
     measured = main(["--samples", *sizes, "--until", until])
     figures = [
         {"label": f"{stage} peak RSS at {size} samples", "value": measured["stages"][stage][size]["peak_rss_mib"], "unit": "MiB"}
@@ -242,7 +264,11 @@ def run(quick: bool) -> dict[str, Any]:
     ]  # fmt: skip
     aims = [{"label": f"{stage} peak RSS, {sizes[1]} vs {sizes[0]} samples", "value": ratio, "op": "<", "target": 1.2}
             for stage, ratio in measured["ratios"].items()]  # fmt: skip
-    return {"figures": figures, "aims": aims, "notes": ["each stage in a fresh process; augment is one shard of the recipe's shard_size"]}
+    return {
+        "figures": figures,
+        "aims": aims,
+        "notes": ["each stage in a fresh process; augment is one shard of the recipe's shard_size"],
+    }
 
 
 if __name__ == "__main__":

@@ -270,6 +270,15 @@ def read_split_manifest(path: Path) -> tuple[list[Sample], list[str]]:
     return table_to_samples(table.select(SCHEMA.names)), splits
 
 
+def iter_split_manifest(path: Path) -> Iterator[tuple[Sample, str]]:
+    """The samples of a split manifest (or any manifest with a ``split`` column) with their splits, in file order, ``BATCH_ROWS`` at a time."""
+    with pq.ParquetFile(path) as parquet:
+        for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=[*SCHEMA.names, SPLIT_COLUMN]):
+            table = pa.Table.from_batches([batch])
+            splits = [str(value) for value in table.column(SPLIT_COLUMN).to_pylist()]
+            yield from zip(table_to_samples(table.select(SCHEMA.names)), splits, strict=True)
+
+
 def read_split_ids(path: Path) -> tuple[list[str], list[str]]:
     """The sample ids and splits of a split manifest, without reading the samples."""
     table = pq.read_table(path, columns=["sample_id", SPLIT_COLUMN])

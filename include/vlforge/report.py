@@ -21,14 +21,16 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from vlforge.config import QualityConfig
 from vlforge.drawing import draw_annotations
 from vlforge.layout import ReleaseDir
+from vlforge.manifest import BATCH_ROWS, iter_manifest, read_samples_by_id
 from vlforge.quality.agreement import METRICS
 from vlforge.records import Sample
 from vlforge.store import ImageStore, atomic_write_bytes, atomic_write_text
-from vlforge.synth.report import mix_by_task_type
+from vlforge.synth.report import mix_of_counts
 from vlforge.views.charts import plotly_js, trend_div
 from vlforge.views.pages import first_gallery_page, release_detail, release_row, trends_from
 from vlforge.views.release_folder import FolderDamage, ReleaseFolder
@@ -73,8 +75,7 @@ class ReportLinks:
 def write_report(
     release_dir: Path,
     release: dict[str, Any],
-    samples: list[Sample],
-    rounds: list[Sample],
+    rounds: Path,
     agreement: pd.DataFrame,
     quality: QualityConfig,
     store: ImageStore,
@@ -84,9 +85,9 @@ def write_report(
 
     Args:
         release_dir: the release being assembled; its ``RELEASE.json``, manifest and images are written already.
+            The released samples are read from its manifest, a batch at a time.
         release: ``RELEASE.json``'s content.
-        samples: the released samples.
-        rounds: every ingested round (for drawing disagreeing rounds side by side).
+        rounds: the manifest of every ingested round (for drawing disagreeing rounds side by side).
         agreement: one row per compared item (``AgreementResult.table``).
         quality: the thresholds.
         store: the image store.
@@ -113,7 +114,7 @@ def write_report(
         charts=charts,
         quality_html=quality_section(release_dir, agreement, quality, rounds, store, count),
         curation_html=_curation_section(release["counts"]),
-        synthetic_html=_synthetic_section(release_dir, samples, store, count, int(release["seed"])),
+        synthetic_html=_synthetic_section(release_dir, store, count, int(release["seed"])),
         training_html=_training_section(release.get("exports", {})),
     )
     atomic_write_text(folder_names.report, page)
@@ -138,7 +139,7 @@ ROUND_COLOURS = ["#1f77b4", "#ff7f0e"]
 
 
 def quality_section(
-    release_dir: Path, agreement: pd.DataFrame, quality: QualityConfig, rounds: list[Sample], store: ImageStore, count: int
+    release_dir: Path, agreement: pd.DataFrame, quality: QualityConfig, rounds: Path, store: ImageStore, count: int
 ) -> str:
     """Metric distributions with their thresholds, a table of means, and the worst items with both rounds drawn."""
     compared = agreement[agreement["rounds_compared"] >= 2]
@@ -160,8 +161,10 @@ def quality_section(
                     f"<td>{'per encoder' if by_encoder else getattr(per_sample, metric)}</td></tr>"
                 )
     worst = compared.assign(worst=compared[measured].min(axis=1)).sort_values(["worst", "item_id"]).head(count)
+    # Only the drawn items' rounds are kept from the rounds manifest, read a batch at a time.
+    drawn = set(worst["item_id"])
     by_item: dict[str, list[Sample]] = {}
-    for sample in sorted(rounds, key=lambda s: s.round):
+    for sample in sorted((s for s in iter_manifest(rounds) if (s.item_id or s.sample_id) in drawn), key=lambda s: s.round):
         by_item.setdefault(sample.item_id or sample.sample_id, []).append(sample)
     figures = ""
     for row in worst.itertuples():
@@ -249,18 +252,35 @@ def _histograms(compared: pd.DataFrame, measured: list[str], quality: QualityCon
     return buffer.getvalue()
 
 
-def _synthetic_section(release_dir: Path, samples: list[Sample], store: ImageStore, count: int, seed: int) -> str:
-    """The real/synthetic mix per task type and a few synthetic samples drawn with their boxes (nothing without any)."""
-    synthetic = sorted((s for s in samples if s.synthetic and s.images), key=lambda s: s.sample_id)
-    if not synthetic:
+def _synthetic_section(release_dir: Path, store: ImageStore, count: int, seed: int) -> str:
+    """The real/synthetic mix per task type and a few synthetic samples drawn with their boxes (nothing without any).
+
+    One pass over four columns of the release's manifest counts the mix and keeps the ids of the synthetic samples
+    with images; ``random.sample`` picks by position only, so drawing from the sorted ids picks the samples it
+    would pick from the sorted samples, and only those are read whole.
+    """
+    manifest = ReleaseDir(release_dir).manifest
+    counts: Counter[tuple[str, bool]] = Counter()
+    synthetic_ids: list[str] = []
+    with pq.ParquetFile(manifest) as parquet:
+        for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=["sample_id", "task_type", "synthetic", "images"]):
+            rows = zip(*(batch.column(name).to_pylist() for name in batch.schema.names), strict=True)
+            for sample_id, task_type, synthetic, images in rows:
+                counts[(task_type, bool(synthetic))] += 1
+                if synthetic and images:
+                    synthetic_ids.append(sample_id)
+    mix = mix_of_counts(counts)
+    if not synthetic_ids:
         return ""
     rows = "".join(
         f"<tr><td>{html.escape(str(row['task_type']))}</td><td>{row['real']}</td><td>{row['synthetic']}</td>"
         f"<td>{float(row['synthetic_share']):.0%}</td></tr>"  # type: ignore[arg-type]
-        for row in mix_by_task_type(samples)
+        for row in mix
     )
+    chosen = random.Random(seed).sample(sorted(synthetic_ids), min(count, len(synthetic_ids)))
+    by_id = {sample.sample_id: sample for sample in read_samples_by_id(manifest, chosen)}
     figures = []
-    for sample in random.Random(seed).sample(synthetic, min(count, len(synthetic))):
+    for sample in (by_id[sample_id] for sample_id in chosen):
         name = f"report_assets/synthetic_{sample.sample_id}.jpg"
         atomic_write_bytes(release_dir / name, draw_rounds([sample], store))
         answer = next((turn.content for turn in sample.conversations if turn.role == "assistant"), "")
@@ -283,7 +303,9 @@ def _training_section(exports: dict[str, list[str]]) -> str:
     ready = [name for files in exports.values() for name in files if is_ready_file(name)]
     if not ready:
         return ""
-    items = "".join(f"<li><a href='exports/{html.escape(name)}'><code>exports/{html.escape(name)}</code></a></li>" for name in ready)
+    items = "".join(
+        f"<li><a href='exports/{html.escape(name)}'><code>exports/{html.escape(name)}</code></a></li>" for name in ready
+    )
     return (
         "<h2>Train on it</h2><p>One ready file per trainer and target model; its first lines give the command "
         f"(paths, box format and image resizing are set for you).</p><ul>{items}</ul>"

@@ -217,7 +217,7 @@ def test_a_crash_while_building_leaves_the_previous_release_untouched(
     def broken_export(*args: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(release_module, "export_all", broken_export)
+    monkeypatch.setattr(release_module, "export_all_streaming", broken_export)
     with pytest.raises(OSError, match="disk full"):
         _publish(staged, tmp_path, recipe, seed=5)
     assert {path.name for path in (tmp_path / "releases" / "demo").iterdir()} == {"LATEST", first["version"]}

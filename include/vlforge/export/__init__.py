@@ -36,13 +36,19 @@ Videos: the LLaMA-Factory, Qwen2.5-VL/Qwen3-VL finetune, ms-swift and CSV export
 (``VIDEO_FORMATS``). The other formats cannot: their exporters refuse a video sample, and
 ``export_all`` leaves such samples out of that format only, counting them per reason in the
 format's ``FormatExport.skipped``, rather than failing the whole release.
+
+Every exporter takes an iterable of one split's samples and writes as they come (JSON Lines and CSV
+a line at a time, the JSON documents through ``json_stream``, Parquet a row group at a time, WebDataset
+a tar member at a time), so ``export_all_streaming`` exports a release of any size from a reader of its
+manifest in the memory of a few samples, reading each split once per format.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from itertools import chain
 from pathlib import Path
 
 from vlforge.config import Recipe
@@ -60,16 +66,18 @@ from vlforge.export import (
 )
 from vlforge.records import Sample
 
-# One split's samples -> the files written for it, named after the name passed in.
-Exporter = Callable[[list[Sample], Path, str, Recipe], list[Path]]
+# One split's samples, read once -> the files written for it, named after the name passed in.
+Exporter = Callable[[Iterable[Sample], Path, str, Recipe], list[Path]]
 # Every split's samples (split -> samples, in split order) -> all files of the format.
-SplitExporter = Callable[[dict[str, list[Sample]], Path, str, Recipe], list[Path]]
+SplitExporter = Callable[[dict[str, Iterable[Sample]], Path, str, Recipe], list[Path]]
+# A new pass over one split's samples, in release order: each format reads each split once.
+SplitReader = Callable[[str], Iterable[Sample]]
 
 
 def per_split(export: Exporter) -> SplitExporter:
     """A format whose splits are independent files: ``export`` once per split, named ``<dataset>_<split>``."""
 
-    def export_splits(splits: dict[str, list[Sample]], folder: Path, dataset: str, recipe: Recipe) -> list[Path]:
+    def export_splits(splits: dict[str, Iterable[Sample]], folder: Path, dataset: str, recipe: Recipe) -> list[Path]:
         return [path for split, samples in splits.items() for path in export(samples, folder, f"{dataset}_{split}", recipe)]
 
     return export_splits
@@ -128,7 +136,7 @@ def skip_reason(sample: Sample, format_name: str) -> str | None:
 def export_all(
     samples: list[Sample], splits: list[str], exports_dir: Path, dataset: str, recipe: Recipe
 ) -> dict[str, FormatExport]:
-    """Write every format the recipe asks for into ``exports_dir/<format>/``, one set of files per split.
+    """Write every format the recipe asks for into ``exports_dir/<format>/``, one set of files per split (``export_all_streaming``).
 
     Args:
         samples: the release's samples, in order.
@@ -136,10 +144,6 @@ def export_all(
         exports_dir: ``<release>/exports``; images are read from ``<release>/images``.
         dataset: the dataset name the files are named after.
         recipe: the formats to write and the prompts of the grounding and OCR turns.
-
-    Returns:
-        Per format, the files written (relative to ``exports_dir``, its ready training files last),
-        the samples written per split, and the samples the format cannot hold, which it left out.
 
     Raises:
         ValueError: when ``splits`` does not give one known split per sample.
@@ -150,22 +154,61 @@ def export_all(
     unknown = sorted(set(splits) - set(SPLITS))
     if unknown:
         raise ValueError(f"unknown splits {unknown}; known splits: {list(SPLITS)}")
+
+    def read_split(wanted: str) -> Iterator[Sample]:
+        return (sample for sample, split in zip(samples, splits, strict=True) if split == wanted)
+
+    return export_all_streaming(read_split, exports_dir, dataset, recipe)
+
+
+@dataclass
+class _Tally:
+    """What one format's pass over one split wrote and left out, counted as the exporter reads."""
+
+    written: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+def _kept(samples: Iterable[Sample], split: str, format_name: str, tally: _Tally) -> Iterator[Sample]:
+    for sample in samples:
+        reason = skip_reason(sample, format_name)
+        if reason is None:
+            tally.written += 1
+            yield sample
+        else:
+            tally.skipped.append(Skipped(sample.sample_id, split, reason))
+
+
+def export_all_streaming(read_split: SplitReader, exports_dir: Path, dataset: str, recipe: Recipe) -> dict[str, FormatExport]:
+    """Write every format the recipe asks for into ``exports_dir/<format>/``, one set of files per split, streaming.
+
+    Args:
+        read_split: a new pass over a split's samples (``train``, ``val``, ``test``), in release order.
+        exports_dir: ``<release>/exports``; images are read from ``<release>/images``.
+        dataset: the dataset name the files are named after.
+        recipe: the formats to write and the prompts of the grounding and OCR turns.
+
+    Returns:
+        Per format, the files written (relative to ``exports_dir``, its ready training files last),
+        the samples written per split, and the samples the format cannot hold, which it left out.
+
+    Raises:
+        ExportError: for a sample that breaks a consumer's rules (a bug upstream).
+    """
     results = {}
     for name in recipe.export.formats:
-        by_split: dict[str, list[Sample]] = {split: [] for split in SPLITS}
-        skipped = []
-        for sample, split in zip(samples, splits, strict=True):
-            reason = skip_reason(sample, name)
-            if reason is None:
-                by_split[split].append(sample)
-            else:
-                skipped.append(Skipped(sample.sample_id, split, reason))
-        by_split = {split: kept for split, kept in by_split.items() if kept}
+        tallies = {split: _Tally() for split in SPLITS}
+        by_split: dict[str, Iterable[Sample]] = {}
+        for split, tally in tallies.items():
+            kept = _kept(read_split(split), split, name, tally)
+            first = next(kept, None)  # a split with nothing to write gets no files; a pass that ends here counted its skips
+            if first is not None:
+                by_split[split] = chain([first], kept)
         files = EXPORTERS[name](by_split, exports_dir / name, dataset, recipe) if by_split else []
         results[name] = FormatExport(
             files=tuple(path.relative_to(exports_dir).as_posix() for path in files),
-            written={split: len(kept) for split, kept in by_split.items()},
-            skipped=tuple(skipped),
+            written={split: tallies[split].written for split in by_split},
+            skipped=tuple(skip for tally in tallies.values() for skip in tally.skipped),
         )
     ready = training_files.write_training_files(
         exports_dir, dataset, {name: list(result.written) for name, result in results.items()}, recipe

@@ -23,14 +23,14 @@ COCO has no videos: a video sample is refused (``export_all`` skips it).
 
 from __future__ import annotations
 
-import json
 import re
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from vlforge.config import Recipe
+from vlforge.export.json_stream import JsonSpool, write_json_object
 from vlforge.export.render import IMAGE_PREFIX, ExportError, refuse_videos
 from vlforge.records import Box, ImageRef, Sample
-from vlforge.store import atomic_write_text
 
 DIGITS = 3  # COCO coordinates are floats; a thousandth of a pixel keeps float noise out of the file
 
@@ -55,69 +55,89 @@ def _header(dataset: str) -> dict[str, object]:
     }
 
 
-def image_ids(samples: list[Sample]) -> dict[str, int]:
-    """Image ``sha256`` -> COCO id, ``1..N`` in order of first appearance."""
-    ids: dict[str, int] = {}
-    for sample in samples:
+def _image_entry(image: ImageRef, image_id: int) -> dict[str, object]:
+    return {
+        "id": image_id,
+        "width": image.width,
+        "height": image.height,
+        "file_name": image.file_name,
+        "license": 0,
+        "flickr_url": "",
+        "coco_url": "",
+        "date_captured": 0,
+    }
+
+
+class CocoImages:
+    """The distinct images and box labels seen so far: ids ``1..N`` in order of first appearance, and their entries."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+        self.entries: list[dict[str, object]] = []
+        self.labels: set[str] = set()
+
+    def add(self, sample: Sample) -> None:
         for image in sample.images:
-            ids.setdefault(image.sha256, len(ids) + 1)
-    return ids
+            if image.sha256 not in self.ids:
+                self.ids[image.sha256] = len(self.ids) + 1
+                self.entries.append(_image_entry(image, self.ids[image.sha256]))
+        self.labels |= {box.label for box in sample.boxes}
+
+    def categories(self) -> dict[str, int]:
+        """Box label -> COCO category id, ``1..K`` in sorted label order."""
+        return {label: index for index, label in enumerate(sorted(self.labels), start=1)}
 
 
-def _images(samples: list[Sample], ids: dict[str, int]) -> list[dict[str, object]]:
-    seen: dict[str, ImageRef] = {}
-    for sample in samples:
-        for image in sample.images:
-            seen.setdefault(image.sha256, image)
-    return [
-        {
-            "id": ids[sha],
-            "width": image.width,
-            "height": image.height,
-            "file_name": image.file_name,
-            "license": 0,
-            "flickr_url": "",
-            "coco_url": "",
-            "date_captured": 0,
-        }
-        for sha, image in seen.items()
-    ]
+# A box annotation before the categories are known: image id, label, area, bbox.
+_Box = tuple[int, str, float, list[float]]
 
 
-def instances(samples: list[Sample], dataset: str) -> dict[str, object]:
-    """The instances file: every labelled box of every sample."""
-    ids = image_ids(samples)
-    labels = sorted({box.label for sample in samples for box in sample.boxes})
-    categories = {label: index for index, label in enumerate(labels, start=1)}
-    annotations = []
-    for sample in samples:
-        for box in sample.boxes:
-            if not box.label:
-                raise ExportError(f"sample {sample.sample_id}: a box without a label has no COCO category")
-            if not 0 <= box.image_index < len(sample.images):
-                raise ExportError(
-                    f"sample {sample.sample_id}: box {box.label!r} is on image_index {box.image_index}, "
-                    f"but the sample has {len(sample.images)} images"
-                )
-            bbox = xyxy_to_coco_xywh(box)
-            if bbox[2] <= 0 or bbox[3] <= 0:
-                raise ExportError(f"sample {sample.sample_id}: box {box.label!r} has width or height <= 0: {bbox}")
-            annotations.append(
-                {
-                    "id": len(annotations) + 1,
-                    "image_id": ids[sample.images[box.image_index].sha256],
-                    "category_id": categories[box.label],
-                    "segmentation": [],
-                    "area": round(bbox[2] * bbox[3], DIGITS),
-                    "bbox": bbox,
-                    "iscrowd": 0,
-                }
+def _boxes(sample: Sample, ids: dict[str, int]) -> list[_Box]:
+    """The sample's boxes as COCO measures them, checked."""
+    found = []
+    for box in sample.boxes:
+        if not box.label:
+            raise ExportError(f"sample {sample.sample_id}: a box without a label has no COCO category")
+        if not 0 <= box.image_index < len(sample.images):
+            raise ExportError(
+                f"sample {sample.sample_id}: box {box.label!r} is on image_index {box.image_index}, "
+                f"but the sample has {len(sample.images)} images"
             )
+        bbox = xyxy_to_coco_xywh(box)
+        if bbox[2] <= 0 or bbox[3] <= 0:
+            raise ExportError(f"sample {sample.sample_id}: box {box.label!r} has width or height <= 0: {bbox}")
+        found.append((ids[sample.images[box.image_index].sha256], box.label, round(bbox[2] * bbox[3], DIGITS), bbox))
+    return found
+
+
+def _instances_head(dataset: str, images: CocoImages) -> dict[str, object]:
+    categories = images.categories()
     return _header(dataset) | {
         "categories": [{"id": index, "name": label, "supercategory": ""} for label, index in categories.items()],
-        "images": _images(samples, ids),
-        "annotations": annotations,
+        "images": images.entries,
     }
+
+
+def _box_annotations(boxes: Iterable[_Box], categories: dict[str, int]) -> Iterator[dict[str, object]]:
+    for number, (image_id, label, area, bbox) in enumerate(boxes, start=1):
+        yield {
+            "id": number,
+            "image_id": image_id,
+            "category_id": categories[label],
+            "segmentation": [],
+            "area": area,
+            "bbox": bbox,
+            "iscrowd": 0,
+        }
+
+
+def instances(samples: Iterable[Sample], dataset: str) -> dict[str, object]:
+    """The instances file: every labelled box of every sample."""
+    images, boxes = CocoImages(), []
+    for sample in samples:
+        images.add(sample)
+        boxes += _boxes(sample, images.ids)
+    return _instances_head(dataset, images) | {"annotations": list(_box_annotations(boxes, images.categories()))}
 
 
 _MEDIA_TAGS = re.compile(r"<image>|<video>")
@@ -138,24 +158,47 @@ def caption_answers(sample: Sample, caption_prompt: str) -> list[str]:
     return answers
 
 
-def captions(samples: list[Sample], dataset: str, caption_prompt: str) -> dict[str, object]:
+# A caption annotation before it is numbered: image id, caption.
+_Caption = tuple[int, str]
+
+
+def _captions(sample: Sample, ids: dict[str, int], caption_prompt: str) -> list[_Caption]:
+    if len(sample.images) != 1:
+        return []
+    return [(ids[sample.images[0].sha256], caption) for caption in caption_answers(sample, caption_prompt)]
+
+
+def _caption_annotations(found: Iterable[_Caption]) -> Iterator[dict[str, object]]:
+    for number, (image_id, caption) in enumerate(found, start=1):
+        yield {"id": number, "image_id": image_id, "caption": caption}
+
+
+def captions(samples: Iterable[Sample], dataset: str, caption_prompt: str) -> dict[str, object]:
     """The captions file: every caption of every single-image sample (``caption_answers``)."""
-    ids = image_ids(samples)
-    annotations = []
+    images, found = CocoImages(), []
     for sample in samples:
-        if len(sample.images) != 1:
-            continue
-        for caption in caption_answers(sample, caption_prompt):
-            annotations.append({"id": len(annotations) + 1, "image_id": ids[sample.images[0].sha256], "caption": caption})
-    return _header(dataset) | {"images": _images(samples, ids), "annotations": annotations}
+        images.add(sample)
+        found += _captions(sample, images.ids, caption_prompt)
+    return _header(dataset) | {"images": images.entries, "annotations": list(_caption_annotations(found))}
 
 
-def export(samples: list[Sample], folder: Path, dataset: str, recipe: Recipe) -> list[Path]:
-    for sample in samples:
-        refuse_videos(sample, "COCO")
+def export(samples: Iterable[Sample], folder: Path, dataset: str, recipe: Recipe) -> list[Path]:
+    """Write both files in one pass: the annotations wait in spools until every image and label is known."""
     instances_path = folder / f"instances_{dataset}.json"
     captions_path = folder / f"captions_{dataset}.json"
-    atomic_write_text(instances_path, json.dumps(instances(samples, dataset), ensure_ascii=False, indent=2))
-    captions_file = captions(samples, dataset, recipe.prompts.caption)
-    atomic_write_text(captions_path, json.dumps(captions_file, ensure_ascii=False, indent=2))
+    images = CocoImages()
+    with JsonSpool(folder) as boxes, JsonSpool(folder) as found:
+        for sample in samples:
+            refuse_videos(sample, "COCO")
+            images.add(sample)
+            for box in _boxes(sample, images.ids):
+                boxes.append(box)
+            for caption in _captions(sample, images.ids, recipe.prompts.caption):
+                found.append(caption)
+        write_json_object(
+            instances_path, _instances_head(dataset, images), "annotations", _box_annotations(boxes, images.categories())
+        )
+        write_json_object(
+            captions_path, _header(dataset) | {"images": images.entries}, "annotations", _caption_annotations(found)
+        )
     return [instances_path, captions_path]

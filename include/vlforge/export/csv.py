@@ -21,12 +21,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 from vlforge.config import Recipe
 from vlforge.export.render import IMAGE_PREFIX, VIDEO_PREFIX
 from vlforge.records import Box, Sample
-from vlforge.store import atomic_write_bytes
+from vlforge.store import atomic_open
 
 COLUMNS = (
     "sample_id",
@@ -74,9 +75,7 @@ def row(sample: Sample, image_prefix: str, video_prefix: str = VIDEO_PREFIX) -> 
         "question": turns("user"),
         "answer": turns("assistant"),
         "boxes": _json([_box(box) for box in sample.boxes]),
-        "ocr_lines": _json(
-            [{"text": line.text, "box": _box(line.box) if line.box else None} for line in sample.ocr_lines]
-        ),
+        "ocr_lines": _json([{"text": line.text, "box": _box(line.box) if line.box else None} for line in sample.ocr_lines]),
         "actions": _json(
             [
                 {
@@ -99,16 +98,12 @@ def neutralised(cell: str) -> str:
     return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
 
 
-def to_text(samples: list[Sample], image_prefix: str) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-    writer.writeheader()
-    for sample in samples:
-        writer.writerow({column: neutralised(value) for column, value in row(sample, image_prefix).items()})
-    return buffer.getvalue()
-
-
-def export(samples: list[Sample], folder: Path, dataset: str, recipe: Recipe) -> list[Path]:
+def export(samples: Iterable[Sample], folder: Path, dataset: str, recipe: Recipe) -> list[Path]:
+    """Write ``<dataset>.csv``, a row per sample as it comes."""
     path = folder / f"{dataset}.csv"
-    atomic_write_bytes(path, to_text(samples, IMAGE_PREFIX).encode(ENCODING))
+    with atomic_open(path) as handle, io.TextIOWrapper(handle, encoding=ENCODING, newline="") as text:
+        writer = csv.DictWriter(text, fieldnames=COLUMNS, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+        writer.writeheader()
+        for sample in samples:
+            writer.writerow({column: neutralised(value) for column, value in row(sample, IMAGE_PREFIX).items()})
     return [path]

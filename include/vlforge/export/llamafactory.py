@@ -21,9 +21,12 @@ and evaluate with ``eval_dataset: <dataset>_val``.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from contextlib import ExitStack
 from pathlib import Path
 
 from vlforge.config import Recipe, TargetModel
+from vlforge.export.json_stream import JsonSpool, write_json_array
 from vlforge.export.qwen_finetune import Convention, answer_renderers, model_convention, with_actions
 from vlforge.export.render import IMAGE_PREFIX, VIDEO_PREFIX, check_messages, training_turns
 from vlforge.records import Sample
@@ -64,7 +67,9 @@ def record(
     return result
 
 
-def dataset_info_entry(file_name: str, with_system: bool, with_images: bool = True, with_videos: bool = False) -> dict[str, object]:
+def dataset_info_entry(
+    file_name: str, with_system: bool, with_images: bool = True, with_videos: bool = False
+) -> dict[str, object]:
     """The file's registration: ``columns`` name the media keys its records carry and ``system`` when used."""
     columns: dict[str, str] = {"messages": "messages"}
     columns |= {"images": "images"} if with_images else {}
@@ -73,28 +78,42 @@ def dataset_info_entry(file_name: str, with_system: bool, with_images: bool = Tr
     return {"file_name": file_name, "formatting": "sharegpt", "columns": columns, "tags": dict(TAGS)}
 
 
-def _write_file(samples: list[Sample], path: Path, recipe: Recipe, convention: Convention) -> dict[str, object]:
-    """Write the records of ``samples`` to ``path`` and return the file's ``dataset_info`` entry."""
-    records = [record(sample, recipe, IMAGE_PREFIX, convention=convention) for sample in samples]
-    with_videos = any(sample.videos for sample in samples)
-    with_images = any(sample.images for sample in samples) or not with_videos
-    for item in records:
-        for key, registered in (("images", with_images), ("videos", with_videos)):
-            if registered:
-                item.setdefault(key, [])
-            else:
-                item.pop(key, None)
-    with_system = any("system" in item for item in records)
-    atomic_write_text(path, json.dumps(records, ensure_ascii=False, indent=2))
-    return dataset_info_entry(path.name, with_system, with_images, with_videos)
+def _write_files(samples: Iterable[Sample], paths: dict[Path, Convention], recipe: Recipe) -> list[dict[str, object]]:
+    """Write the records of ``samples`` in each convention to its path; returns each file's ``dataset_info`` entry.
+
+    Which media keys a record carries depends on the whole file, so the records wait in a spool per file,
+    in one pass over ``samples``, until the file's keys are known.
+    """
+    with ExitStack() as spools:
+        spooled = {path: spools.enter_context(JsonSpool(path.parent)) for path in paths}
+        with_videos = with_images = with_system = False
+        for sample in samples:
+            with_videos, with_images = with_videos or bool(sample.videos), with_images or bool(sample.images)
+            for path, convention in paths.items():
+                item = record(sample, recipe, IMAGE_PREFIX, convention=convention)
+                with_system = with_system or "system" in item
+                spooled[path].append(item)
+        with_images = with_images or not with_videos
+
+        def registered(item: dict[str, object]) -> dict[str, object]:
+            for key, wanted in (("images", with_images), ("videos", with_videos)):
+                if wanted:
+                    item.setdefault(key, [])
+                else:
+                    item.pop(key, None)
+            return item
+
+        for path, spool in spooled.items():
+            write_json_array(path, (registered(item) for item in spool))
+    return [dataset_info_entry(path.name, with_system, with_images, with_videos) for path in paths]
 
 
-def export(samples: list[Sample], folder: Path, dataset: str, recipe: Recipe) -> list[Path]:
+def export(samples: Iterable[Sample], folder: Path, dataset: str, recipe: Recipe) -> list[Path]:
     """One data file ``<dataset>.json`` and a ``dataset_info.json`` registering it as ``dataset``."""
     return export_splits({"": samples}, folder, dataset, recipe)
 
 
-def export_splits(splits: dict[str, list[Sample]], folder: Path, dataset: str, recipe: Recipe) -> list[Path]:
+def export_splits(splits: dict[str, Iterable[Sample]], folder: Path, dataset: str, recipe: Recipe) -> list[Path]:
     """One data file per split and model convention, and one ``dataset_info.json`` that registers them all.
 
     Args:
@@ -112,11 +131,13 @@ def export_splits(splits: dict[str, list[Sample]], folder: Path, dataset: str, r
     info: dict[str, object] = {}
     paths = []
     for split, samples in splits.items():
-        for model in models:
-            name = dataset_name(f"{dataset}_{split}" if split else dataset, model)
-            path = folder / f"{name}.json"
-            info[name] = _write_file(samples, path, recipe, model_convention(model, recipe.export.qwen2_5_vl_resize))
-            paths.append(path)
+        names = [dataset_name(f"{dataset}_{split}" if split else dataset, model) for model in models]
+        files = {
+            folder / f"{name}.json": model_convention(model, recipe.export.qwen2_5_vl_resize)
+            for name, model in zip(names, models, strict=True)
+        }
+        info |= dict(zip(names, _write_files(samples, files, recipe), strict=True))
+        paths += files
     info_path = folder / "dataset_info.json"
     atomic_write_text(info_path, json.dumps(info, ensure_ascii=False, indent=2))
     return [*paths, info_path]

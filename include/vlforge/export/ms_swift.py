@@ -38,6 +38,8 @@ Image and video paths are relative to this folder.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Literal
 
@@ -52,7 +54,7 @@ from vlforge.export.render import (
     training_turns,
 )
 from vlforge.records import Box, ImageRef, OcrLine, Sample
-from vlforge.store import atomic_write_text
+from vlforge.store import atomic_open
 
 REF = "<ref-object>"
 BBOX = "<bbox>"
@@ -161,14 +163,18 @@ def validate(sample: Sample, result: dict[str, object]) -> None:
             )
 
 
-def export(samples: list[Sample], folder: Path, dataset: str, recipe: Recipe) -> list[Path]:
-    """``<dataset>.jsonl`` (Qwen2-VL, legacy boxes) and one ``<dataset>_<model>.jsonl`` per other target model."""
+def export(samples: Iterable[Sample], folder: Path, dataset: str, recipe: Recipe) -> list[Path]:
+    """``<dataset>.jsonl`` (Qwen2-VL, legacy boxes) and one ``<dataset>_<model>.jsonl`` per other target model.
+
+    Every model's file is open at once and gets each sample's line as the sample comes, in one pass.
+    """
     models: list[TargetModel] = ["qwen2_vl", *(model for model in recipe.export.target_models if model != "qwen2_vl")]
-    paths = []
-    for model in models:
-        points = model_convention(model, recipe.export.qwen2_5_vl_resize).points
-        records = [record(sample, recipe, IMAGE_PREFIX, bbox_format=BBOX_FORMATS[model], points=points) for sample in samples]
-        path = folder / dataset_file(dataset, model)
-        atomic_write_text(path, "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in records))
-        paths.append(path)
+    points = {model: model_convention(model, recipe.export.qwen2_5_vl_resize).points for model in models}
+    paths = [folder / dataset_file(dataset, model) for model in models]
+    with ExitStack() as files:
+        handles = [files.enter_context(atomic_open(path)) for path in paths]
+        for sample in samples:
+            for model, handle in zip(models, handles, strict=True):
+                item = record(sample, recipe, IMAGE_PREFIX, bbox_format=BBOX_FORMATS[model], points=points[model])
+                handle.write((json.dumps(item, ensure_ascii=False) + "\n").encode("utf-8"))
     return paths

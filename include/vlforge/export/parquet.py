@@ -18,6 +18,8 @@ decoder at load time, which a training-set file should not require.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from itertools import islice
 from pathlib import Path
 
 import pyarrow as pa
@@ -50,7 +52,7 @@ SCHEMA = pa.schema(
 ROWS_PER_GROUP = 100
 
 
-def table(samples: list[Sample], folder: Path, recipe: Recipe) -> pa.Table:
+def table(samples: Iterable[Sample], folder: Path, recipe: Recipe) -> pa.Table:
     """The rows of ``samples``, images read from the release's ``images`` folder beside ``folder``'s parent."""
     rows = {name: [] for name in SCHEMA.names}  # type: dict[str, list[object]]
     for sample in samples:
@@ -64,9 +66,10 @@ def table(samples: list[Sample], folder: Path, recipe: Recipe) -> pa.Table:
     return pa.table(rows, schema=SCHEMA)
 
 
-def export(samples: list[Sample], folder: Path, dataset: str, recipe: Recipe) -> list[Path]:
+def export(samples: Iterable[Sample], folder: Path, dataset: str, recipe: Recipe) -> list[Path]:
     """Write ``<dataset>.parquet``, ``ROWS_PER_GROUP`` samples (and their image bytes) in memory at a time."""
     path = folder / f"{dataset}.parquet"
-    groups = (table(samples[start : start + ROWS_PER_GROUP], folder, recipe) for start in range(0, len(samples), ROWS_PER_GROUP))
+    rows = iter(samples)
+    groups = (table(group, folder, recipe) for group in iter(lambda: list(islice(rows, ROWS_PER_GROUP)), []))
     write_tables(groups, SCHEMA, path)
     return [path]

@@ -20,11 +20,12 @@ GUI actions answer in the ``mobile_use`` tool-call form of the Qwen mobile-agent
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from vlforge.config import Recipe, SmartResizeConfig, TargetModel
+from vlforge.export.json_stream import write_json_array
 from vlforge.export.mobile_use import PointCoordinates, actions_answer, qwen2_5_vl_points, qwen3_vl_points
 from vlforge.export.render import (
     IMAGE_PREFIX,
@@ -39,7 +40,6 @@ from vlforge.export.render import (
 )
 from vlforge.geometry import smart_resize, xyxy_to_relative_1000, xyxy_to_resized_absolute
 from vlforge.records import Box, ImageRef, OcrLine, Sample
-from vlforge.store import atomic_write_text
 
 BoxCoordinates = Callable[[Box, ImageRef], list[int]]
 
@@ -140,17 +140,16 @@ def record(
 
 
 def _export(
-    samples: list[Sample], path: Path, recipe: Recipe, coordinates: BoxCoordinates, points: PointCoordinates
+    samples: Iterable[Sample], path: Path, recipe: Recipe, coordinates: BoxCoordinates, points: PointCoordinates
 ) -> list[Path]:
-    records = [record(sample, recipe, coordinates, IMAGE_PREFIX, points) for sample in samples]
-    atomic_write_text(path, json.dumps(records, ensure_ascii=False, indent=2))
+    write_json_array(path, (record(sample, recipe, coordinates, IMAGE_PREFIX, points) for sample in samples))
     return [path]
 
 
-def export_qwen3_vl(samples: list[Sample], folder: Path, dataset: str, recipe: Recipe) -> list[Path]:
+def export_qwen3_vl(samples: Iterable[Sample], folder: Path, dataset: str, recipe: Recipe) -> list[Path]:
     return _export(samples, folder / f"{dataset}.json", recipe, qwen3_vl_coordinates, qwen3_vl_points)
 
 
-def export_qwen2_5_vl(samples: list[Sample], folder: Path, dataset: str, recipe: Recipe) -> list[Path]:
+def export_qwen2_5_vl(samples: Iterable[Sample], folder: Path, dataset: str, recipe: Recipe) -> list[Path]:
     resize = recipe.export.qwen2_5_vl_resize
     return _export(samples, folder / f"{dataset}.json", recipe, qwen2_5_vl_coordinates(resize), qwen2_5_vl_points(resize))

@@ -11,10 +11,12 @@ It has no GUI tool either: GUI actions answer as one line each, ``click <ref>tar
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 from vlforge.config import Recipe
 from vlforge.export.render import (
+    IMAGE_PREFIX,
     ExportError,
     check_alternating,
     check_image_tags,
@@ -25,7 +27,7 @@ from vlforge.export.render import (
 )
 from vlforge.geometry import xyxy_to_qwen_vl_1000
 from vlforge.records import Box, GuiAction, ImageRef, OcrLine, Sample
-from vlforge.store import atomic_write_text
+from vlforge.store import atomic_open
 
 
 def box_text(box: Box, image: ImageRef, ref: str) -> str:
@@ -38,9 +40,7 @@ def boxes_answer(boxes: list[Box], images: tuple[ImageRef, ...]) -> str:
 
 
 def ocr_answer(lines: list[OcrLine], images: tuple[ImageRef, ...]) -> str:
-    return "\n".join(
-        box_text(line.box, images[line.box.image_index], line.text) if line.box else line.text for line in lines
-    )
+    return "\n".join(box_text(line.box, images[line.box.image_index], line.text) if line.box else line.text for line in lines)
 
 
 def action_text(action: GuiAction, screen: ImageRef) -> str:
@@ -93,8 +93,10 @@ def validate(sample: Sample, result: dict[str, object]) -> None:
             raise ExportError(f"sample {sample.sample_id}: unbalanced <{tag}> tags")
 
 
-def export(samples: list[Sample], folder: Path, dataset: str, recipe: Recipe) -> list[Path]:
+def export(samples: Iterable[Sample], folder: Path, dataset: str, recipe: Recipe) -> list[Path]:
+    """Write ``<dataset>.jsonl``, a line per sample as it comes."""
     path = folder / f"{dataset}.jsonl"
-    lines = [json.dumps(record(sample, recipe, "../../images"), ensure_ascii=False) for sample in samples]
-    atomic_write_text(path, "".join(line + "\n" for line in lines))
+    with atomic_open(path) as handle:
+        for sample in samples:
+            handle.write((json.dumps(record(sample, recipe, IMAGE_PREFIX), ensure_ascii=False) + "\n").encode("utf-8"))
     return [path]

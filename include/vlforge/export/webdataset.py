@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import tarfile
-import tempfile
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from pathlib import Path
 
 from vlforge.config import Recipe
 from vlforge.export.qwen_finetune import chat_messages
 from vlforge.export.render import ExportError, image_file, refuse_videos
 from vlforge.records import Sample
+from vlforge.store import atomic_open
 
 SAMPLES_PER_SHARD = 1000
 SHARD_PATTERN = "{dataset}-{index:06d}.tar"
@@ -47,32 +48,39 @@ def _member(archive: tarfile.TarFile, name: str, data: bytes) -> None:
     archive.addfile(info, io.BytesIO(data))
 
 
-def _write_shard(path: Path, samples: list[Sample], folder: Path, recipe: Recipe) -> None:
-    descriptor, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as handle, tarfile.open(fileobj=handle, mode="w", format=tarfile.PAX_FORMAT) as archive:
-            for sample in samples:
-                fields = image_fields(sample)
-                meta = {
-                    "sample_id": sample.sample_id,
-                    "task_type": sample.task_type,
-                    "images": fields,
-                    "messages": chat_messages(sample, recipe),
-                }
-                for field, image in zip(fields, sample.images, strict=True):
-                    _member(archive, f"{sample.sample_id}.{field}", image_file(folder, sample, image).read_bytes())
-                _member(archive, f"{sample.sample_id}.json", json.dumps(meta, ensure_ascii=False).encode("utf-8"))
-        os.chmod(temp_name, 0o644)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+def _write_shard(path: Path, samples: Iterable[Sample], folder: Path, recipe: Recipe) -> None:
+    with atomic_open(path) as handle, tarfile.open(fileobj=handle, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for sample in samples:
+            fields = image_fields(sample)
+            meta = {
+                "sample_id": sample.sample_id,
+                "task_type": sample.task_type,
+                "images": fields,
+                "messages": chat_messages(sample, recipe),
+            }
+            for field, image in zip(fields, sample.images, strict=True):
+                _member(archive, f"{sample.sample_id}.{field}", image_file(folder, sample, image).read_bytes())
+            _member(archive, f"{sample.sample_id}.json", json.dumps(meta, ensure_ascii=False).encode("utf-8"))
+
+
+def _checked(samples: Iterable[Sample]) -> Iterator[Sample]:
+    """``samples``, each refused unless WebDataset can hold it under its own key."""
+    keys: set[str] = set()
+    for sample in samples:
+        refuse_videos(sample, "the WebDataset export")
+        key = sample.sample_id
+        if not key or "." in key or "/" in key:
+            raise ExportError(f"sample {key!r}: a WebDataset key must be non-empty, without '.' or '/'")
+        if key in keys:
+            raise ExportError(f"duplicate sample ids {key!r}: WebDataset would merge their files into one sample")
+        keys.add(key)
+        yield sample
 
 
 def export(
-    samples: list[Sample], folder: Path, dataset: str, recipe: Recipe, samples_per_shard: int = SAMPLES_PER_SHARD
+    samples: Iterable[Sample], folder: Path, dataset: str, recipe: Recipe, samples_per_shard: int = SAMPLES_PER_SHARD
 ) -> list[Path]:
-    """Write the shards.
+    """Write the shards, one sample at a time; a shard is renamed into place when it is whole.
 
     Args:
         samples: the release's samples, in order.
@@ -83,21 +91,17 @@ def export(
 
     Returns:
         The shard paths, in order.
+
+    Raises:
+        ExportError: for a video sample, a key WebDataset cannot use, or a sample id seen before;
+            the shards already written stay (a release is built in a folder that is removed then).
     """
     if samples_per_shard < 1:
         raise ValueError(f"samples_per_shard must be at least 1, got {samples_per_shard}")
-    for sample in samples:
-        refuse_videos(sample, "the WebDataset export")
-    keys = [sample.sample_id for sample in samples]
-    for key in keys:
-        if not key or "." in key or "/" in key:
-            raise ExportError(f"sample {key!r}: a WebDataset key must be non-empty, without '.' or '/'")
-    if len(set(keys)) != len(keys):
-        raise ExportError("duplicate sample ids: WebDataset would merge their files into one sample")
-    folder.mkdir(parents=True, exist_ok=True)
+    checked = _checked(samples)
     paths = []
-    for index, start in enumerate(range(0, len(samples), samples_per_shard)):
-        path = folder / SHARD_PATTERN.format(dataset=dataset, index=index)
-        _write_shard(path, samples[start : start + samples_per_shard], folder, recipe)
+    while shard := list(islice(checked, samples_per_shard)):
+        path = folder / SHARD_PATTERN.format(dataset=dataset, index=len(paths))
+        _write_shard(path, shard, folder, recipe)
         paths.append(path)
     return paths

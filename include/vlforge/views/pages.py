@@ -21,7 +21,7 @@ from vlforge.config import QualityConfig, ReleaseConfig
 from vlforge.curate.tokens import resize_rule, visual_tokens
 from vlforge.quality.agreement import METRICS
 from vlforge.records import Sample
-from vlforge.views.release_folder import KINDS, FolderDamage, ReleaseFolder, SampleIndex, reason_group
+from vlforge.views.release_folder import KINDS, FolderDamage, ReleaseFolder, SampleIndex, reason_group, source_file
 from vlforge.views.thumbnails import ensure_thumbnails
 
 EXAMPLES_PER_REASON = 3
@@ -204,13 +204,18 @@ def _visual_tokens(folders: list[ReleaseFolder], recipes: list[Any]) -> list[Ser
 
 
 def _mean_tokens(folder: ReleaseFolder, model: str, budget: Any) -> float | None:
+    """Over the samples with images; the images column is read a batch at a time, so a release of any size costs the same."""
+    rule = resize_rule(model, budget)
+    total, samples = 0, 0
     try:
-        images = folder.index().table.column("images").to_pylist()
+        for batch in folder.manifest_batches(["images"]):
+            for row in batch.column("images").to_pylist():
+                if row:
+                    total += sum(visual_tokens(image["width"], image["height"], rule) for image in row)
+                    samples += 1
     except FolderDamage:
         return None
-    rule = resize_rule(model, budget)
-    per_sample = [sum(visual_tokens(image["width"], image["height"], rule) for image in row) for row in images if row]
-    return sum(per_sample) / len(per_sample) if per_sample else None
+    return total / samples if samples else None
 
 
 # ---------------------------------------------------------------- release detail
@@ -321,24 +326,39 @@ def gallery(folder: ReleaseFolder, filters: GalleryFilters, page: int = 1, per_p
         values = index.metrics[filters.lowest]
         selected.sort(key=lambda position: (values[position] is None, values[position] or 0.0, position))
     paging = pager(page, per_page, len(selected))
+    options = {"task_type": set(index.task_types), "split": set(index.splits), "source": set(index.sources)}
+    return _gallery_page(gallery_items(folder, index, paging.slice(selected)), paging, filters, options, len(index))
+
+
+def _gallery_page(
+    items: list[GalleryItem], paging: Pager, filters: GalleryFilters, options: dict[str, set[str]], total: int
+) -> dict[str, Any]:
     return {
-        "items": gallery_items(folder, index, paging.slice(selected)),
+        "items": items,
         "pager": paging,
         "filters": filters,
-        "options": {
-            "task_type": sorted(set(index.task_types)),
-            "split": sorted(set(index.splits)),
-            "source": sorted(set(index.sources)),
-            "kind": list(KINDS),
-            "metric": list(METRICS),
-        },
-        "total": len(index),
+        "options": {**{name: sorted(values) for name, values in options.items()}, "kind": list(KINDS), "metric": list(METRICS)},
+        "total": total,
     }
 
 
 def first_gallery_page(folder: ReleaseFolder) -> dict[str, Any]:
-    """The gallery's first page with no filter (what the report shows and the dashboard opens on)."""
-    return gallery(folder, GalleryFilters())
+    """The gallery's first page with no filter (what the report shows and the dashboard opens on), as ``gallery`` gives it.
+
+    Read without the whole sample index, which grows with the release: the first page's rows, then the
+    filter options and the count from three columns a batch at a time.
+    """
+    first = folder.first_rows(GALLERY_PAGE)
+    options: dict[str, set[str]] = {"task_type": set(), "split": set(), "source": set()}
+    total = 0
+    for batch in folder.manifest_batches(["task_type", "split", "source"]):
+        options["task_type"] |= {str(value) for value in batch.column("task_type").to_pylist()}
+        options["split"] |= {str(value) for value in batch.column("split").to_pylist()}
+        options["source"] |= {source_file(source) for source in batch.column("source").to_pylist()}
+        total += batch.num_rows
+    paging = pager(1, GALLERY_PAGE, total)
+    items = gallery_items(folder, first, paging.slice(list(range(len(first)))))
+    return _gallery_page(items, paging, GalleryFilters(), options, total)
 
 
 def gallery_items(folder: ReleaseFolder, index: SampleIndex, positions: list[int]) -> list[GalleryItem]:

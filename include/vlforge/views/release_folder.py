@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from vlforge.config import Recipe
 from vlforge.layout import ReleaseDir, is_object_store
-from vlforge.manifest import SCHEMA, table_to_samples
+from vlforge.manifest import BATCH_ROWS, SCHEMA, table_to_samples
 from vlforge.quality.agreement import METRICS
 from vlforge.records import Sample
 
@@ -123,6 +123,26 @@ class ReleaseFolder:
         """The manifest's sample index."""
         return _sample_index(str(self.folder().manifest), self._stamp())
 
+    def first_rows(self, rows: int) -> SampleIndex:
+        """The sample index of the manifest's first ``rows`` samples only: the unfiltered gallery's first page needs no more."""
+        path = str(self.folder().manifest)
+        try:
+            with pq.ParquetFile(path) as parquet:
+                batch = next(parquet.iter_batches(batch_size=rows), None)
+                table = parquet.schema_arrow.empty_table() if batch is None else pa.Table.from_batches([batch])
+        except (OSError, pa.ArrowException) as error:
+            raise FolderDamage(f"{path} cannot be read: {error}") from error
+        return _index_of(table, path)
+
+    def manifest_batches(self, columns: list[str]) -> Iterator[pa.RecordBatch]:
+        """The manifest's ``columns``, ``BATCH_ROWS`` samples at a time: what a page that needs every sample reads."""
+        path = str(self.folder().manifest)
+        try:
+            with pq.ParquetFile(path) as parquet:
+                yield from parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns)
+        except (OSError, pa.ArrowException) as error:
+            raise FolderDamage(f"{path} cannot be read: {error}") from error
+
     def fingerprints(self) -> list[dict[str, str]]:
         """Per sample (in index order), comparable texts of its image, boxes and text: what the diff calls changed."""
         return _fingerprints(str(self.folder().manifest), self._stamp())
@@ -202,6 +222,10 @@ def _sample_index(path: str, _stamp: int) -> SampleIndex:
         table = pq.read_table(path)
     except (OSError, pa.ArrowException) as error:
         raise FolderDamage(f"{path} cannot be read: {error}") from error
+    return _index_of(table, path)
+
+
+def _index_of(table: pa.Table, path: str) -> SampleIndex:
     missing = [name for name in (*SCHEMA.names, "split") if name not in table.column_names]
     if missing:
         raise FolderDamage(f"{path} lacks the columns {missing}")
@@ -215,11 +239,16 @@ def _sample_index(path: str, _stamp: int) -> SampleIndex:
         sample_ids=sample_ids,
         task_types=[str(value) for value in table.column("task_type").to_pylist()],
         splits=[str(value) for value in table.column("split").to_pylist()],
-        sources=[str((source or {}).get("file", "")) for source in sources],
+        sources=[source_file(source) for source in sources],
         kinds=[sample_kind(bool(is_synthetic), [entry["op"] for entry in ops or []]) for is_synthetic, ops in zip(synthetic, lineage, strict=True)],
         metrics={name: [_number((row or {}).get(name)) for row in metrics] for name in METRICS},
         positions={sample_id: position for position, sample_id in enumerate(sample_ids)},
     )
+
+
+def source_file(source: dict[str, Any] | None) -> str:
+    """The source file a manifest row names (its ``source`` column's value), as the gallery filters on it."""
+    return str((source or {}).get("file", ""))
 
 
 def sample_kind(synthetic: bool, ops: list[str]) -> str:

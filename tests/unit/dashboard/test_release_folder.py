@@ -102,3 +102,46 @@ def test_kinds_and_pages() -> None:
     ]
     assert [(p.page, p.pages, p.start) for p in (pager(3, 4, 9), pager(9, 4, 9), pager(0, 4, 0))] == [(3, 3, 8), (3, 3, 8), (1, 1, 0)]
     assert pager(3, 4, 9).slice(list(range(9))) == [8]
+
+
+def test_the_first_gallery_page_read_a_batch_at_a_time_is_the_one_the_whole_index_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PIL import Image
+
+    import vlforge.manifest as manifest_module
+    from vlforge.config import Recipe
+    from vlforge.manifest import write_split_manifest
+    from vlforge.records import Box, ImageRef, Metrics, Sample, Source, Turn
+    from vlforge.views.pages import GALLERY_PAGE, GalleryFilters, first_gallery_page, gallery
+
+    monkeypatch.setattr(manifest_module, "BATCH_ROWS", 7)  # the options and count come from several batches
+    recipe = Recipe(name="default")
+    (tmp_path / "RELEASE.json").write_text(json.dumps({"dataset": "d", "version": "v", "recipe": recipe.model_dump(mode="json")}))
+    (tmp_path / "images").mkdir()
+    samples = []
+    for index in range(GALLERY_PAGE + 17):
+        image = ImageRef(sha256=f"{index % 5:064x}", width=40, height=30, format="png")
+        Image.new("RGB", (40, 30), (index * 9 % 256, 80, 120)).save(tmp_path / "images" / image.file_name)
+        samples.append(
+            Sample(
+                sample_id=f"s{index:02d}",
+                task_type=("grounding", "caption")[index % 2],
+                images=(image,),
+                conversations=(Turn(role="user", content="<image>What is it?"), Turn(role="assistant", content=f"thing {index}")),
+                boxes=(Box(x1=2, y1=3, x2=20, y2=25, label="cup"),) if index % 2 == 0 else (),
+                metrics=Metrics(iou_agreement=index / 50, rounds_compared=2),
+                # past the first page and its batches, a source that is still one of the filter's options
+                source=Source(file="late.json" if index == 38 else f"source_{index % 3}.json", record_id=str(index)),
+            )
+        )
+    splits = [("train", "val", "test")[index % 3] for index in range(len(samples))]
+    write_split_manifest(samples, splits, tmp_path / "manifest.parquet")
+
+    streamed = first_gallery_page(ReleaseFolder(tmp_path))
+    whole = gallery(ReleaseFolder(tmp_path), GalleryFilters())
+
+    assert streamed == whole
+    assert streamed["total"] == 41 and len(streamed["items"]) == GALLERY_PAGE
+    assert streamed["options"]["source"] == ["late.json", "source_0.json", "source_1.json", "source_2.json"]
+    assert any(item.failing for item in streamed["items"])
