@@ -17,6 +17,9 @@ set size (``resource.getrusage(RUSAGE_SELF).ru_maxrss``, after the stage) is tha
   augment bench's business) and the merge;
 - gate_augment, release (every export format, the report and ``RELEASE.json``).
 
+With ``--keep DIR`` the runs stay under ``DIR`` (each with its ``run.json``); ``--keep DIR --reuse --from STAGE``
+measures again from ``STAGE`` on, on the kept runs, without preparing them and running the stages before it.
+
 The table gives each stage's peak RSS in MiB at each size and the ratio of the largest to the
 smallest; the aim is each ratio under 1.2 from 10,000 to 100,000 samples.
 
@@ -102,6 +105,7 @@ def prepare(home: Path, samples: int, seed: int) -> dict[str, Any]:
     from importlib import resources
 
     from PIL import Image
+
     from vlforge.prepare import prepare_run
 
     images = home / "source" / "images"
@@ -194,6 +198,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--until", choices=STAGES, default=STAGES[-1], help="the last stage to run (default: release)")
     parser.add_argument("--keep", type=Path, default=None, help="build the runs under this folder and keep them")
+    parser.add_argument("--reuse", action="store_true", help="with --keep: measure the runs kept there (their run.json) again")
+    parser.add_argument("--from", dest="first", choices=STAGES, default=STAGES[0], help="the first stage to run (default: ingest)")
     parser.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)
     parser.add_argument("--run", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -204,14 +210,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(json.dumps({"peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
         return {}
 
-    stages = STAGES[: STAGES.index(args.until) + 1]
+    if args.reuse and args.keep is None:
+        parser.error("--reuse needs --keep, the folder holding the kept runs")
+    stages = STAGES[STAGES.index(args.first) : STAGES.index(args.until) + 1]
     figures: dict[str, dict[str, dict[str, float]]] = {stage: {} for stage in stages}
     with tempfile.TemporaryDirectory(prefix="bench_memory.") as temp:
         root = args.keep or Path(temp)
         for samples in args.samples:
             home = root / f"n{samples}"
-            shutil.rmtree(home, ignore_errors=True)
-            run_json = prepare(home, samples, args.seed)
+            if args.reuse:
+                run_json = json.loads((home / "run.json").read_text(encoding="utf-8"))
+            else:
+                shutil.rmtree(home, ignore_errors=True)
+                run_json = prepare(home, samples, args.seed)
+                (home / "run.json").write_text(json.dumps(run_json), encoding="utf-8")
             for stage in stages:
                 figures[stage][str(samples)] = measure(stage, run_json, root / f"n{samples}.log")
                 print(f"  {samples} samples, {stage}: {figures[stage][str(samples)]['peak_rss_mib']:.0f} MiB, "

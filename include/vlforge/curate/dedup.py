@@ -42,6 +42,11 @@ annotations) are reported as ``exact_duplicate``, other duplicates as
 ``find_duplicates`` also returns the near-duplicate image pairs, which the splits use to
 keep copies of one picture out of different splits. Pure functions apart from reading
 stored images.
+
+Dedup decides on ``SampleSummary``s, not samples (``choose_duplicates``): each holds what the
+comparisons read (ids, media, the exact key's digest, relative boxes; the n-gram ids beside it) in a few
+hundred bytes, so the curate stage can summarise a manifest of any size one batch at a time
+and keep none of its samples.
 """
 
 from __future__ import annotations
@@ -212,15 +217,24 @@ def shingles(text: str, size: int) -> frozenset[str]:
 
 
 def jaccard(first: Collection[Token], second: Collection[Token]) -> float:
-    """``|A & B| / |A | B|`` of two collections of distinct tokens (sets, or ``SampleSummary.grams``); 1.0 when both are empty."""
+    """``|A & B| / |A | B|`` of two collections of distinct tokens (sets, or ``SampleSummarizer.grams``); 1.0 when both are empty.
+
+    Fastest with a set first: the second is only iterated.
+    """
     if not first and not second:
         return 1.0
-    shared = len(first & second) if isinstance(first, frozenset | set) else len(set(first).intersection(second))
+    probe = first if isinstance(first, frozenset | set) else frozenset(first)
+    shared = len(probe.intersection(second))
     return shared / (len(first) + len(second) - shared)
 
 
 def without(tokens: Collection[Token], common: frozenset[Token]) -> Collection[Token]:
-    """``tokens`` less the ``common`` ones, of the same kind: a set stays a set, an ``array`` of gram ids an ``array``."""
+    """``tokens`` less the ``common`` ones, of the same kind: a set stays a set, an ``array`` of gram ids an ``array``.
+
+    ``tokens`` itself when it holds none of them (no copy).
+    """
+    if common.isdisjoint(tokens):
+        return tokens
     if isinstance(tokens, array):
         return array(tokens.typecode, (token for token in tokens if token not in common))
     return frozenset(tokens) - common
@@ -305,8 +319,6 @@ class SampleSummary:
         images: its image references (one tuple shared by every sample with the same images).
         video_shas: the sha256 of each of its videos.
         exact: the sha256 digest of ``exact_key`` (empty when dedup is off).
-        grams: the ids of its annotation text's n-grams (``SampleSummarizer``), ascending; empty unless
-            annotations are compared (``level: sample``).
         box_labels: the label of each of its ``relative_boxes``.
         box_values: ``x1, y1, x2, y2, image_index`` of each relative box, one box after the other.
     """
@@ -317,7 +329,6 @@ class SampleSummary:
     images: tuple[ImageRef, ...]
     video_shas: tuple[str, ...]
     exact: bytes
-    grams: array
     box_labels: tuple[str, ...]
     box_values: array
 
@@ -352,17 +363,19 @@ class SampleSummarizer:
     def _share(self, value: Hashable) -> Hashable:
         return self._shared.setdefault(value, value)
 
+    def grams(self, sample: Sample) -> array:
+        """The ids of the sample's annotation text's n-grams, ascending; empty unless annotations are compared (``level: sample``)."""
+        if not (self.config.enabled and self.config.level == "sample"):
+            return array("I")
+        ids = self.gram_ids
+        grams = {ids.setdefault(gram, len(ids)) for gram in shingles(annotation_text(sample), self.config.text_shingle_size)}
+        return array("I", sorted(grams))
+
     def summary(self, sample: Sample) -> SampleSummary:
-        """``sample`` summarised; its text and boxes only when annotations are compared (dedup on, ``level: sample``)."""
-        grams, labels, values = array("I"), (), array("d")
+        """``sample`` summarised; its boxes only when annotations are compared (dedup on, ``level: sample``)."""
+        labels: tuple[str, ...] = ()
+        values = array("d")
         if self.config.enabled and self.config.level == "sample":
-            ids = self.gram_ids
-            grams = array(
-                "I",
-                sorted(
-                    {ids.setdefault(gram, len(ids)) for gram in shingles(annotation_text(sample), self.config.text_shingle_size)}
-                ),
-            )
             boxes = relative_boxes(sample)
             labels = tuple(self._share(box.label) for box in boxes)
             values = array("d", [value for box in boxes for value in (box.x1, box.y1, box.x2, box.y2, box.image_index)])
@@ -373,7 +386,6 @@ class SampleSummarizer:
             images=self._share(sample.images),
             video_shas=self._share(tuple(video.sha256 for video in sample.videos)),
             exact=bytes.fromhex(exact_key(sample)) if self.config.enabled else b"",
-            grams=grams,
             box_labels=self._share(labels),
             box_values=values,
         )
@@ -447,8 +459,9 @@ def similar_sets(sets: Sequence[Collection[Token]], min_jaccard: float) -> list[
         for token in tokens[:prefix]:
             candidates.update(other for other in index[token] if len(sets[other]) >= min_jaccard * size - 1e-9)
             index[token].append(current)
+        probe = frozenset(tokens) if candidates else frozenset()  # a set once per visit, not per candidate
         for other in sorted(candidates):
-            similarity = jaccard(sets[current], sets[other])
+            similarity = jaccard(probe, sets[other])
             if similarity >= min_jaccard:
                 pairs.append((min(current, other), max(current, other), similarity))
     return sorted(pairs)
@@ -478,12 +491,23 @@ def similar_texts(
 
 
 def duplicate_pairs(
-    samples: Sequence[SampleSummary], image_links: Sequence[ImageLink], config: DedupConfig
+    samples: Sequence[SampleSummary],
+    texts: MutableMapping[str, Collection[int]],
+    image_links: Sequence[ImageLink],
+    config: DedupConfig,
 ) -> dict[tuple[str, str], tuple[str, str]]:
     """Every pair of duplicate samples (see the module docstring), keyed by their ids in ``sample_id`` order.
 
     Candidates come from the texts (``similar_texts``), and from the media for samples
     without annotation text and for ``level: image``; each is then checked in full.
+
+    Args:
+        samples: the samples' summaries.
+        texts: each sample's n-gram ids (``SampleSummarizer.grams``) by id. Each is replaced by its
+            n-grams that are not boilerplate, when it has any, before texts are compared: the
+            texts of a large manifest are then held once, not once whole and once without boilerplate.
+        image_links: the near-duplicate image pairs among their images.
+        config: thresholds and the level.
 
     Returns:
         ``{(id_a, id_b): (reason, measured)}`` with ``id_a < id_b``.
@@ -494,10 +518,12 @@ def duplicate_pairs(
         similarity: dict[tuple[str, str], float] = {}
         candidates = media.candidate_pairs(samples)
     else:
-        texts = {sample.sample_id: sample.grams for sample in samples}
         common = boilerplate(texts.values(), config.boilerplate_share, config.boilerplate_min_samples)
+        for sample_id, text in texts.items():
+            if own := without(text, common):  # similar_texts compares these; a text all boilerplate stays whole
+                texts[sample_id] = own
         similarity = similar_texts(texts, common, config.text_min_jaccard)
-        candidates = set(similarity) | media.candidate_pairs([sample for sample in samples if not sample.grams])
+        candidates = set(similarity) | media.candidate_pairs([sample for sample in samples if not texts[sample.sample_id]])
     found: dict[tuple[str, str], tuple[str, str]] = {}
     for pair in sorted(candidates):
         first, second = by_id[pair[0]], by_id[pair[1]]
@@ -538,18 +564,24 @@ class DuplicateChoice:
     pairs: tuple[DuplicatePair, ...]
 
 
-def choose_duplicates(samples: Sequence[SampleSummary], image_links: Sequence[ImageLink], config: DedupConfig) -> DuplicateChoice:
+def choose_duplicates(
+    samples: Sequence[SampleSummary],
+    texts: MutableMapping[str, Collection[int]],
+    image_links: Sequence[ImageLink],
+    config: DedupConfig,
+) -> DuplicateChoice:
     """Which summarised samples to keep and which to drop as duplicates of kept ones (see the module docstring).
 
     Args:
         samples: the samples' summaries (``SampleSummarizer`` with the same ``config``), ids distinct.
+        texts: their n-gram ids by sample id (``SampleSummarizer.grams``); ``duplicate_pairs`` rewrites them.
         image_links: the near-duplicate image pairs among their images (``image_links``).
         config: thresholds, the level and whether duplicates are dropped at all.
 
     Returns:
         The ``DuplicateChoice``; with ``config.enabled`` false nothing is dropped.
     """
-    found = duplicate_pairs(samples, image_links, config) if config.enabled else {}
+    found = duplicate_pairs(samples, texts, image_links, config) if config.enabled else {}
     ordered = keep_order(samples, found)
     partners: dict[str, list[str]] = defaultdict(list)
     for first, second in found:
@@ -601,7 +633,8 @@ def find_duplicates(
     check_unique_ids(samples)
     links = near_image_links(samples, store, config.image_max_distance, hash_cache)
     summarizer = SampleSummarizer(config)
-    choice = choose_duplicates([summarizer.summary(sample) for sample in samples], links, config)
+    texts = {sample.sample_id: summarizer.grams(sample) for sample in samples}
+    choice = choose_duplicates([summarizer.summary(sample) for sample in samples], texts, links, config)
     by_id = {sample.sample_id: sample for sample in samples}
     return DedupResult(
         order=choice.order,

@@ -15,6 +15,7 @@ manifest of any size is curated in memory for its summaries, one sample at a tim
 from __future__ import annotations
 
 import logging
+from array import array
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 
@@ -100,6 +101,7 @@ def survey(
     hashes: dict[str, int] = {}
     seen: set[str] = set()
     summaries: list[SampleSummary] = []
+    texts: dict[str, array] = {}
     samples_in = 0
     for sample in samples:
         samples_in += 1
@@ -113,9 +115,11 @@ def survey(
         if config.dedup.image_max_distance is not None:
             hashes.update(image_hashes([sample], store, known))
         summaries.append(summarizer.summary(sample))
+        texts[sample.sample_id] = summarizer.grams(sample)
     del seen, summarizer
     links = tuple(image_links(hashes, config.dedup.image_max_distance))
-    choice = choose_duplicates(summaries, links, config.dedup)
+    choice = choose_duplicates(summaries, texts, links, config.dedup)
+    del texts
     duplicates = {pair.dropped: pair for pair in choice.pairs}
     kept = [summary for summary in summaries if summary.sample_id not in duplicates]
     return Survey(samples_in=samples_in, kept=kept, duplicates=duplicates, image_links=links)
