@@ -62,13 +62,17 @@ def split_groups(samples: Sequence[SplitMember], image_links: Iterable[ImageLink
         ``(key, members, linked_by)`` per group, members sorted; see ``SplitGroup``.
     """
     ordered = sorted(samples, key=lambda sample: sample.sample_id)
+    # An item of one sample links nothing, and most items have one: only shared items get a node.
+    rounds = Counter(sample.item_id for sample in ordered if sample.item_id)
+    shared_items = {item for item, count in rounds.items() if count > 1}
+    del rounds
     nodes = [sample.sample_id for sample in ordered]
-    nodes += sorted({f"item:{s.item_id}" for s in ordered if s.item_id})
+    nodes += sorted(f"item:{item}" for item in shared_items)
     nodes += sorted({f"image:{image.sha256}" for s in ordered for image in s.images})
     union = UnionFind(nodes)
     present = set(nodes)
     for sample in ordered:
-        if sample.item_id:
+        if sample.item_id in shared_items:
             union.union(sample.sample_id, f"item:{sample.item_id}")
         for image in sample.images:
             union.union(sample.sample_id, f"image:{image.sha256}")
