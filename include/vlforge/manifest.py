@@ -263,6 +263,24 @@ def write_split_manifest(samples: Iterable[Sample], splits: list[str], path: Pat
     return write_tables(tables(), SPLIT_SCHEMA, path)
 
 
+def write_split_rows(rows: Iterable[tuple[Sample, str]], path: Path) -> int:
+    """``(sample, split)`` rows as a split manifest, atomically, holding one batch of ``BATCH_ROWS`` at a time.
+
+    The same file as ``write_split_manifest`` writes for the same samples and splits, from a stream.
+
+    Returns:
+        The number of rows written.
+    """
+
+    def tables() -> Iterator[pa.Table]:
+        iterator = iter(rows)
+        while batch := list(islice(iterator, BATCH_ROWS)):
+            split_column = pa.array([split for _, split in batch], type=pa.string())
+            yield samples_to_table(sample for sample, _ in batch).append_column(SPLIT_COLUMN, split_column)
+
+    return write_tables(tables(), SPLIT_SCHEMA, path)
+
+
 def read_split_manifest(path: Path) -> tuple[list[Sample], list[str]]:
     """A split manifest (``write_split_manifest``): the samples and each one's split, in file order."""
     table = pq.read_table(path)

@@ -42,6 +42,11 @@ annotations) are reported as ``exact_duplicate``, other duplicates as
 ``find_duplicates`` also returns the near-duplicate image pairs, which the splits use to
 keep copies of one picture out of different splits. Pure functions apart from reading
 stored images.
+
+Dedup decides on ``SampleSummary``s, not samples (``choose_duplicates``): each holds what the
+comparisons read (ids, media, the exact key's digest, relative boxes; the n-gram ids beside it) in a few
+hundred bytes, so the curate stage can summarise a manifest of any size one batch at a time
+and keep none of its samples.
 """
 
 from __future__ import annotations
@@ -49,10 +54,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from array import array
 from collections import Counter, defaultdict
-from collections.abc import Iterable, MutableMapping, Sequence
+from collections.abc import Collection, Hashable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -60,8 +67,10 @@ from vlforge.curate.config import DedupConfig
 from vlforge.curate.result import Drop, DuplicatePair, make_drop
 from vlforge.curate.text import normalize_text, normalized_turns
 from vlforge.quality.metrics.iou import iou_agreement
-from vlforge.records import Box, Sample
+from vlforge.records import Box, ImageRef, Sample
 from vlforge.store import ImageStore
+
+Token = TypeVar("Token", bound=Hashable)
 
 # An action given as a point is compared as a box this share of the image's sides wide and high.
 POINT_BOX_SIDE = 0.02
@@ -128,9 +137,7 @@ def perceptual_hash(path: Path) -> int:
         return int(str(imagehash.phash(image)), 16)
 
 
-def image_hashes(
-    samples: Sequence[Sample], store: ImageStore, cache: MutableMapping[str, int] | None = None
-) -> dict[str, int]:
+def image_hashes(samples: Sequence[Sample], store: ImageStore, cache: MutableMapping[str, int] | None = None) -> dict[str, int]:
     """The pHash of every distinct stored image of ``samples``, computed once per sha256.
 
     Args:
@@ -189,9 +196,17 @@ def near_image_links(
     """Pairs of distinct images of ``samples`` at most ``max_distance`` pHash bits apart (none when it is None)."""
     if max_distance is None:
         return []
-    hashes = image_hashes(samples, store, cache)
+    return image_links(image_hashes(samples, store, cache), max_distance)
+
+
+def image_links(hashes: Mapping[str, int], max_distance: int | None) -> list[ImageLink]:
+    """Pairs of distinct images among ``hashes`` (sha256 -> pHash) at most ``max_distance`` bits apart (none when it is None)."""
+    if max_distance is None:
+        return []
     shas = sorted(hashes)
-    return [ImageLink(shas[i], shas[j], distance) for i, j, distance in hamming_pairs([hashes[sha] for sha in shas], max_distance)]
+    return [
+        ImageLink(shas[i], shas[j], distance) for i, j, distance in hamming_pairs([hashes[sha] for sha in shas], max_distance)
+    ]
 
 
 def shingles(text: str, size: int) -> frozenset[str]:
@@ -201,11 +216,28 @@ def shingles(text: str, size: int) -> frozenset[str]:
     return frozenset(text[index : index + size] for index in range(len(text) - size + 1))
 
 
-def jaccard(first: frozenset[str], second: frozenset[str]) -> float:
+def jaccard(first: Collection[Token], second: Collection[Token]) -> float:
+    """``|A & B| / |A | B|`` of two collections of distinct tokens (sets, or ``SampleSummarizer.grams``); 1.0 when both are empty.
+
+    Fastest with a set first: the second is only iterated.
+    """
     if not first and not second:
         return 1.0
-    shared = len(first & second)
+    probe = first if isinstance(first, frozenset | set) else frozenset(first)
+    shared = len(probe.intersection(second))
     return shared / (len(first) + len(second) - shared)
+
+
+def without(tokens: Collection[Token], common: frozenset[Token]) -> Collection[Token]:
+    """``tokens`` less the ``common`` ones, of the same kind: a set stays a set, an ``array`` of gram ids an ``array``.
+
+    ``tokens`` itself when it holds none of them (no copy).
+    """
+    if common.isdisjoint(tokens):
+        return tokens
+    if isinstance(tokens, array):
+        return array(tokens.typecode, (token for token in tokens if token not in common))
+    return frozenset(tokens) - common
 
 
 def annotation_text(sample: Sample) -> str:
@@ -218,7 +250,7 @@ def annotation_text(sample: Sample) -> str:
     return " | ".join(parts)
 
 
-def boilerplate(sets: Iterable[frozenset[str]], share: float, min_samples: int) -> frozenset[str]:
+def boilerplate(sets: Iterable[Collection[Token]], share: float, min_samples: int) -> frozenset[Token]:
     """The n-grams that more than ``share`` of the sets, and more than ``min_samples`` of them, contain."""
     listed = list(sets)
     frequency = Counter(token for tokens in listed for token in tokens)
@@ -226,9 +258,9 @@ def boilerplate(sets: Iterable[frozenset[str]], share: float, min_samples: int) 
     return frozenset(token for token, count in frequency.items() if count > limit)
 
 
-def text_similarity(first: frozenset[str], second: frozenset[str], common: frozenset[str]) -> float:
+def text_similarity(first: Collection[Token], second: Collection[Token], common: frozenset[Token]) -> float:
     """Jaccard of two n-gram sets without the ``common`` ones; of the whole sets when neither has any other."""
-    first_own, second_own = first - common, second - common
+    first_own, second_own = without(first, common), without(second, common)
     if not first_own and not second_own:
         return jaccard(first, second)
     return jaccard(first_own, second_own)
@@ -255,17 +287,108 @@ def relative_boxes(sample: Sample) -> list[Box]:
         image = sample.images[box.image_index] if box.image_index < len(sample.images) else None
         width, height = (image.width, image.height) if image else (1, 1)
         relative.append(
-            Box(x1=box.x1 / width, y1=box.y1 / height, x2=box.x2 / width, y2=box.y2 / height, label=label, image_index=box.image_index)
+            Box(
+                x1=box.x1 / width,
+                y1=box.y1 / height,
+                x2=box.x2 / width,
+                y2=box.y2 / height,
+                label=label,
+                image_index=box.image_index,
+            )
         )
     return relative
 
 
-def box_agreement(first: Sample, second: Sample) -> float:
-    """``iou_agreement`` of the two samples' relative boxes; 1.0 when neither has any."""
-    boxes_a, boxes_b = relative_boxes(first), relative_boxes(second)
+def box_agreement(boxes_a: Sequence[Box], boxes_b: Sequence[Box]) -> float:
+    """``iou_agreement`` of two samples' relative boxes; 1.0 when neither has any."""
     if not boxes_a and not boxes_b:
         return 1.0
-    return iou_agreement(boxes_a, boxes_b)
+    return iou_agreement(list(boxes_a), list(boxes_b))
+
+
+@dataclass(frozen=True, slots=True)
+class SampleSummary:
+    """What dedup and the splits need of one sample: a few hundred bytes where the sample holds kilobytes.
+
+    Curate keeps one per sample of a manifest of any size, so the parts are stored compactly.
+
+    Attributes:
+        sample_id: the sample's id.
+        gold: whether it is a gold sample (kept first).
+        item_id: its item (rounds of one item share a split).
+        images: its image references (one tuple shared by every sample with the same images).
+        video_shas: the sha256 of each of its videos.
+        exact: the sha256 digest of ``exact_key`` (empty when dedup is off).
+        box_labels: the label of each of its ``relative_boxes``.
+        box_values: ``x1, y1, x2, y2, image_index`` of each relative box, one box after the other.
+    """
+
+    sample_id: str
+    gold: bool
+    item_id: str
+    images: tuple[ImageRef, ...]
+    video_shas: tuple[str, ...]
+    exact: bytes
+    box_labels: tuple[str, ...]
+    box_values: array
+
+    def boxes(self) -> list[Box]:
+        """The ``relative_boxes`` of the sample, as they were summarised."""
+        values = self.box_values
+        return [
+            Box(
+                x1=values[5 * index],
+                y1=values[5 * index + 1],
+                x2=values[5 * index + 2],
+                y2=values[5 * index + 3],
+                label=label,
+                image_index=int(values[5 * index + 4]),
+            )
+            for index, label in enumerate(self.box_labels)
+        ]
+
+
+class SampleSummarizer:
+    """Summarises samples for dedup and the splits (``SampleSummary``), with what samples share stored once.
+
+    Each distinct n-gram gets a number (its id in ``gram_ids``), and equal image lists, video lists and
+    box labels are one object, however many samples have them.
+    """
+
+    def __init__(self, config: DedupConfig) -> None:
+        self.config = config
+        self.gram_ids: dict[str, int] = {}
+        self._shared: dict[object, object] = {}
+
+    def _share(self, value: Hashable) -> Hashable:
+        return self._shared.setdefault(value, value)
+
+    def grams(self, sample: Sample) -> array:
+        """The ids of the sample's annotation text's n-grams, ascending; empty unless annotations are compared (``level: sample``)."""
+        if not (self.config.enabled and self.config.level == "sample"):
+            return array("I")
+        ids = self.gram_ids
+        grams = {ids.setdefault(gram, len(ids)) for gram in shingles(annotation_text(sample), self.config.text_shingle_size)}
+        return array("I", sorted(grams))
+
+    def summary(self, sample: Sample) -> SampleSummary:
+        """``sample`` summarised; its boxes only when annotations are compared (dedup on, ``level: sample``)."""
+        labels: tuple[str, ...] = ()
+        values = array("d")
+        if self.config.enabled and self.config.level == "sample":
+            boxes = relative_boxes(sample)
+            labels = tuple(self._share(box.label) for box in boxes)
+            values = array("d", [value for box in boxes for value in (box.x1, box.y1, box.x2, box.y2, box.image_index)])
+        return SampleSummary(
+            sample_id=sample.sample_id,
+            gold=sample.gold,
+            item_id=sample.item_id,
+            images=self._share(sample.images),
+            video_shas=self._share(tuple(video.sha256 for video in sample.videos)),
+            exact=bytes.fromhex(exact_key(sample)) if self.config.enabled else b"",
+            box_labels=self._share(labels),
+            box_values=values,
+        )
 
 
 class _MediaIndex:
@@ -279,9 +402,9 @@ class _MediaIndex:
             self.neighbours[link.first].add(link.second)
             self.neighbours[link.second].add(link.first)
 
-    def media_distance(self, first: Sample, second: Sample) -> int | None:
+    def media_distance(self, first: SampleSummary, second: SampleSummary) -> int | None:
         """The largest pHash distance between images at the same position; None when the media differ."""
-        if len(first.images) != len(second.images) or [v.sha256 for v in first.videos] != [v.sha256 for v in second.videos]:
+        if len(first.images) != len(second.images) or first.video_shas != second.video_shas:
             return None
         largest = 0
         for image_a, image_b in zip(first.images, second.images, strict=True):
@@ -293,7 +416,7 @@ class _MediaIndex:
             largest = max(largest, distance)
         return largest
 
-    def candidate_pairs(self, samples: Sequence[Sample]) -> set[tuple[str, str]]:
+    def candidate_pairs(self, samples: Sequence[SampleSummary]) -> set[tuple[str, str]]:
         """Pairs of ``samples`` (ids in order) whose first images are near-duplicates, or that have the same videos and no image."""
         by_key: dict[tuple[str, ...], list[str]] = defaultdict(list)
         for sample in samples:
@@ -308,13 +431,13 @@ class _MediaIndex:
         return pairs
 
     @staticmethod
-    def _key(sample: Sample) -> tuple[str, ...]:
+    def _key(sample: SampleSummary) -> tuple[str, ...]:
         if not sample.images:
-            return ("videos", *(video.sha256 for video in sample.videos))
+            return ("videos", *sample.video_shas)
         return ("image", sample.images[0].sha256)
 
 
-def similar_sets(sets: Sequence[frozenset[str]], min_jaccard: float) -> list[tuple[int, int, float]]:
+def similar_sets(sets: Sequence[Collection[Token]], min_jaccard: float) -> list[tuple[int, int, float]]:
     """Index pairs ``(i, j, jaccard)``, ``i < j``, of non-empty sets with Jaccard >= ``min_jaccard``.
 
     Exact, by prefix filtering (Bayardo et al., "Scaling up all pairs similarity search",
@@ -336,15 +459,16 @@ def similar_sets(sets: Sequence[frozenset[str]], min_jaccard: float) -> list[tup
         for token in tokens[:prefix]:
             candidates.update(other for other in index[token] if len(sets[other]) >= min_jaccard * size - 1e-9)
             index[token].append(current)
+        probe = frozenset(tokens) if candidates else frozenset()  # a set once per visit, not per candidate
         for other in sorted(candidates):
-            similarity = jaccard(sets[current], sets[other])
+            similarity = jaccard(probe, sets[other])
             if similarity >= min_jaccard:
                 pairs.append((min(current, other), max(current, other), similarity))
     return sorted(pairs)
 
 
 def similar_texts(
-    texts: dict[str, frozenset[str]], common: frozenset[str], min_jaccard: float
+    texts: Mapping[str, Collection[Token]], common: frozenset[Token], min_jaccard: float
 ) -> dict[tuple[str, str], float]:
     """Pairs of sample ids whose ``text_similarity`` reaches ``min_jaccard``; samples without text are left out.
 
@@ -352,9 +476,14 @@ def similar_texts(
     their whole sets (a text of one kind is never similar to one of the other: Jaccard 0).
     """
     found: dict[tuple[str, str], float] = {}
-    own = [sample_id for sample_id, text in texts.items() if text - common]
-    only_common = [sample_id for sample_id, text in texts.items() if text and not text - common]
-    for ids, sets in ((own, [texts[i] - common for i in own]), (only_common, [texts[i] for i in only_common])):
+    own: list[str] = []
+    own_sets: list[Collection[Token]] = []
+    for sample_id, text in texts.items():
+        if own_set := without(text, common):
+            own.append(sample_id)
+            own_sets.append(own_set)
+    only_common = [sample_id for sample_id, text in texts.items() if text and not without(text, common)]
+    for ids, sets in ((own, own_sets), (only_common, [texts[i] for i in only_common])):
         for i, j, _ in similar_sets(sets, min_jaccard):
             first, second = sorted((ids[i], ids[j]))
             found[(first, second)] = text_similarity(texts[first], texts[second], common)
@@ -362,31 +491,37 @@ def similar_texts(
 
 
 def duplicate_pairs(
-    samples: Sequence[Sample], image_links: Sequence[ImageLink], config: DedupConfig
+    samples: Sequence[SampleSummary],
+    texts: MutableMapping[str, Collection[int]],
+    image_links: Sequence[ImageLink],
+    config: DedupConfig,
 ) -> dict[tuple[str, str], tuple[str, str]]:
     """Every pair of duplicate samples (see the module docstring), keyed by their ids in ``sample_id`` order.
 
     Candidates come from the texts (``similar_texts``), and from the media for samples
     without annotation text and for ``level: image``; each is then checked in full.
 
+    Args:
+        samples: the samples' summaries.
+        texts: each sample's n-gram ids (``SampleSummarizer.grams``) by id. Each is replaced by its
+            n-grams that are not boilerplate, when it has any, before texts are compared: the
+            texts of a large manifest are then held once, not once whole and once without boilerplate.
+        image_links: the near-duplicate image pairs among their images.
+        config: thresholds and the level.
+
     Returns:
         ``{(id_a, id_b): (reason, measured)}`` with ``id_a < id_b``.
     """
     media = _MediaIndex(image_links)
     by_id = {sample.sample_id: sample for sample in samples}
-    # One string per distinct n-gram, shared by every set that holds it: a sample's set costs its slots, not its own copies.
-    grams: dict[str, str] = {}
-    texts = {
-        sample.sample_id: frozenset(grams.setdefault(gram, gram) for gram in shingles(annotation_text(sample), config.text_shingle_size))
-        for sample in samples
-    }
-    del grams
-    common = boilerplate(texts.values(), config.boilerplate_share, config.boilerplate_min_samples)
-    exact = {sample.sample_id: exact_key(sample) for sample in samples}
     if config.level == "image":
         similarity: dict[tuple[str, str], float] = {}
         candidates = media.candidate_pairs(samples)
     else:
+        common = boilerplate(texts.values(), config.boilerplate_share, config.boilerplate_min_samples)
+        for sample_id, text in texts.items():
+            if own := without(text, common):  # similar_texts compares these; a text all boilerplate stays whole
+                texts[sample_id] = own
         similarity = similar_texts(texts, common, config.text_min_jaccard)
         candidates = set(similarity) | media.candidate_pairs([sample for sample in samples if not texts[sample.sample_id]])
     found: dict[tuple[str, str], tuple[str, str]] = {}
@@ -395,23 +530,83 @@ def duplicate_pairs(
         distance = media.media_distance(first, second)
         if distance is None:
             continue
-        if exact[first.sample_id] == exact[second.sample_id]:
+        if first.exact == second.exact:
             found[pair] = ("exact_duplicate", "same files, normalised text and annotations")
             continue
         shown = f"pHash distance {distance}" if first.images else "same videos"
         if config.level == "image":
             found[pair] = ("same_media", shown)
             continue
-        boxes = box_agreement(first, second)
+        boxes = box_agreement(first.boxes(), second.boxes())
         if boxes >= config.box_min_iou:
             found[pair] = ("near_duplicate", f"{shown}, text Jaccard {similarity.get(pair, 1.0):.3f}, box agreement {boxes:.3f}")
     return found
 
 
-def keep_order(samples: Sequence[Sample], pairs: Iterable[tuple[str, str]]) -> list[Sample]:
+def keep_order(samples: Sequence[SampleSummary], pairs: Iterable[tuple[str, str]]) -> list[SampleSummary]:
     """Gold first, then samples with fewer duplicates, then by ``sample_id``."""
     degree = Counter(sample_id for pair in pairs for sample_id in pair)
     return sorted(samples, key=lambda sample: (not sample.gold, degree[sample.sample_id], sample.sample_id))
+
+
+@dataclass(frozen=True)
+class DuplicateChoice:
+    """Which samples dedup keeps and which it drops, by id.
+
+    Attributes:
+        order: sample ids in the order they were visited.
+        kept: ids of the samples kept, in that order.
+        pairs: one ``DuplicatePair`` per dropped sample, in that order.
+    """
+
+    order: tuple[str, ...]
+    kept: tuple[str, ...]
+    pairs: tuple[DuplicatePair, ...]
+
+
+def choose_duplicates(
+    samples: Sequence[SampleSummary],
+    texts: MutableMapping[str, Collection[int]],
+    image_links: Sequence[ImageLink],
+    config: DedupConfig,
+) -> DuplicateChoice:
+    """Which summarised samples to keep and which to drop as duplicates of kept ones (see the module docstring).
+
+    Args:
+        samples: the samples' summaries (``SampleSummarizer`` with the same ``config``), ids distinct.
+        texts: their n-gram ids by sample id (``SampleSummarizer.grams``); ``duplicate_pairs`` rewrites them.
+        image_links: the near-duplicate image pairs among their images (``image_links``).
+        config: thresholds, the level and whether duplicates are dropped at all.
+
+    Returns:
+        The ``DuplicateChoice``; with ``config.enabled`` false nothing is dropped.
+    """
+    found = duplicate_pairs(samples, texts, image_links, config) if config.enabled else {}
+    ordered = keep_order(samples, found)
+    partners: dict[str, list[str]] = defaultdict(list)
+    for first, second in found:
+        partners[first].append(second)
+        partners[second].append(first)
+    rank = {sample.sample_id: position for position, sample in enumerate(ordered)}
+    kept: list[str] = []
+    kept_set: set[str] = set()
+    pairs: list[DuplicatePair] = []
+    for sample in ordered:
+        keepers = sorted((other for other in partners[sample.sample_id] if other in kept_set), key=rank.__getitem__)
+        if not keepers:
+            kept.append(sample.sample_id)
+            kept_set.add(sample.sample_id)
+            continue
+        keeper = keepers[0]
+        reason, measured = found[min(sample.sample_id, keeper), max(sample.sample_id, keeper)]
+        pairs.append(DuplicatePair(dropped=sample.sample_id, kept=keeper, reason=reason, measured=measured))
+    return DuplicateChoice(order=tuple(sample.sample_id for sample in ordered), kept=tuple(kept), pairs=tuple(pairs))
+
+
+def duplicate_drop(sample: Sample, pair: DuplicatePair, level: str) -> Drop:
+    """The ``Drop`` of ``sample``, dropped as ``pair.dropped``: it names the kept sample and what was measured."""
+    field = "images+annotations" if level == "sample" else "images"
+    return make_drop(sample, "dedup", pair.reason, field, pair.kept, f"duplicates kept sample {pair.kept}: {pair.measured}")
 
 
 def find_duplicates(
@@ -437,33 +632,14 @@ def find_duplicates(
     """
     check_unique_ids(samples)
     links = near_image_links(samples, store, config.image_max_distance, hash_cache)
-    found = duplicate_pairs(samples, links, config) if config.enabled else {}
-    ordered = keep_order(samples, found)
-    partners: dict[str, list[str]] = defaultdict(list)
-    for first, second in found:
-        partners[first].append(second)
-        partners[second].append(first)
-    rank = {sample.sample_id: position for position, sample in enumerate(ordered)}
-    kept: list[str] = []
-    kept_set: set[str] = set()
-    drops: list[Drop] = []
-    pairs: list[DuplicatePair] = []
-    for sample in ordered:
-        keepers = sorted((other for other in partners[sample.sample_id] if other in kept_set), key=rank.__getitem__)
-        if not keepers:
-            kept.append(sample.sample_id)
-            kept_set.add(sample.sample_id)
-            continue
-        keeper = keepers[0]
-        reason, measured = found[min(sample.sample_id, keeper), max(sample.sample_id, keeper)]
-        pair = DuplicatePair(dropped=sample.sample_id, kept=keeper, reason=reason, measured=measured)
-        pairs.append(pair)
-        field = "images+annotations" if config.level == "sample" else "images"
-        drops.append(make_drop(sample, "dedup", reason, field, keeper, f"duplicates kept sample {keeper}: {measured}"))
+    summarizer = SampleSummarizer(config)
+    texts = {sample.sample_id: summarizer.grams(sample) for sample in samples}
+    choice = choose_duplicates([summarizer.summary(sample) for sample in samples], texts, links, config)
+    by_id = {sample.sample_id: sample for sample in samples}
     return DedupResult(
-        order=tuple(sample.sample_id for sample in ordered),
-        kept=tuple(kept),
-        drops=tuple(drops),
-        pairs=tuple(pairs),
+        order=choice.order,
+        kept=choice.kept,
+        drops=tuple(duplicate_drop(by_id[pair.dropped], pair, config.level) for pair in choice.pairs),
+        pairs=choice.pairs,
         image_links=tuple(links),
     )

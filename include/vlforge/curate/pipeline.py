@@ -5,19 +5,34 @@ in favour of a sample that is itself usable; dedup runs on the survivors; the sp
 keep every item's rounds, every image's samples and near-duplicate images together. With
 ``dedup.merge_same_image`` the kept conversation samples of one picture become one
 multi-turn sample before the splits (``vlforge.curate.merge``).
+
+Curation reads the samples twice and holds none of them in between: ``survey`` screens each
+sample and keeps a ``SampleSummary`` of the survivors, on which dedup and the splits decide;
+``outcomes`` then screens them again and hands each one back dropped or kept with its split. So a
+manifest of any size is curated in memory for its summaries, one sample at a time.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import MutableMapping, Sequence
+from array import array
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
 
 from vlforge.curate.config import CurateConfig
-from vlforge.curate.dedup import find_duplicates
+from vlforge.curate.dedup import (
+    ImageLink,
+    SampleSummarizer,
+    SampleSummary,
+    choose_duplicates,
+    duplicate_drop,
+    image_hashes,
+    image_links,
+)
 from vlforge.curate.filters import filter_drops, sample_stats
 from vlforge.curate.merge import merge_same_image
-from vlforge.curate.result import CurateResult, Drop, KeptSample, make_drop
-from vlforge.curate.splits import assign_splits
+from vlforge.curate.result import CurateResult, CurateTally, Drop, DuplicatePair, KeptSample, make_drop
+from vlforge.curate.splits import SplitPlan, assign_splits
 from vlforge.curate.tokens import BudgetOutcome, check_budget
 from vlforge.records import Sample
 from vlforge.store import ImageStore
@@ -35,6 +50,135 @@ def _budget_drop(sample: Sample, outcome: BudgetOutcome) -> Drop:
     return make_drop(sample, "budget", reason, "images", f"{outcome.tokens} tokens ({outcome.model})", outcome.detail)
 
 
+def screen(sample: Sample, config: CurateConfig) -> Drop | list[BudgetOutcome]:
+    """The filter or budget drop of ``sample``, or its budget outcomes when it passes both.
+
+    A sample that fails several filters is dropped with the first failure (sides, aspect ratio,
+    text length, empty answers, in that order).
+    """
+    failures = filter_drops(sample, sample_stats(sample), config.filters)
+    if failures:
+        return failures[0]
+    outcomes = budget_outcomes(sample, config)
+    refused = next((outcome for outcome in outcomes if outcome.decision == "drop"), None)
+    return outcomes if refused is None else _budget_drop(sample, refused)
+
+
+@dataclass(frozen=True)
+class Survey:
+    """What dedup decided over the samples that passed the filters and the budget.
+
+    Attributes:
+        samples_in: how many samples were screened.
+        kept: the summaries of the samples that passed and are not duplicates, in input order.
+        duplicates: each sample dropped as a duplicate, by its id, with the kept sample it duplicates (visiting order).
+        image_links: near-duplicate image pairs among the passed samples' images (for the splits).
+    """
+
+    samples_in: int
+    kept: list[SampleSummary]
+    duplicates: Mapping[str, DuplicatePair]
+    image_links: tuple[ImageLink, ...]
+
+
+def survey(
+    samples: Iterable[Sample], store: ImageStore, config: CurateConfig, hash_cache: MutableMapping[str, int] | None = None
+) -> Survey:
+    """Screen ``samples`` one at a time, summarise the survivors, and deduplicate the summaries.
+
+    Args:
+        samples: the samples, read once; their images must be in ``store``.
+        store: the content-addressed image store.
+        config: the recipe's curate section.
+        hash_cache: sha256 -> pHash reused across calls and filled in.
+
+    Raises:
+        ValueError: naming a sample id that two surviving samples share, and the second one's record.
+        FileNotFoundError: naming a surviving sample whose image is not in the store.
+    """
+    summarizer = SampleSummarizer(config.dedup)
+    known = hash_cache if hash_cache is not None else {}
+    hashes: dict[str, int] = {}
+    seen: set[str] = set()
+    summaries: list[SampleSummary] = []
+    texts: dict[str, array] = {}
+    samples_in = 0
+    for sample in samples:
+        samples_in += 1
+        if isinstance(screen(sample, config), Drop):
+            continue
+        if sample.sample_id in seen:
+            raise ValueError(
+                f"sample_id {sample.sample_id!r} occurs twice (the second time: {sample.source.file} record {sample.source.record_id})"
+            )
+        seen.add(sample.sample_id)
+        if config.dedup.image_max_distance is not None:
+            hashes.update(image_hashes([sample], store, known))
+        summaries.append(summarizer.summary(sample))
+        texts[sample.sample_id] = summarizer.grams(sample)
+    del seen, summarizer
+    links = tuple(image_links(hashes, config.dedup.image_max_distance))
+    choice = choose_duplicates(summaries, texts, links, config.dedup)
+    del texts
+    duplicates = {pair.dropped: pair for pair in choice.pairs}
+    kept = [summary for summary in summaries if summary.sample_id not in duplicates]
+    return Survey(samples_in=samples_in, kept=kept, duplicates=duplicates, image_links=links)
+
+
+@dataclass(frozen=True)
+class Passed:
+    """A sample that passed the filters and the budget and is not a duplicate, with its budget outcomes."""
+
+    sample: Sample
+    budgets: list[BudgetOutcome]
+
+
+def sort_out(samples: Iterable[Sample], config: CurateConfig, duplicates: Mapping[str, DuplicatePair]) -> Iterator[Drop | Passed]:
+    """Each of ``samples``, in order, as its ``Drop`` (filter, budget or dedup) or as ``Passed``."""
+    for sample in samples:
+        screened = screen(sample, config)
+        if isinstance(screened, Drop):
+            yield screened
+        elif sample.sample_id in duplicates:
+            yield duplicate_drop(sample, duplicates[sample.sample_id], config.dedup.level)
+        else:
+            yield Passed(sample, screened)
+
+
+def kept_sample(sample: Sample, budgets: Sequence[BudgetOutcome], plan: SplitPlan) -> KeptSample:
+    """``sample`` with its split and group from ``plan`` and its tokens and downscale targets from ``budgets``."""
+    return KeptSample(
+        sample=sample,
+        split=plan.split_of[sample.sample_id],
+        visual_tokens={outcome.model: outcome.tokens_after for outcome in budgets},
+        resize_to={outcome.model: outcome.resize_to for outcome in budgets if outcome.decision == "downscale"},
+        group=plan.group_of[sample.sample_id],
+    )
+
+
+def outcomes(
+    samples: Iterable[Sample], config: CurateConfig, duplicates: Mapping[str, DuplicatePair], plan: SplitPlan
+) -> Iterator[Drop | KeptSample]:
+    """Each of ``samples``, in order, as its ``Drop`` or as a ``KeptSample`` in its split (no merging)."""
+    for outcome in sort_out(samples, config, duplicates):
+        yield outcome if isinstance(outcome, Drop) else kept_sample(outcome.sample, outcome.budgets, plan)
+
+
+def log_curation(tally: CurateTally, samples_in: int, merged_from: Mapping[str, Sequence[str]], downscaled: int) -> None:
+    """One line: samples in, kept per split, merged, downscaled, dropped per reason."""
+    logger.info(
+        "curate: %d samples in, %d kept (%s), %d merged into %d conversations, %d downscaled to fit a token budget, %d dropped: %s",
+        samples_in,
+        tally.kept,
+        ", ".join(f"{split} {count}" for split, count in tally.split_counts().items()),
+        sum(len(members) for members in merged_from.values()),
+        len(merged_from),
+        downscaled,
+        tally.dropped,
+        ", ".join(f"{reason} {count}" for reason, count in tally.counts().items()) or "none",
+    )
+
+
 def curate(
     samples: Sequence[Sample],
     store: ImageStore,
@@ -43,9 +187,6 @@ def curate(
     hash_cache: MutableMapping[str, int] | None = None,
 ) -> CurateResult:
     """Filter, budget, deduplicate and split ``samples``.
-
-    A sample that fails several filters is dropped with the first failure (sides,
-    aspect ratio, text length, empty answers, in that order).
 
     Args:
         samples: the samples; their images must be in ``store``.
@@ -57,62 +198,31 @@ def curate(
     Returns:
         Kept samples (input order) with split, tokens and downscale targets; drops in input order.
     """
-    dropped: dict[str, Drop] = {}
-    budgets: dict[str, list[BudgetOutcome]] = {}
-    for sample in samples:
-        failures = filter_drops(sample, sample_stats(sample), config.filters)
-        if failures:
-            dropped[sample.sample_id] = failures[0]
-            continue
-        outcomes = budget_outcomes(sample, config)
-        refused = next((outcome for outcome in outcomes if outcome.decision == "drop"), None)
-        if refused is not None:
-            dropped[sample.sample_id] = _budget_drop(sample, refused)
-            continue
-        budgets[sample.sample_id] = outcomes
-
-    survivors = [sample for sample in samples if sample.sample_id in budgets]
-    duplicates = find_duplicates(survivors, store, config.dedup, hash_cache)
-    for drop in duplicates.drops:
-        dropped[drop.sample_id] = drop
-    kept_samples = [sample for sample in survivors if sample.sample_id not in dropped]
+    surveyed = survey(samples, store, config, hash_cache)
+    dropped: list[Drop] = []
     merged_from: dict[str, list[str]] = {}
     if config.dedup.merge_same_image:
-        kept_samples, merged_from = merge_same_image(kept_samples)
+        passed = []
+        for outcome in sort_out(samples, config, surveyed.duplicates):
+            (dropped if isinstance(outcome, Drop) else passed).append(outcome)
+        budgets = {item.sample.sample_id: item.budgets for item in passed}
+        kept_samples, merged_from = merge_same_image([item.sample for item in passed])
         for merged_id, members in merged_from.items():
             budgets[merged_id] = budgets[members[0]]  # the same images: the same tokens and resize
-    plan = assign_splits(kept_samples, duplicates.image_links, config.splits, seed)
-
-    kept = tuple(
-        KeptSample(
-            sample=sample,
-            split=plan.split_of[sample.sample_id],
-            visual_tokens={outcome.model: outcome.tokens_after for outcome in budgets[sample.sample_id]},
-            resize_to={
-                outcome.model: outcome.resize_to for outcome in budgets[sample.sample_id] if outcome.decision == "downscale"
-            },
-            group=plan.group_of[sample.sample_id],
-        )
-        for sample in kept_samples
-    )
+        plan = assign_splits(kept_samples, surveyed.image_links, config.splits, seed)
+        kept = [kept_sample(sample, budgets[sample.sample_id], plan) for sample in kept_samples]
+    else:
+        plan = assign_splits(surveyed.kept, surveyed.image_links, config.splits, seed)
+        kept = []
+        for outcome in outcomes(samples, config, surveyed.duplicates, plan):
+            (dropped if isinstance(outcome, Drop) else kept).append(outcome)
     result = CurateResult(
-        kept=kept,
-        dropped=tuple(dropped[sample.sample_id] for sample in samples if sample.sample_id in dropped),
-        samples_in=len(samples),
-        duplicate_pairs=duplicates.pairs,
+        kept=tuple(kept),
+        dropped=tuple(dropped),
+        samples_in=surveyed.samples_in,
+        duplicate_pairs=tuple(surveyed.duplicates.values()),
         split_groups=plan.groups,
         merged_from={merged_id: tuple(members) for merged_id, members in merged_from.items()},
     )
-    downscaled = sum(1 for item in kept if item.resize_to)
-    logger.info(
-        "curate: %d samples in, %d kept (%s), %d merged into %d conversations, %d downscaled to fit a token budget, %d dropped: %s",
-        len(samples),
-        len(kept),
-        ", ".join(f"{split} {count}" for split, count in result.split_counts().items()),
-        sum(len(members) for members in merged_from.values()),
-        len(merged_from),
-        downscaled,
-        len(result.dropped),
-        ", ".join(f"{reason} {count}" for reason, count in result.counts().items()) or "none",
-    )
+    log_curation(result.tally(), result.samples_in, result.merged_from, sum(1 for item in kept if item.resize_to))
     return result

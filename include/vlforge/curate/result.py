@@ -6,7 +6,7 @@ Plain frozen dataclasses, JSON-able through ``to_json``.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -61,8 +61,7 @@ def make_drop(sample: Sample, stage: Stage, reason: str, field_name: str, value:
     """A ``Drop`` whose message starts with the sample, its source record, the field and the value."""
     shown = str(value)
     message = (
-        f"sample {sample.sample_id} ({sample.source.file} record {sample.source.record_id}): "
-        f"{field_name} ({shown}): {detail}"
+        f"sample {sample.sample_id} ({sample.source.file} record {sample.source.record_id}): {field_name} ({shown}): {detail}"
     )
     return Drop(
         sample_id=sample.sample_id,
@@ -157,37 +156,79 @@ class CurateResult:
     split_groups: tuple[SplitGroup, ...] = ()
     merged_from: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
+    def tally(self) -> CurateTally:
+        """The counts of these outcomes (``CurateTally``)."""
+        tally = CurateTally()
+        pairs = {pair.dropped: pair for pair in self.duplicate_pairs}
+        for drop in self.dropped:
+            tally.add_drop(drop, pairs.get(drop.sample_id))
+        for kept in self.kept:
+            tally.add_kept(kept.split)
+        return tally
+
     def counts(self) -> dict[str, int]:
         """Dropped samples per reason code, sorted by code."""
-        return dict(sorted(Counter(drop.reason for drop in self.dropped).items()))
+        return self.tally().counts()
 
     def split_counts(self) -> dict[str, int]:
-        counts = Counter(kept.split for kept in self.kept)
-        return {split: counts.get(split, 0) for split in SPLITS}
+        return self.tally().split_counts()
 
     def drop_examples(self) -> dict[str, list[str]]:
         """Up to ``EXAMPLES_PER_REASON`` examples per drop reason: a duplicate's pair, else the drop's message."""
-        pairs = {pair.dropped: pair for pair in self.duplicate_pairs}
-        examples: dict[str, list[str]] = {}
-        for drop in self.dropped:
-            shown = examples.setdefault(drop.reason, [])
-            if len(shown) < EXAMPLES_PER_REASON:
-                pair = pairs.get(drop.sample_id)
-                shown.append(pair.describe() if pair else drop.message)
-        return dict(sorted(examples.items()))
+        return self.tally().drop_examples()
 
     def to_json(self) -> dict[str, Any]:
         """What ``curate_stats.json`` holds: the counts, and the facts the curate gate judges (``vlforge.curate.facts``)."""
+        return self.tally().to_json(self.samples_in, self.split_groups, self.merged_from)
+
+
+class CurateTally:
+    """The counts ``curate_stats.json`` holds, taken one sample at a time: a stage streaming its samples keeps only these."""
+
+    def __init__(self) -> None:
+        self.kept = 0
+        self.dropped = 0
+        self._reasons: Counter[str] = Counter()
+        self._examples: dict[str, list[str]] = {}
+        self._splits: Counter[str] = Counter()
+
+    def add_kept(self, split: Split) -> None:
+        self.kept += 1
+        self._splits[split] += 1
+
+    def add_drop(self, drop: Drop, pair: DuplicatePair | None) -> None:
+        """Count ``drop``; ``pair`` is the duplicate pair when it was dropped as a duplicate (its example names both)."""
+        self.dropped += 1
+        self._reasons[drop.reason] += 1
+        shown = self._examples.setdefault(drop.reason, [])
+        if len(shown) < EXAMPLES_PER_REASON:
+            shown.append(pair.describe() if pair else drop.message)
+
+    def counts(self) -> dict[str, int]:
+        """Dropped samples per reason code, sorted by code."""
+        return dict(sorted(self._reasons.items()))
+
+    def split_counts(self) -> dict[str, int]:
+        return {split: self._splits.get(split, 0) for split in SPLITS}
+
+    def drop_examples(self) -> dict[str, list[str]]:
+        """Up to ``EXAMPLES_PER_REASON`` examples per drop reason: a duplicate's pair, else the drop's message."""
+        return {reason: list(shown) for reason, shown in sorted(self._examples.items())}
+
+    def to_json(
+        self, samples_in: int, split_groups: Sequence[SplitGroup], merged_from: Mapping[str, Sequence[str]]
+    ) -> dict[str, Any]:
+        """What ``curate_stats.json`` holds, given the samples curated, the split groups and any merged conversations."""
         return {
-            "samples_in": self.samples_in,
-            "kept": len(self.kept),
-            "dropped": len(self.dropped),
+            "samples_in": samples_in,
+            "kept": self.kept,
+            "dropped": self.dropped,
             "dropped_by_reason": self.counts(),
-            "drop_share": len(self.dropped) / self.samples_in if self.samples_in else 0.0,
-            "merged": sum(len(members) for members in self.merged_from.values()),
-            "merged_conversations": len(self.merged_from),
+            "drop_share": self.dropped / samples_in if samples_in else 0.0,
+            "merged": sum(len(members) for members in merged_from.values()),
+            "merged_conversations": len(merged_from),
             "drop_examples": self.drop_examples(),
             "splits": self.split_counts(),
-            "split_groups": len(self.split_groups),
-            "largest_split_groups": [group.describe() for group in self.split_groups[:LARGEST_GROUPS_SHOWN]],
+            "split_groups": len(split_groups),
+            "largest_split_groups": [group.describe() for group in split_groups[:LARGEST_GROUPS_SHOWN]],
         }

@@ -24,10 +24,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from vlforge.curate.config import SplitConfig
-from vlforge.curate.dedup import ImageLink
+from vlforge.curate.dedup import ImageLink, SampleSummary
 from vlforge.curate.result import SPLITS, Split, SplitGroup
 from vlforge.curate.union_find import UnionFind
 from vlforge.records import Sample
+
+# What the splits read of a sample (its id, item and images): the sample itself or its dedup summary.
+SplitMember = Sample | SampleSummary
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,7 @@ def order_key(key: str, seed: int) -> int:
     return int(hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()[:16], 16)
 
 
-def split_groups(samples: Sequence[Sample], image_links: Iterable[ImageLink]) -> list[tuple[str, tuple[str, ...], str]]:
+def split_groups(samples: Sequence[SplitMember], image_links: Iterable[ImageLink]) -> list[tuple[str, tuple[str, ...], str]]:
     """Join samples by item, by shared image and by near-duplicate images.
 
     Args:
@@ -59,13 +62,17 @@ def split_groups(samples: Sequence[Sample], image_links: Iterable[ImageLink]) ->
         ``(key, members, linked_by)`` per group, members sorted; see ``SplitGroup``.
     """
     ordered = sorted(samples, key=lambda sample: sample.sample_id)
+    # An item of one sample links nothing, and most items have one: only shared items get a node.
+    rounds = Counter(sample.item_id for sample in ordered if sample.item_id)
+    shared_items = {item for item, count in rounds.items() if count > 1}
+    del rounds
     nodes = [sample.sample_id for sample in ordered]
-    nodes += sorted({f"item:{s.item_id}" for s in ordered if s.item_id})
+    nodes += sorted(f"item:{item}" for item in shared_items)
     nodes += sorted({f"image:{image.sha256}" for s in ordered for image in s.images})
     union = UnionFind(nodes)
     present = set(nodes)
     for sample in ordered:
-        if sample.item_id:
+        if sample.item_id in shared_items:
             union.union(sample.sample_id, f"item:{sample.item_id}")
         for image in sample.images:
             union.union(sample.sample_id, f"image:{image.sha256}")
@@ -76,7 +83,7 @@ def split_groups(samples: Sequence[Sample], image_links: Iterable[ImageLink]) ->
             union.union(first, second)
             near.append(link)
     root_of = {sample.sample_id: union.find(sample.sample_id) for sample in ordered}
-    members: dict[str, list[Sample]] = {}
+    members: dict[str, list[SplitMember]] = {}
     for sample in ordered:
         members.setdefault(root_of[sample.sample_id], []).append(sample)
     near_by_root = Counter(union.find(f"image:{link.first}") for link in near)
@@ -86,7 +93,7 @@ def split_groups(samples: Sequence[Sample], image_links: Iterable[ImageLink]) ->
     return groups
 
 
-def _group_key(sample: Sample) -> str:
+def _group_key(sample: SplitMember) -> str:
     if sample.item_id:
         return f"item:{sample.item_id}"
     if sample.images:
@@ -94,7 +101,7 @@ def _group_key(sample: Sample) -> str:
     return f"sample:{sample.sample_id}"
 
 
-def _linked_by(group: list[Sample], near_pairs: int) -> str:
+def _linked_by(group: list[SplitMember], near_pairs: int) -> str:
     if len(group) == 1:
         return "a single sample"
     reasons = []
@@ -110,7 +117,7 @@ def _linked_by(group: list[Sample], near_pairs: int) -> str:
     return "; ".join(shown)
 
 
-def assign_splits(samples: Sequence[Sample], image_links: Iterable[ImageLink], ratios: SplitConfig, seed: int) -> SplitPlan:
+def assign_splits(samples: Sequence[SplitMember], image_links: Iterable[ImageLink], ratios: SplitConfig, seed: int) -> SplitPlan:
     """Assign whole groups to splits, largest first, each to the split furthest below its target.
 
     Args:
