@@ -71,7 +71,7 @@ def metric_means(agreement: pd.DataFrame) -> dict[str, Any]:
     released or in review. A metric no item measured is ``None``.
 
     Args:
-        agreement: the agreement table (``AgreementResult.table()``).
+        agreement: the agreement table (``AgreementResult.table()``), or its ``task_type`` and metric columns.
 
     Returns:
         ``{metric: mean | None, ..., "by_task_type": {task_type: {metric: mean | None}}}``.
@@ -274,13 +274,14 @@ def publish_release(run: RunDescription) -> dict[str, Any]:
         return read_release(shared.url(shared.release_key(run.dataset, version)) if shared else final.path)
     building = ReleaseDir(Path(tempfile.mkdtemp(prefix=f".{version}.", dir=releases.path)))
     try:
-        agreement = pd.read_parquet(run_dir.agreement)
-        release = _assemble(building, run, manifests, released, agreement, quarantine_text, gates)
+        release = _assemble(building, run, manifests, released, quarantine_text, gates)
         parent = shared.latest_version(run.dataset) if shared else releases.latest_version()
         release.update(version=version, content_hash=digest, parent_version=parent)
         # Before the report, which renders the release from its folder like the dashboard does.
         atomic_write_text(building.release_json, json.dumps(release, indent=2, sort_keys=True, ensure_ascii=False))
-        write_report(building.path, release, run_dir.ingested, agreement, recipe.quality, store, recipe.report.samples_drawn)
+        write_report(
+            building.path, release, run_dir.ingested, run_dir.agreement, recipe.quality, store, recipe.report.samples_drawn
+        )
         os.chmod(building.path, 0o755)
         os.rename(building.path, final.path)
     except BaseException as error:
@@ -323,7 +324,6 @@ def _assemble(
     run: RunDescription,
     manifests: ReleasedManifests,
     released: ReleasedSamples,
-    agreement: pd.DataFrame,
     quarantine_text: str,
     gates: list[dict[str, Any]],
 ) -> dict[str, Any]:
@@ -376,7 +376,8 @@ def _assemble(
         "dataset": run.dataset,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "counts": counts,
-        "metrics": metric_means(agreement),
+        # Only the columns the means need: the item ids are one string per item.
+        "metrics": metric_means(pd.read_parquet(run_dir.agreement, columns=["task_type", *METRICS])),
         "gates": gates,
         "recipe": recipe.model_dump(mode="json"),
         "recipe_hash": recipe.content_hash(),
