@@ -46,13 +46,12 @@ from typing import Any, BinaryIO, Self
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from vlforge.config import Recipe
 from vlforge.export import export_all_streaming
 from vlforge.gates import gate_summaries
 from vlforge.layout import DatasetReleases, ReleaseDir, RunDir, is_object_store
-from vlforge.manifest import BATCH_ROWS, iter_split_manifest, write_split_manifest
+from vlforge.manifest import iter_split_manifest, read_batches, read_columns, write_split_manifest
 from vlforge.numerics import numerics_record, stored_metric
 from vlforge.quality.agreement import METRICS
 from vlforge.records import Sample
@@ -127,9 +126,7 @@ class ReleasedManifests:
 
     def sample_ids(self) -> pa.ChunkedArray:
         """Every released sample's id, in release order, as one compact column."""
-        return pa.chunked_array(
-            [pq.read_table(path, columns=["sample_id"]).column("sample_id").combine_chunks() for path in self.paths]
-        )
+        return pa.chunked_array([read_columns(path, ["sample_id"]).column("sample_id").combine_chunks() for path in self.paths])
 
 
 @dataclass(frozen=True)
@@ -229,13 +226,12 @@ class SplitSpools:
 def manifest_media(path: Path) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
     """The (sha256, format) of every image and of every video of a manifest, read from those two columns a batch at a time."""
     found: dict[str, set[tuple[str, str]]] = {"images": set(), "videos": set()}
-    with pq.ParquetFile(path) as parquet:
-        for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=list(found)):
-            for column, media in found.items():
-                flat = pc.list_flatten(batch.column(column))
-                media |= set(
-                    zip(pc.struct_field(flat, "sha256").to_pylist(), pc.struct_field(flat, "format").to_pylist(), strict=True)
-                )
+    for batch in read_batches(path, list(found)):
+        for column, media in found.items():
+            flat = pc.list_flatten(batch.column(column))
+            media |= set(
+                zip(pc.struct_field(flat, "sha256").to_pylist(), pc.struct_field(flat, "format").to_pylist(), strict=True)
+            )
     return found["images"], found["videos"]
 
 

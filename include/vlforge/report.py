@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from vlforge.config import QualityConfig
 from vlforge.drawing import draw_annotations
 from vlforge.layout import ReleaseDir
-from vlforge.manifest import BATCH_ROWS, iter_manifest, read_samples_by_id
+from vlforge.manifest import iter_manifest, read_batches, read_samples_by_id
 from vlforge.quality.agreement import METRICS
 from vlforge.records import Sample
 from vlforge.store import ImageStore, atomic_write_bytes, atomic_write_text
@@ -143,12 +143,8 @@ ROUND_COLOURS = ["#1f77b4", "#ff7f0e"]
 
 def read_compared(agreement: Path) -> pd.DataFrame:
     """The agreement table's rows of items with two rounds or more, in file order: the report shows no other item."""
-    with pq.ParquetFile(agreement) as parquet:
-        batches = [
-            batch.filter(pc.greater_equal(batch.column("rounds_compared"), 2))
-            for batch in parquet.iter_batches(batch_size=BATCH_ROWS)
-        ]
-        return pa.Table.from_batches(batches, schema=parquet.schema_arrow).to_pandas()
+    batches = [batch.filter(pc.greater_equal(batch.column("rounds_compared"), 2)) for batch in read_batches(agreement)]
+    return pa.Table.from_batches(batches, schema=pq.read_schema(agreement)).to_pandas()
 
 
 def quality_section(
@@ -278,13 +274,12 @@ def _synthetic_section(release_dir: Path, store: ImageStore, count: int, seed: i
     manifest = ReleaseDir(release_dir).manifest
     counts: Counter[tuple[str, bool]] = Counter()
     synthetic_ids: list[str] = []
-    with pq.ParquetFile(manifest) as parquet:
-        for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=["sample_id", "task_type", "synthetic", "images"]):
-            rows = zip(*(batch.column(name).to_pylist() for name in batch.schema.names), strict=True)
-            for sample_id, task_type, synthetic, images in rows:
-                counts[(task_type, bool(synthetic))] += 1
-                if synthetic and images:
-                    synthetic_ids.append(sample_id)
+    for batch in read_batches(manifest, ["sample_id", "task_type", "synthetic", "images"]):
+        rows = zip(*(batch.column(name).to_pylist() for name in batch.schema.names), strict=True)
+        for sample_id, task_type, synthetic, images in rows:
+            counts[(task_type, bool(synthetic))] += 1
+            if synthetic and images:
+                synthetic_ids.append(sample_id)
     mix = mix_of_counts(counts)
     if not synthetic_ids:
         return ""
