@@ -44,9 +44,7 @@ SCHEMA = pa.schema(
         (
             "images",
             pa.list_(
-                pa.struct(
-                    [("sha256", pa.string()), ("width", pa.int32()), ("height", pa.int32()), ("format", pa.string())]
-                )
+                pa.struct([("sha256", pa.string()), ("width", pa.int32()), ("height", pa.int32()), ("format", pa.string())])
             ),
         ),
         (
@@ -70,11 +68,7 @@ SCHEMA = pa.schema(
         ("ocr_lines", pa.list_(pa.struct([("text", pa.string()), ("box", _BOX), ("language", pa.string())]))),
         (
             "actions",
-            pa.list_(
-                pa.struct(
-                    [("type", pa.string()), ("box", _BOX), ("point", pa.list_(pa.float64())), ("text", pa.string())]
-                )
-            ),
+            pa.list_(pa.struct([("type", pa.string()), ("box", _BOX), ("point", pa.list_(pa.float64())), ("text", pa.string())])),
         ),
         (
             "video_events",
@@ -87,9 +81,7 @@ SCHEMA = pa.schema(
         ("gold", pa.bool_()),
         (
             "metrics",
-            pa.struct(
-                [(name, pa.float64()) for name in _METRIC_NAMES] + [("rounds_compared", pa.int32())]
-            ),
+            pa.struct([(name, pa.float64()) for name in _METRIC_NAMES] + [("rounds_compared", pa.int32())]),
         ),
         ("source", pa.struct([("file", pa.string()), ("record_id", pa.string())])),
         ("lineage", pa.list_(pa.struct([("op", pa.string()), ("params_json", pa.string()), ("seed", pa.int64())]))),
@@ -157,24 +149,27 @@ def batches(items: Iterable[Sample]) -> Iterator[list[Sample]]:
         yield batch
 
 
-def iter_manifest(path: Path) -> Iterator[Sample]:
-    """The samples of any manifest variant, in file order, read ``BATCH_ROWS`` at a time."""
+def read_batches(path: Path, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+    """``columns`` (every column if ``None``) of a Parquet file, ``BATCH_ROWS`` rows at a time, in file order."""
     # Without prefetching or reader threads: they hold more of the file at once the larger it is (30 MB more at 100,000 samples).
     with pq.ParquetFile(path, pre_buffer=False) as parquet:
-        for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=SCHEMA.names, use_threads=False):
-            yield from table_to_samples(pa.Table.from_batches([batch]))
+        yield from parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns, use_threads=False)
+
+
+def iter_manifest(path: Path) -> Iterator[Sample]:
+    """The samples of any manifest variant, in file order, read ``BATCH_ROWS`` at a time."""
+    for batch in read_batches(path, SCHEMA.names):
+        yield from table_to_samples(pa.Table.from_batches([batch]))
 
 
 def read_manifest(path: Path) -> list[Sample]:
     return table_to_samples(pq.read_table(path, schema=SCHEMA))
 
 
-
 def read_columns(path: Path, columns: list[str]) -> pa.Table:
     """Some columns of a manifest, read as ``iter_manifest`` reads: the table, not more of the file, is held."""
-    with pq.ParquetFile(path, pre_buffer=False) as parquet:
-        schema = pa.schema([parquet.schema_arrow.field(name) for name in columns])
-        return pa.Table.from_batches(parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns, use_threads=False), schema)
+    file_schema = pq.read_schema(path)
+    return pa.Table.from_batches(read_batches(path, columns), pa.schema([file_schema.field(name) for name in columns]))
 
 
 # Most parts ``iter_key_ranges`` spills a manifest into: each is a file open while the manifest is read.
@@ -290,26 +285,26 @@ def read_split_manifest(path: Path) -> tuple[list[Sample], list[str]]:
 
 def iter_split_manifest(path: Path) -> Iterator[tuple[Sample, str]]:
     """The samples of a split manifest (or any manifest with a ``split`` column) with their splits, in file order, ``BATCH_ROWS`` at a time."""
-    with pq.ParquetFile(path) as parquet:
-        for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=[*SCHEMA.names, SPLIT_COLUMN]):
-            table = pa.Table.from_batches([batch])
-            splits = [str(value) for value in table.column(SPLIT_COLUMN).to_pylist()]
-            yield from zip(table_to_samples(table.select(SCHEMA.names)), splits, strict=True)
+    for batch in read_batches(path, [*SCHEMA.names, SPLIT_COLUMN]):
+        table = pa.Table.from_batches([batch])
+        splits = [str(value) for value in table.column(SPLIT_COLUMN).to_pylist()]
+        yield from zip(table_to_samples(table.select(SCHEMA.names)), splits, strict=True)
 
 
 def read_split_ids(path: Path) -> tuple[list[str], list[str]]:
     """The sample ids and splits of a split manifest, without reading the samples."""
     table = pq.read_table(path, columns=["sample_id", SPLIT_COLUMN])
-    return [str(value) for value in table.column("sample_id").to_pylist()], [str(value) for value in table.column(SPLIT_COLUMN).to_pylist()]
+    return [str(value) for value in table.column("sample_id").to_pylist()], [
+        str(value) for value in table.column(SPLIT_COLUMN).to_pylist()
+    ]
 
 
 def read_samples_by_id(path: Path, ids: list[str]) -> list[Sample]:
     """The samples of any manifest variant whose ids are in ``ids``, sorted by id."""
     wanted = pa.array(ids, type=pa.string())
     found: list[Sample] = []
-    with pq.ParquetFile(path) as parquet:  # a batch at a time: only the wanted rows are kept
-        for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=SCHEMA.names):
-            found += table_to_samples(pa.Table.from_batches([batch.filter(pc.is_in(batch.column("sample_id"), value_set=wanted))]))
+    for batch in read_batches(path, SCHEMA.names):  # only the wanted rows are kept
+        found += table_to_samples(pa.Table.from_batches([batch.filter(pc.is_in(batch.column("sample_id"), value_set=wanted))]))
     return sorted(found, key=lambda sample: sample.sample_id)
 
 

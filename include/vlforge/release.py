@@ -46,13 +46,12 @@ from typing import Any, BinaryIO, Self
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from vlforge.config import Recipe
 from vlforge.export import export_all_streaming
 from vlforge.gates import gate_summaries
 from vlforge.layout import DatasetReleases, ReleaseDir, RunDir, is_object_store
-from vlforge.manifest import BATCH_ROWS, iter_split_manifest, write_split_manifest
+from vlforge.manifest import iter_split_manifest, read_batches, read_columns, write_split_manifest
 from vlforge.numerics import numerics_record, stored_metric
 from vlforge.quality.agreement import METRICS
 from vlforge.records import Sample
@@ -71,7 +70,7 @@ def metric_means(agreement: pd.DataFrame) -> dict[str, Any]:
     released or in review. A metric no item measured is ``None``.
 
     Args:
-        agreement: the agreement table (``AgreementResult.table()``).
+        agreement: the agreement table (``AgreementResult.table()``), or its ``task_type`` and metric columns.
 
     Returns:
         ``{metric: mean | None, ..., "by_task_type": {task_type: {metric: mean | None}}}``.
@@ -127,9 +126,7 @@ class ReleasedManifests:
 
     def sample_ids(self) -> pa.ChunkedArray:
         """Every released sample's id, in release order, as one compact column."""
-        return pa.chunked_array(
-            [pq.read_table(path, columns=["sample_id"]).column("sample_id").combine_chunks() for path in self.paths]
-        )
+        return pa.chunked_array([read_columns(path, ["sample_id"]).column("sample_id").combine_chunks() for path in self.paths])
 
 
 @dataclass(frozen=True)
@@ -229,13 +226,12 @@ class SplitSpools:
 def manifest_media(path: Path) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
     """The (sha256, format) of every image and of every video of a manifest, read from those two columns a batch at a time."""
     found: dict[str, set[tuple[str, str]]] = {"images": set(), "videos": set()}
-    with pq.ParquetFile(path) as parquet:
-        for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=list(found)):
-            for column, media in found.items():
-                flat = pc.list_flatten(batch.column(column))
-                media |= set(
-                    zip(pc.struct_field(flat, "sha256").to_pylist(), pc.struct_field(flat, "format").to_pylist(), strict=True)
-                )
+    for batch in read_batches(path, list(found)):
+        for column, media in found.items():
+            flat = pc.list_flatten(batch.column(column))
+            media |= set(
+                zip(pc.struct_field(flat, "sha256").to_pylist(), pc.struct_field(flat, "format").to_pylist(), strict=True)
+            )
     return found["images"], found["videos"]
 
 
@@ -274,13 +270,14 @@ def publish_release(run: RunDescription) -> dict[str, Any]:
         return read_release(shared.url(shared.release_key(run.dataset, version)) if shared else final.path)
     building = ReleaseDir(Path(tempfile.mkdtemp(prefix=f".{version}.", dir=releases.path)))
     try:
-        agreement = pd.read_parquet(run_dir.agreement)
-        release = _assemble(building, run, manifests, released, agreement, quarantine_text, gates)
+        release = _assemble(building, run, manifests, released, quarantine_text, gates)
         parent = shared.latest_version(run.dataset) if shared else releases.latest_version()
         release.update(version=version, content_hash=digest, parent_version=parent)
         # Before the report, which renders the release from its folder like the dashboard does.
         atomic_write_text(building.release_json, json.dumps(release, indent=2, sort_keys=True, ensure_ascii=False))
-        write_report(building.path, release, run_dir.ingested, agreement, recipe.quality, store, recipe.report.samples_drawn)
+        write_report(
+            building.path, release, run_dir.ingested, run_dir.agreement, recipe.quality, store, recipe.report.samples_drawn
+        )
         os.chmod(building.path, 0o755)
         os.rename(building.path, final.path)
     except BaseException as error:
@@ -323,7 +320,6 @@ def _assemble(
     run: RunDescription,
     manifests: ReleasedManifests,
     released: ReleasedSamples,
-    agreement: pd.DataFrame,
     quarantine_text: str,
     gates: list[dict[str, Any]],
 ) -> dict[str, Any]:
@@ -376,7 +372,8 @@ def _assemble(
         "dataset": run.dataset,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "counts": counts,
-        "metrics": metric_means(agreement),
+        # Only the columns the means need: the item ids are one string per item.
+        "metrics": metric_means(pd.read_parquet(run_dir.agreement, columns=["task_type", *METRICS])),
         "gates": gates,
         "recipe": recipe.model_dump(mode="json"),
         "recipe_hash": recipe.content_hash(),

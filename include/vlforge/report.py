@@ -21,12 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from vlforge.config import QualityConfig
 from vlforge.drawing import draw_annotations
 from vlforge.layout import ReleaseDir
-from vlforge.manifest import BATCH_ROWS, iter_manifest, read_samples_by_id
+from vlforge.manifest import iter_manifest, read_batches, read_samples_by_id
 from vlforge.quality.agreement import METRICS
 from vlforge.records import Sample
 from vlforge.store import ImageStore, atomic_write_bytes, atomic_write_text
@@ -76,7 +78,7 @@ def write_report(
     release_dir: Path,
     release: dict[str, Any],
     rounds: Path,
-    agreement: pd.DataFrame,
+    agreement: Path,
     quality: QualityConfig,
     store: ImageStore,
     count: int,
@@ -88,7 +90,8 @@ def write_report(
             The released samples are read from its manifest, a batch at a time.
         release: ``RELEASE.json``'s content.
         rounds: the manifest of every ingested round (for drawing disagreeing rounds side by side).
-        agreement: one row per compared item (``AgreementResult.table``).
+        agreement: the agreement table's file, one row per item (``AgreementResult.table``); only the rows of items
+            with two rounds are read, a batch at a time.
         quality: the thresholds.
         store: the image store.
         count: how many worst items to draw.
@@ -112,7 +115,7 @@ def write_report(
         drops_url=lambda number: str(_RELATIVE.curate_drops),
         trends=trends,
         charts=charts,
-        quality_html=quality_section(release_dir, agreement, quality, rounds, store, count),
+        quality_html=quality_section(release_dir, read_compared(agreement), quality, rounds, store, count),
         curation_html=_curation_section(release["counts"]),
         synthetic_html=_synthetic_section(release_dir, store, count, int(release["seed"])),
         training_html=_training_section(release.get("exports", {})),
@@ -138,11 +141,20 @@ def _ancestors(releases: Path, release: dict[str, Any]) -> list[dict[str, Any]]:
 ROUND_COLOURS = ["#1f77b4", "#ff7f0e"]
 
 
+def read_compared(agreement: Path) -> pd.DataFrame:
+    """The agreement table's rows of items with two rounds or more, in file order: the report shows no other item."""
+    batches = [batch.filter(pc.greater_equal(batch.column("rounds_compared"), 2)) for batch in read_batches(agreement)]
+    return pa.Table.from_batches(batches, schema=pq.read_schema(agreement)).to_pandas()
+
+
 def quality_section(
-    release_dir: Path, agreement: pd.DataFrame, quality: QualityConfig, rounds: Path, store: ImageStore, count: int
+    release_dir: Path, compared: pd.DataFrame, quality: QualityConfig, rounds: Path, store: ImageStore, count: int
 ) -> str:
-    """Metric distributions with their thresholds, a table of means, and the worst items with both rounds drawn."""
-    compared = agreement[agreement["rounds_compared"] >= 2]
+    """Metric distributions with their thresholds, a table of means, and the worst items with both rounds drawn.
+
+    Args:
+        compared: the agreement rows of items with two rounds (``read_compared``).
+    """
     measured = [metric for metric in METRICS if compared[metric].notna().any()]
     if compared.empty or not measured:
         return "<p>No item had two annotation rounds to compare.</p>"
@@ -262,13 +274,12 @@ def _synthetic_section(release_dir: Path, store: ImageStore, count: int, seed: i
     manifest = ReleaseDir(release_dir).manifest
     counts: Counter[tuple[str, bool]] = Counter()
     synthetic_ids: list[str] = []
-    with pq.ParquetFile(manifest) as parquet:
-        for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=["sample_id", "task_type", "synthetic", "images"]):
-            rows = zip(*(batch.column(name).to_pylist() for name in batch.schema.names), strict=True)
-            for sample_id, task_type, synthetic, images in rows:
-                counts[(task_type, bool(synthetic))] += 1
-                if synthetic and images:
-                    synthetic_ids.append(sample_id)
+    for batch in read_batches(manifest, ["sample_id", "task_type", "synthetic", "images"]):
+        rows = zip(*(batch.column(name).to_pylist() for name in batch.schema.names), strict=True)
+        for sample_id, task_type, synthetic, images in rows:
+            counts[(task_type, bool(synthetic))] += 1
+            if synthetic and images:
+                synthetic_ids.append(sample_id)
     mix = mix_of_counts(counts)
     if not synthetic_ids:
         return ""

@@ -7,13 +7,16 @@ import json
 import random
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import vlforge.manifest as manifest_module
 from vlforge.config import Recipe
 from vlforge.manifest import write_split_manifest
+from vlforge.quality.agreement import METRICS
 from vlforge.records import ImageRef, Sample, Source, Turn
-from vlforge.release import ReleasedManifests, SplitSpools, scan_released
+from vlforge.release import ReleasedManifests, SplitSpools, metric_means, scan_released
+from vlforge.report import read_compared
 
 QUARANTINE = '{"row": 3, "reason": "bad box"}\n'
 
@@ -77,3 +80,25 @@ def test_split_spools_give_each_split_back_in_order_on_every_pass_and_leave_noth
     assert first == again == [sample for sample, split in zip(samples, splits, strict=True) if split == "train"]
     assert val == [samples[1], samples[4], samples[8]] and test == []
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_report_reads_only_compared_agreement_rows_and_the_means_only_their_columns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(manifest_module, "BATCH_ROWS", 7)
+    rng = random.Random(3)
+    agreement = pd.DataFrame(
+        {
+            "item_id": [f"item{index}" for index in range(50)],
+            "task_type": [rng.choice(["caption", "grounding", "ocr"]) for _ in range(50)],
+            "status": ["released"] * 50,
+            "rounds_compared": [rng.choice([1, 2, 3]) for _ in range(50)],
+            **{metric: [rng.random() if rng.random() < 0.7 else None for _ in range(50)] for metric in METRICS},
+        }
+    )
+    path = tmp_path / "agreement.parquet"
+    agreement.to_parquet(path, row_group_size=9)
+    whole = pd.read_parquet(path)
+    compared = read_compared(path)
+    pd.testing.assert_frame_equal(compared, whole[whole["rounds_compared"] >= 2].reset_index(drop=True))
+    assert metric_means(pd.read_parquet(path, columns=["task_type", *METRICS])) == metric_means(whole)

@@ -16,12 +16,15 @@ Video samples are refused (``export_all`` skips them).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import tarfile
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
+
+import numpy as np
 
 from vlforge.config import Recipe
 from vlforge.export.qwen_finetune import chat_messages
@@ -63,17 +66,46 @@ def _write_shard(path: Path, samples: Iterable[Sample], folder: Path, recipe: Re
             _member(archive, f"{sample.sample_id}.json", json.dumps(meta, ensure_ascii=False).encode("utf-8"))
 
 
+class SeenKeys:
+    """The keys written so far, as 16-byte digests: a sorted array plus a set of the newest, merged into it now and then.
+
+    A set of the key strings would cost about a hundred bytes per sample; this costs about sixteen. Two different
+    keys share a 128-bit BLAKE2b digest with a chance far below that of a disk error, so a digest seen is a key seen.
+    """
+
+    MERGE_EVERY = 4096
+
+    def __init__(self) -> None:
+        self._sorted = np.empty(0, dtype="V16")
+        self._newest: set[bytes] = set()
+
+    def add(self, key: str) -> bool:
+        """Record ``key``; returns whether it was seen before."""
+        digest = hashlib.blake2b(key.encode("utf-8"), digest_size=16).digest()
+        if digest in self._newest:
+            return True
+        found = np.void(digest)
+        index = int(np.searchsorted(self._sorted, found))
+        if index < len(self._sorted) and self._sorted[index] == found:
+            return True
+        self._newest.add(digest)
+        if len(self._newest) >= self.MERGE_EVERY:
+            newest = np.array(sorted(self._newest), dtype="V16")
+            self._sorted = np.sort(np.concatenate([self._sorted, newest]))
+            self._newest.clear()
+        return False
+
+
 def _checked(samples: Iterable[Sample]) -> Iterator[Sample]:
     """``samples``, each refused unless WebDataset can hold it under its own key."""
-    keys: set[str] = set()
+    keys = SeenKeys()
     for sample in samples:
         refuse_videos(sample, "the WebDataset export")
         key = sample.sample_id
         if not key or "." in key or "/" in key:
             raise ExportError(f"sample {key!r}: a WebDataset key must be non-empty, without '.' or '/'")
-        if key in keys:
+        if keys.add(key):
             raise ExportError(f"duplicate sample ids {key!r}: WebDataset would merge their files into one sample")
-        keys.add(key)
         yield sample
 
 

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from vlforge.config import Recipe
 from vlforge.layout import ReleaseDir, is_object_store
-from vlforge.manifest import BATCH_ROWS, SCHEMA, table_to_samples
+from vlforge.manifest import SCHEMA, read_batches, table_to_samples
 from vlforge.quality.agreement import METRICS
 from vlforge.records import Sample
 
@@ -138,8 +138,7 @@ class ReleaseFolder:
         """The manifest's ``columns``, ``BATCH_ROWS`` samples at a time: what a page that needs every sample reads."""
         path = str(self.folder().manifest)
         try:
-            with pq.ParquetFile(path) as parquet:
-                yield from parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns)
+            yield from read_batches(path, columns)
         except (OSError, pa.ArrowException) as error:
             raise FolderDamage(f"{path} cannot be read: {error}") from error
 
@@ -161,7 +160,14 @@ class ReleaseFolder:
             if not results:
                 expectations = [_from_failure(failure) for failure in gate.get("failures") or []]
             views.append(
-                GateView(name, bool(gate.get("passed")), int(gate.get("evaluated") or 0), list(gate.get("failed") or []), expectations, message)
+                GateView(
+                    name,
+                    bool(gate.get("passed")),
+                    int(gate.get("evaluated") or 0),
+                    list(gate.get("failed") or []),
+                    expectations,
+                    message,
+                )
             )
         return views
 
@@ -240,7 +246,10 @@ def _index_of(table: pa.Table, path: str) -> SampleIndex:
         task_types=[str(value) for value in table.column("task_type").to_pylist()],
         splits=[str(value) for value in table.column("split").to_pylist()],
         sources=[source_file(source) for source in sources],
-        kinds=[sample_kind(bool(is_synthetic), [entry["op"] for entry in ops or []]) for is_synthetic, ops in zip(synthetic, lineage, strict=True)],
+        kinds=[
+            sample_kind(bool(is_synthetic), [entry["op"] for entry in ops or []])
+            for is_synthetic, ops in zip(synthetic, lineage, strict=True)
+        ],
         metrics={name: [_number((row or {}).get(name)) for row in metrics] for name in METRICS},
         positions={sample_id: position for position, sample_id in enumerate(sample_ids)},
     )
@@ -261,15 +270,33 @@ def sample_kind(synthetic: bool, ops: list[str]) -> str:
 @lru_cache(maxsize=8)
 def _fingerprints(path: str, stamp: int) -> list[dict[str, str]]:
     table = _sample_index(path, stamp).table
-    columns = {name: table.column(name).to_pylist() for name in ("images", "videos", "boxes", "ocr_lines", "actions", "conversations", "video_events", "choices")}
+    columns = {
+        name: table.column(name).to_pylist()
+        for name in ("images", "videos", "boxes", "ocr_lines", "actions", "conversations", "video_events", "choices")
+    }
     prints = []
     for row in range(table.num_rows):
         prints.append(
             {
-                "image": json.dumps([item["sha256"] for item in columns["images"][row] or []] + [item["sha256"] for item in columns["videos"][row] or []]),
-                "boxes": json.dumps([columns["boxes"][row], [line.get("box") for line in columns["ocr_lines"][row] or []], [action.get("box") for action in columns["actions"][row] or []]], sort_keys=True),
+                "image": json.dumps(
+                    [item["sha256"] for item in columns["images"][row] or []]
+                    + [item["sha256"] for item in columns["videos"][row] or []]
+                ),
+                "boxes": json.dumps(
+                    [
+                        columns["boxes"][row],
+                        [line.get("box") for line in columns["ocr_lines"][row] or []],
+                        [action.get("box") for action in columns["actions"][row] or []],
+                    ],
+                    sort_keys=True,
+                ),
                 "text": json.dumps(
-                    [columns["conversations"][row], [line.get("text") for line in columns["ocr_lines"][row] or []], columns["video_events"][row], columns["choices"][row]],
+                    [
+                        columns["conversations"][row],
+                        [line.get("text") for line in columns["ocr_lines"][row] or []],
+                        columns["video_events"][row],
+                        columns["choices"][row],
+                    ],
                     sort_keys=True,
                     ensure_ascii=False,
                 ),
@@ -294,7 +321,9 @@ def _json_lines(path: Path) -> list[dict[str, Any]]:
             entry = json.loads(line)
         except ValueError as error:
             entry = {"reason": "unreadable line", "message": f"{path.name} line {number}: {error}"}
-        entries.append(entry if isinstance(entry, dict) else {"reason": "unreadable line", "message": f"{path.name} line {number}"})
+        entries.append(
+            entry if isinstance(entry, dict) else {"reason": "unreadable line", "message": f"{path.name} line {number}"}
+        )
     return entries
 
 
@@ -313,7 +342,10 @@ def _expectations(table: str, result: dict[str, Any]) -> Iterator[Expectation]:
         yield Expectation(
             table=table,
             type=str(config.get("type", "?")),
-            column=str(kwargs.get("column") or ", ".join(str(kwargs[key]) for key in ("column_A", "column_B", "column_list") if key in kwargs)),
+            column=str(
+                kwargs.get("column")
+                or ", ".join(str(kwargs[key]) for key in ("column_A", "column_B", "column_list") if key in kwargs)
+            ),
             description=str(config.get("description") or ""),
             observed=_observed(details),
             threshold=_threshold(kwargs),

@@ -14,7 +14,7 @@ from PIL import Image
 from vlforge.config import Recipe
 from vlforge.export.qwen_finetune import chat_messages
 from vlforge.export.render import ExportError
-from vlforge.export.webdataset import export
+from vlforge.export.webdataset import SeenKeys, export
 
 SAMPLES = [grounding_sample(), multi_image_sample(), caption_sample()]
 
@@ -83,3 +83,11 @@ def test_duplicate_or_dotted_keys_are_refused(tmp_path: Path, recipe: Recipe) ->
         export([grounding_sample(), grounding_sample()], tmp_path, "ds", recipe)
     with pytest.raises(ExportError, match="'a.b': a WebDataset key must be non-empty, without '.'"):
         export([grounding_sample().model_copy(update={"sample_id": "a.b"})], tmp_path, "ds", recipe)
+
+
+def test_seen_keys_find_a_repeat_before_and_after_they_are_merged() -> None:
+    keys = SeenKeys()
+    written = [f"s{index}" for index in range(SeenKeys.MERGE_EVERY * 2 + 10)]
+    assert not any(keys.add(key) for key in written)
+    assert all(keys.add(key) for key in (written[0], written[SeenKeys.MERGE_EVERY], written[-1]))
+    assert not keys.add("s-new")
