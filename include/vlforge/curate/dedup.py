@@ -71,6 +71,10 @@ from vlforge.store import ImageStore
 
 Token = TypeVar("Token", bound=Hashable)
 
+# Ids rewritten per step in a GramTable (boilerplate left out, ranks): a small copy at a time, not the whole table.
+COMPACT_BLOCK = 1 << 18
+COMPACT_ROWS = 1 << 10
+
 # An action given as a point is compared as a box this share of the image's sides wide and high.
 POINT_BOX_SIDE = 0.02
 
@@ -435,6 +439,13 @@ class _MediaIndex:
         return ("image", sample.images[0].sha256)
 
 
+def id_counts(values: np.ndarray) -> np.ndarray:
+    """How often each id occurs in ``values``, as ``uint32`` (``np.bincount`` would use 8 bytes per id)."""
+    counts = np.zeros(int(values.max()) + 1 if values.size else 0, dtype=np.uint32)
+    np.add.at(counts, values, 1)
+    return counts
+
+
 class GramTable:
     """The n-gram ids of many samples in one array: row ``i`` is ``values[offsets[i]:offsets[i + 1]]``, distinct ids.
 
@@ -474,21 +485,39 @@ class GramTable:
 
     def common(self, share: float, min_samples: int) -> np.ndarray:
         """The ids that more than ``share`` of the rows, and more than ``min_samples`` of them, contain (see ``boilerplate``)."""
-        counts = np.bincount(self.columns()[0])
-        return np.flatnonzero(counts > max(share * len(self), min_samples))
+        return np.flatnonzero(id_counts(self.columns()[0]) > max(share * len(self), min_samples))
 
     def drop_common(self, common: np.ndarray) -> None:
-        """Leaves ``common`` ids out of every row that has others; a row of nothing but common ids stays whole."""
+        """Leaves ``common`` ids out of every row that has others; a row of nothing but common ids stays whole.
+
+        The rows are compacted in place, a block at a time: no second copy of the ids is made.
+        """
         values, offsets = self.columns()
         if not common.size or not values.size:
             return
-        rows = np.repeat(np.arange(len(self), dtype=np.uint32), np.diff(offsets).astype(np.int64))
-        keep = ~np.isin(values, common)
-        keep |= np.bincount(rows, weights=keep, minlength=len(self))[rows] == 0
-        kept = np.bincount(rows, weights=keep, minlength=len(self)).astype(np.uint64)
-        del rows
-        self.values = values[keep]
-        self.offsets = np.concatenate([np.zeros(1, dtype=np.uint64), np.cumsum(kept, dtype=np.uint64)])
+        is_common = np.zeros(int(values.max()) + 1, dtype=bool)
+        is_common[common[common < is_common.size]] = True
+        keep = ~is_common[values]
+        del is_common
+        sizes = np.diff(offsets).astype(np.int64)
+        own = np.zeros(len(self), dtype=np.int64)
+        for first in range(0, len(self), COMPACT_ROWS):
+            # Rows with ids only (reduceat would give an empty row the next row's first flag), a block at a time
+            # (reduceat casts the flags it sums to int64).
+            filled = first + np.flatnonzero(sizes[first : first + COMPACT_ROWS])
+            if filled.size:
+                base, end = int(offsets[filled[0]]), int(offsets[filled[-1] + 1])
+                own[filled] = np.add.reduceat(keep[base:end], offsets[filled].astype(np.int64) - base, dtype=np.int64)
+        for row in np.flatnonzero((own == 0) & (sizes > 0)).tolist():  # all boilerplate: compared whole
+            keep[int(offsets[row]) : int(offsets[row + 1])] = True
+        written = 0
+        for start in range(0, values.size, COMPACT_BLOCK):
+            block = values[start : start + COMPACT_BLOCK][keep[start : start + COMPACT_BLOCK]]
+            values[written : written + block.size] = block
+            written += block.size
+        kept_per_row = np.where(own == 0, sizes, own).astype(np.uint64)
+        self.values = values[:written]
+        self.offsets = np.concatenate([np.zeros(1, dtype=np.uint64), np.cumsum(kept_per_row, dtype=np.uint64)])
 
 
 def similar_sets(sets: Sequence[Collection[Token]] | GramTable, min_jaccard: float) -> list[tuple[int, int, float]]:
@@ -500,8 +529,9 @@ def similar_sets(sets: Sequence[Collection[Token]] | GramTable, min_jaccard: flo
     each is compared with the sets visited before it that have one of its prefix tokens in their
     own prefix and pass the size filter ``|smaller| >= t * |larger|``.
 
-    The prefixes are indexed as two arrays sorted by token and visit (``uint32`` each, a few
-    bytes per token) rather than a list per token.
+    The prefixes are indexed as arrays sorted by token and visit (``uint32`` each, a few
+    bytes per prefix token) rather than a list per token, and token counts are ``uint32``:
+    most n-grams of real captions occur once, so per-token costs grow like per-sample ones.
     """
     table = sets if isinstance(sets, GramTable) else GramTable.from_sets(sets)
     values, offsets = table.columns()
@@ -509,45 +539,45 @@ def similar_sets(sets: Sequence[Collection[Token]] | GramTable, min_jaccard: flo
     if not values.size:
         return []
     starts, sizes = offsets[:-1].astype(np.int64), table.sizes()
-    frequency = np.bincount(values)
-    # Each token replaced by its rank, rarest first (ties by id): the order prefix filtering needs, in one copy.
-    rank_of = np.empty(frequency.size, dtype=np.uint32)
-    rank_of[np.lexsort((np.arange(frequency.size), frequency))] = np.arange(frequency.size, dtype=np.uint32)
-    del frequency
-    ranked = rank_of[values]
-    del rank_of
-    for start, size in zip(starts.tolist(), sizes.tolist(), strict=True):
-        ranked[start : start + size].sort()
-    visit = np.lexsort((np.arange(count), sizes))
-    visit_rank = np.empty(count, dtype=np.int64)
-    visit_rank[visit] = np.arange(count)
+    frequency = id_counts(values)
     prefixes = np.where(sizes > 0, np.minimum(sizes, sizes - np.ceil(min_jaccard * sizes - 1e-9).astype(np.int64) + 1), 0)
-    entry_row = np.repeat(np.arange(count, dtype=np.uint32), prefixes)
-    entry_token = ranked[np.repeat(starts - np.cumsum(prefixes) + prefixes, prefixes) + np.arange(int(prefixes.sum()))]
-    by_token = np.lexsort((visit_rank[entry_row], entry_token))
-    entry_row, entry_token = entry_row[by_token], entry_token[by_token]
-    entry_visit = visit_rank[entry_row].astype(np.uint32)
-    del by_token
-    marked = np.zeros(int(ranked.max()) + 1, dtype=bool)
+    visit = np.lexsort((np.arange(count), sizes)).astype(np.uint32)
+    visit_rank = np.empty(count, dtype=np.uint64)
+    visit_rank[visit] = np.arange(count, dtype=np.uint64)
+
+    def prefix(row: int) -> np.ndarray:
+        """The row's first ``prefixes[row]`` tokens, rarest first (ties by id)."""
+        tokens = values[starts[row] : starts[row] + sizes[row]]
+        return tokens[np.lexsort((tokens, frequency[tokens]))[: prefixes[row]]]
+
+    # The index: one uint64 per prefix token, ``token << 32 | visit rank``, sorted: a token's entries are
+    # one run, in visiting order, so the earlier visited sets with a token are one searchsorted away.
+    index = np.empty(int(prefixes.sum()), dtype=np.uint64)
+    written = 0
+    for row, length in enumerate(prefixes.tolist()):
+        index[written : written + length] = (prefix(row).astype(np.uint64) << np.uint64(32)) | visit_rank[row]
+        written += length
+    index.sort()
+    marked = np.zeros(int(values.max()) + 1, dtype=bool)
     pairs: list[tuple[int, int, float]] = []
     for current in visit.tolist():
         size = int(sizes[current])
         if size == 0:
             continue
-        tokens = ranked[starts[current] : starts[current] + size]
         found = []
-        for token in tokens[: prefixes[current]].tolist():
-            first, last = np.searchsorted(entry_token, token), np.searchsorted(entry_token, token, side="right")
-            earlier = first + np.searchsorted(entry_visit[first:last], visit_rank[current])
-            found.append(entry_row[first:earlier])
+        for token in prefix(current).astype(np.uint64).tolist():
+            first = np.searchsorted(index, np.uint64(token << 32))
+            earlier = np.searchsorted(index, np.uint64(token << 32) | visit_rank[current])
+            found.append(visit[(index[first:earlier] & np.uint64(0xFFFFFFFF)).astype(np.int64)])
         candidates = np.unique(np.concatenate(found))
         candidates = candidates[sizes[candidates] >= min_jaccard * size - 1e-9]
         if not candidates.size:
             continue
+        tokens = values[starts[current] : starts[current] + size]
         marked[tokens] = True
         lengths = sizes[candidates]
         gathered = np.repeat(starts[candidates] - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
-        shared_counts = np.add.reduceat(marked[ranked[gathered]], np.cumsum(lengths) - lengths, dtype=np.int64)
+        shared_counts = np.add.reduceat(marked[values[gathered]], np.cumsum(lengths) - lengths, dtype=np.int64)
         marked[tokens] = False
         for other, other_size, shared in zip(candidates.tolist(), lengths.tolist(), shared_counts.tolist(), strict=True):
             similarity = shared / (size + other_size - shared)
