@@ -529,9 +529,9 @@ def similar_sets(sets: Sequence[Collection[Token]] | GramTable, min_jaccard: flo
     each is compared with the sets visited before it that have one of its prefix tokens in their
     own prefix and pass the size filter ``|smaller| >= t * |larger|``.
 
-    The prefixes are indexed as arrays sorted by token and visit (``uint32`` each, a few
-    bytes per prefix token) rather than a list per token, and token counts are ``uint32``:
-    most n-grams of real captions occur once, so per-token costs grow like per-sample ones.
+    Memory stays a few bytes per n-gram: the sets are a ``GramTable`` (other sets are numbered
+    into one first), the prefixes are indexed in one sorted ``uint64`` array rather than a list
+    per token, and the token counts are ``uint32``.
     """
     table = sets if isinstance(sets, GramTable) else GramTable.from_sets(sets)
     values, offsets = table.columns()
