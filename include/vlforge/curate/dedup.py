@@ -44,9 +44,9 @@ keep copies of one picture out of different splits. Pure functions apart from re
 stored images.
 
 Dedup decides on ``SampleSummary``s, not samples (``choose_duplicates``): each holds what the
-comparisons read (ids, media, the exact key's digest, relative boxes; the n-gram ids beside it) in a few
-hundred bytes, so the curate stage can summarise a manifest of any size one batch at a time
-and keep none of its samples.
+comparisons read (ids, media, the exact key's digest, relative boxes) in a few hundred bytes, and
+the n-gram ids of all samples lie beside them in one ``GramTable`` (four bytes an n-gram), so the
+curate stage can summarise a manifest of any size one batch at a time and keep none of its samples.
 """
 
 from __future__ import annotations
