@@ -44,16 +44,15 @@ keep copies of one picture out of different splits. Pure functions apart from re
 stored images.
 
 Dedup decides on ``SampleSummary``s, not samples (``choose_duplicates``): each holds what the
-comparisons read (ids, media, the exact key's digest, relative boxes; the n-gram ids beside it) in a few
-hundred bytes, so the curate stage can summarise a manifest of any size one batch at a time
-and keep none of its samples.
+comparisons read (ids, media, the exact key's digest, relative boxes) in a few hundred bytes, and
+the n-gram ids of all samples lie beside them in one ``GramTable`` (four bytes an n-gram), so the
+curate stage can summarise a manifest of any size one batch at a time and keep none of its samples.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 from array import array
 from collections import Counter, defaultdict
 from collections.abc import Collection, Hashable, Iterable, Mapping, MutableMapping, Sequence
@@ -71,6 +70,10 @@ from vlforge.records import Box, ImageRef, Sample
 from vlforge.store import ImageStore
 
 Token = TypeVar("Token", bound=Hashable)
+
+# Ids rewritten per step in a GramTable (boilerplate left out, ranks): a small copy at a time, not the whole table.
+COMPACT_BLOCK = 1 << 18
+COMPACT_ROWS = 1 << 10
 
 # An action given as a point is compared as a box this share of the image's sides wide and high.
 POINT_BOX_SIDE = 0.02
@@ -251,11 +254,10 @@ def annotation_text(sample: Sample) -> str:
 
 
 def boilerplate(sets: Iterable[Collection[Token]], share: float, min_samples: int) -> frozenset[Token]:
-    """The n-grams that more than ``share`` of the sets, and more than ``min_samples`` of them, contain."""
+    """The n-grams that more than ``share`` of the sets, and more than ``min_samples`` of them, contain (``GramTable.common``)."""
     listed = list(sets)
-    frequency = Counter(token for tokens in listed for token in tokens)
-    limit = max(share * len(listed), min_samples)
-    return frozenset(token for token, count in frequency.items() if count > limit)
+    tokens = sorted({token for tokens in listed for token in tokens})
+    return frozenset(tokens[number] for number in GramTable.from_sets(listed).common(share, min_samples).tolist())
 
 
 def text_similarity(first: Collection[Token], second: Collection[Token], common: frozenset[Token]) -> float:
@@ -437,31 +439,148 @@ class _MediaIndex:
         return ("image", sample.images[0].sha256)
 
 
-def similar_sets(sets: Sequence[Collection[Token]], min_jaccard: float) -> list[tuple[int, int, float]]:
+def id_counts(values: np.ndarray) -> np.ndarray:
+    """How often each id occurs in ``values``, as ``uint32`` (``np.bincount`` would use 8 bytes per id)."""
+    counts = np.zeros(int(values.max()) + 1 if values.size else 0, dtype=np.uint32)
+    np.add.at(counts, values, 1)
+    return counts
+
+
+class GramTable:
+    """The n-gram ids of many samples in one array: row ``i`` is ``values[offsets[i]:offsets[i + 1]]``, distinct ids.
+
+    One ``uint32`` per n-gram and one offset per row, where a Python container per sample would cost
+    its own header and a hash table: curate holds the n-grams of every sample of a manifest at once.
+    """
+
+    def __init__(self) -> None:
+        self.values: np.ndarray | array = array("I")
+        self.offsets: np.ndarray | array = array("Q", [0])
+
+    @classmethod
+    def from_sets(cls, sets: Iterable[Collection[Hashable]]) -> GramTable:
+        """A table of ``sets``; any tokens are numbered in their sorted order."""
+        listed = list(sets)
+        numbers = {token: number for number, token in enumerate(sorted({token for tokens in listed for token in tokens}))}
+        table = cls()
+        for tokens in listed:
+            table.append(numbers[token] for token in tokens)
+        return table
+
+    def append(self, ids: Iterable[int]) -> None:
+        """Adds a row of distinct ids."""
+        self.values.extend(ids)
+        self.offsets.append(len(self.values))
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def columns(self) -> tuple[np.ndarray, np.ndarray]:
+        """``values`` (uint32) and ``offsets`` (uint64) as numpy arrays, without copying."""
+        return np.asarray(self.values, dtype=np.uint32), np.asarray(self.offsets, dtype=np.uint64)
+
+    def sizes(self) -> np.ndarray:
+        """The number of ids in each row."""
+        return np.diff(self.columns()[1]).astype(np.int64)
+
+    def common(self, share: float, min_samples: int) -> np.ndarray:
+        """The ids that more than ``share`` of the rows, and more than ``min_samples`` of them, contain (see ``boilerplate``)."""
+        return np.flatnonzero(id_counts(self.columns()[0]) > max(share * len(self), min_samples))
+
+    def drop_common(self, common: np.ndarray) -> None:
+        """Leaves ``common`` ids out of every row that has others; a row of nothing but common ids stays whole.
+
+        The rows are compacted in place, a block at a time: no second copy of the ids is made.
+        """
+        values, offsets = self.columns()
+        if not common.size or not values.size:
+            return
+        is_common = np.zeros(int(values.max()) + 1, dtype=bool)
+        is_common[common[common < is_common.size]] = True
+        keep = ~is_common[values]
+        del is_common
+        sizes = np.diff(offsets).astype(np.int64)
+        own = np.zeros(len(self), dtype=np.int64)
+        for first in range(0, len(self), COMPACT_ROWS):
+            # Rows with ids only (reduceat would give an empty row the next row's first flag), a block at a time
+            # (reduceat casts the flags it sums to int64).
+            filled = first + np.flatnonzero(sizes[first : first + COMPACT_ROWS])
+            if filled.size:
+                base, end = int(offsets[filled[0]]), int(offsets[filled[-1] + 1])
+                own[filled] = np.add.reduceat(keep[base:end], offsets[filled].astype(np.int64) - base, dtype=np.int64)
+        for row in np.flatnonzero((own == 0) & (sizes > 0)).tolist():  # all boilerplate: compared whole
+            keep[int(offsets[row]) : int(offsets[row + 1])] = True
+        written = 0
+        for start in range(0, values.size, COMPACT_BLOCK):
+            block = values[start : start + COMPACT_BLOCK][keep[start : start + COMPACT_BLOCK]]
+            values[written : written + block.size] = block
+            written += block.size
+        kept_per_row = np.where(own == 0, sizes, own).astype(np.uint64)
+        self.values = values[:written]
+        self.offsets = np.concatenate([np.zeros(1, dtype=np.uint64), np.cumsum(kept_per_row, dtype=np.uint64)])
+
+
+def similar_sets(sets: Sequence[Collection[Token]] | GramTable, min_jaccard: float) -> list[tuple[int, int, float]]:
     """Index pairs ``(i, j, jaccard)``, ``i < j``, of non-empty sets with Jaccard >= ``min_jaccard``.
 
     Exact, by prefix filtering (Bayardo et al., "Scaling up all pairs similarity search",
     WWW 2007): with tokens sorted rarest first, two sets with Jaccard >= t share a token
     among the first ``n - ceil(t * n) + 1`` of each. Sets are visited from small to large;
-    each indexes that prefix, and a candidate must also pass the size filter
-    ``|smaller| >= t * |larger|`` before its Jaccard is computed.
+    each is compared with the sets visited before it that have one of its prefix tokens in their
+    own prefix and pass the size filter ``|smaller| >= t * |larger|``.
+
+    Memory stays a few bytes per n-gram: the sets are a ``GramTable`` (other sets are numbered
+    into one first), the prefixes are indexed in one sorted ``uint64`` array rather than a list
+    per token, and the token counts are ``uint32``.
     """
-    frequency = Counter(token for tokens in sets for token in tokens)
-    index: dict[str, list[int]] = defaultdict(list)
+    table = sets if isinstance(sets, GramTable) else GramTable.from_sets(sets)
+    values, offsets = table.columns()
+    count = len(table)
+    if not values.size:
+        return []
+    starts, sizes = offsets[:-1].astype(np.int64), table.sizes()
+    frequency = id_counts(values)
+    prefixes = np.where(sizes > 0, np.minimum(sizes, sizes - np.ceil(min_jaccard * sizes - 1e-9).astype(np.int64) + 1), 0)
+    visit = np.lexsort((np.arange(count), sizes)).astype(np.uint32)
+    visit_rank = np.empty(count, dtype=np.uint64)
+    visit_rank[visit] = np.arange(count, dtype=np.uint64)
+
+    def prefix(row: int) -> np.ndarray:
+        """The row's first ``prefixes[row]`` tokens, rarest first (ties by id)."""
+        tokens = values[starts[row] : starts[row] + sizes[row]]
+        return tokens[np.lexsort((tokens, frequency[tokens]))[: prefixes[row]]]
+
+    # The index: one uint64 per prefix token, ``token << 32 | visit rank``, sorted: a token's entries are
+    # one run, in visiting order, so the earlier visited sets with a token are one searchsorted away.
+    index = np.empty(int(prefixes.sum()), dtype=np.uint64)
+    written = 0
+    for row, length in enumerate(prefixes.tolist()):
+        index[written : written + length] = (prefix(row).astype(np.uint64) << np.uint64(32)) | visit_rank[row]
+        written += length
+    index.sort()
+    marked = np.zeros(int(values.max()) + 1, dtype=bool)
     pairs: list[tuple[int, int, float]] = []
-    for current in sorted(range(len(sets)), key=lambda position: (len(sets[position]), position)):
-        tokens = sorted(sets[current], key=lambda token: (frequency[token], token))
-        size = len(tokens)
+    for current in visit.tolist():
+        size = int(sizes[current])
         if size == 0:
             continue
-        prefix = size - math.ceil(min_jaccard * size - 1e-9) + 1
-        candidates: set[int] = set()
-        for token in tokens[:prefix]:
-            candidates.update(other for other in index[token] if len(sets[other]) >= min_jaccard * size - 1e-9)
-            index[token].append(current)
-        probe = frozenset(tokens) if candidates else frozenset()  # a set once per visit, not per candidate
-        for other in sorted(candidates):
-            similarity = jaccard(probe, sets[other])
+        found = []
+        for token in prefix(current).astype(np.uint64).tolist():
+            first = np.searchsorted(index, np.uint64(token << 32))
+            earlier = np.searchsorted(index, np.uint64(token << 32) | visit_rank[current])
+            found.append(visit[(index[first:earlier] & np.uint64(0xFFFFFFFF)).astype(np.int64)])
+        candidates = np.unique(np.concatenate(found))
+        candidates = candidates[sizes[candidates] >= min_jaccard * size - 1e-9]
+        if not candidates.size:
+            continue
+        tokens = values[starts[current] : starts[current] + size]
+        marked[tokens] = True
+        lengths = sizes[candidates]
+        gathered = np.repeat(starts[candidates] - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
+        shared_counts = np.add.reduceat(marked[values[gathered]], np.cumsum(lengths) - lengths, dtype=np.int64)
+        marked[tokens] = False
+        for other, other_size, shared in zip(candidates.tolist(), lengths.tolist(), shared_counts.tolist(), strict=True):
+            similarity = shared / (size + other_size - shared)
             if similarity >= min_jaccard:
                 pairs.append((min(current, other), max(current, other), similarity))
     return sorted(pairs)
@@ -475,24 +594,27 @@ def similar_texts(
     Texts with n-grams of their own are compared on those, texts that are all boilerplate on
     their whole sets (a text of one kind is never similar to one of the other: Jaccard 0).
     """
+    ids = list(texts)
+    table = GramTable.from_sets([without(texts[sample_id], common) or texts[sample_id] for sample_id in ids])
+    return similar_rows(ids, table, min_jaccard)
+
+
+def similar_rows(ids: Sequence[str], table: GramTable, min_jaccard: float) -> dict[tuple[str, str], float]:
+    """Pairs of ``ids`` whose rows of ``table`` (own n-grams, or all boilerplate) have Jaccard >= ``min_jaccard``.
+
+    One pass serves both kinds of text: a row of its own n-grams shares no id with a row of
+    nothing but boilerplate, so rows of different kinds are never candidates.
+    """
     found: dict[tuple[str, str], float] = {}
-    own: list[str] = []
-    own_sets: list[Collection[Token]] = []
-    for sample_id, text in texts.items():
-        if own_set := without(text, common):
-            own.append(sample_id)
-            own_sets.append(own_set)
-    only_common = [sample_id for sample_id, text in texts.items() if text and not without(text, common)]
-    for ids, sets in ((own, own_sets), (only_common, [texts[i] for i in only_common])):
-        for i, j, _ in similar_sets(sets, min_jaccard):
-            first, second = sorted((ids[i], ids[j]))
-            found[(first, second)] = text_similarity(texts[first], texts[second], common)
+    for i, j, similarity in similar_sets(table, min_jaccard):
+        first, second = sorted((ids[i], ids[j]))
+        found[(first, second)] = similarity
     return found
 
 
 def duplicate_pairs(
     samples: Sequence[SampleSummary],
-    texts: MutableMapping[str, Collection[int]],
+    texts: GramTable,
     image_links: Sequence[ImageLink],
     config: DedupConfig,
 ) -> dict[tuple[str, str], tuple[str, str]]:
@@ -503,9 +625,9 @@ def duplicate_pairs(
 
     Args:
         samples: the samples' summaries.
-        texts: each sample's n-gram ids (``SampleSummarizer.grams``) by id. Each is replaced by its
-            n-grams that are not boilerplate, when it has any, before texts are compared: the
-            texts of a large manifest are then held once, not once whole and once without boilerplate.
+        texts: each sample's n-gram ids (``SampleSummarizer.grams``), one row per sample in ``samples``' order.
+            Each row is replaced by its n-grams that are not boilerplate, when it has any, before texts are
+            compared: the texts of a large manifest are then held once, not once whole and once without boilerplate.
         image_links: the near-duplicate image pairs among their images.
         config: thresholds and the level.
 
@@ -518,12 +640,10 @@ def duplicate_pairs(
         similarity: dict[tuple[str, str], float] = {}
         candidates = media.candidate_pairs(samples)
     else:
-        common = boilerplate(texts.values(), config.boilerplate_share, config.boilerplate_min_samples)
-        for sample_id, text in texts.items():
-            if own := without(text, common):  # similar_texts compares these; a text all boilerplate stays whole
-                texts[sample_id] = own
-        similarity = similar_texts(texts, common, config.text_min_jaccard)
-        candidates = set(similarity) | media.candidate_pairs([sample for sample in samples if not texts[sample.sample_id]])
+        texts.drop_common(texts.common(config.boilerplate_share, config.boilerplate_min_samples))
+        similarity = similar_rows([sample.sample_id for sample in samples], texts, config.text_min_jaccard)
+        without_text = texts.sizes() == 0
+        candidates = set(similarity) | media.candidate_pairs([sample for sample, empty in zip(samples, without_text) if empty])
     found: dict[tuple[str, str], tuple[str, str]] = {}
     for pair in sorted(candidates):
         first, second = by_id[pair[0]], by_id[pair[1]]
@@ -566,7 +686,7 @@ class DuplicateChoice:
 
 def choose_duplicates(
     samples: Sequence[SampleSummary],
-    texts: MutableMapping[str, Collection[int]],
+    texts: GramTable,
     image_links: Sequence[ImageLink],
     config: DedupConfig,
 ) -> DuplicateChoice:
@@ -574,7 +694,7 @@ def choose_duplicates(
 
     Args:
         samples: the samples' summaries (``SampleSummarizer`` with the same ``config``), ids distinct.
-        texts: their n-gram ids by sample id (``SampleSummarizer.grams``); ``duplicate_pairs`` rewrites them.
+        texts: their n-gram ids (``SampleSummarizer.grams``), a row per sample in order; ``duplicate_pairs`` rewrites them.
         image_links: the near-duplicate image pairs among their images (``image_links``).
         config: thresholds, the level and whether duplicates are dropped at all.
 
@@ -633,7 +753,9 @@ def find_duplicates(
     check_unique_ids(samples)
     links = near_image_links(samples, store, config.image_max_distance, hash_cache)
     summarizer = SampleSummarizer(config)
-    texts = {sample.sample_id: summarizer.grams(sample) for sample in samples}
+    texts = GramTable()
+    for sample in samples:
+        texts.append(summarizer.grams(sample))
     choice = choose_duplicates([summarizer.summary(sample) for sample in samples], texts, links, config)
     by_id = {sample.sample_id: sample for sample in samples}
     return DedupResult(

@@ -15,12 +15,12 @@ manifest of any size is curated in memory for its summaries, one sample at a tim
 from __future__ import annotations
 
 import logging
-from array import array
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 
 from vlforge.curate.config import CurateConfig
 from vlforge.curate.dedup import (
+    GramTable,
     ImageLink,
     SampleSummarizer,
     SampleSummary,
@@ -101,7 +101,7 @@ def survey(
     hashes: dict[str, int] = {}
     seen: set[str] = set()
     summaries: list[SampleSummary] = []
-    texts: dict[str, array] = {}
+    texts = GramTable()
     samples_in = 0
     for sample in samples:
         samples_in += 1
@@ -115,7 +115,7 @@ def survey(
         if config.dedup.image_max_distance is not None:
             hashes.update(image_hashes([sample], store, known))
         summaries.append(summarizer.summary(sample))
-        texts[sample.sample_id] = summarizer.grams(sample)
+        texts.append(summarizer.grams(sample))
     del seen, summarizer
     links = tuple(image_links(hashes, config.dedup.image_max_distance))
     choice = choose_duplicates(summaries, texts, links, config.dedup)

@@ -13,6 +13,7 @@ from curate_helpers import SKIMAGE, YOLO_IMAGES, boxes, make_sample, reencoded
 import vlforge.curate.dedup as dedup
 from vlforge.curate.config import DedupConfig
 from vlforge.curate.dedup import (
+    GramTable,
     annotation_text,
     boilerplate,
     find_duplicates,
@@ -83,7 +84,10 @@ def test_reencoded_copy_with_the_same_annotation_is_dropped_and_with_another_is_
 
     by_image = find_duplicates(samples, store, DedupConfig(level="image"))
     assert by_image.kept == ("d-astronaut", "e-cat", "a-original")
-    assert [(drop.sample_id, drop.reason) for drop in by_image.drops] == [("b-copy", "same_media"), ("c-copy-other-caption", "same_media")]
+    assert [(drop.sample_id, drop.reason) for drop in by_image.drops] == [
+        ("b-copy", "same_media"),
+        ("c-copy-other-caption", "same_media"),
+    ]
     assert find_duplicates(samples, store, DedupConfig(enabled=False)).drops == ()
 
 
@@ -100,7 +104,11 @@ def test_yolo_variants_with_one_caption_keep_one_and_a_chain_keeps_its_ends(put:
 
     everything = find_duplicates(samples, store, DedupConfig())
     assert everything.kept == ("bus-2", "bus-1")
-    assert {(pair.dropped, pair.kept) for pair in everything.pairs} == {("bus-3", "bus-1"), ("bus-4", "bus-1"), ("bus-5", "bus-1")}
+    assert {(pair.dropped, pair.kept) for pair in everything.pairs} == {
+        ("bus-3", "bus-1"),
+        ("bus-4", "bus-1"),
+        ("bus-5", "bus-1"),
+    }
     # At 2 bits 3 ~ 1 ~ 5 is a chain whose ends are 4 bits apart and 4 is nobody's duplicate: the ends have
     # one duplicate each, are visited first and kept, and 1 goes as a duplicate of 3 (union-find kept only 1).
     chain = find_duplicates(samples, store, DedupConfig(image_max_distance=2))
@@ -166,7 +174,13 @@ def test_video_samples_with_the_same_question_but_different_videos_are_not_exact
     def video_sample(sample_id: str, sha: str) -> Sample:
         video = VideoRef(sha256=sha * 64, width=224, height=224, format="mp4", duration_s=5.0, fps=30.0, frames=150)
         turns = (Turn(role="user", content="<video>What happens?"), Turn(role="assistant", content="A ball rolls."))
-        return Sample(sample_id=sample_id, task_type="vqa", videos=(video,), conversations=turns, source=Source(file="v.json", record_id=sample_id))
+        return Sample(
+            sample_id=sample_id,
+            task_type="vqa",
+            videos=(video,),
+            conversations=turns,
+            source=Source(file="v.json", record_id=sample_id),
+        )
 
     assert dedup.exact_key(video_sample("a", "1")) != dedup.exact_key(video_sample("b", "2"))
     assert dedup.exact_key(video_sample("a", "1")) == dedup.exact_key(video_sample("c", "1"))
@@ -258,6 +272,36 @@ def test_prefix_filtered_similar_sets_equal_brute_force() -> None:
         ]
         assert similar_sets(sets, threshold) == brute
         assert brute, f"no pair at {threshold}: the check would be empty"
+
+
+def test_gram_table_leaves_boilerplate_out_in_place_and_keeps_all_boilerplate_rows_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dedup, "COMPACT_BLOCK", 3)  # several blocks, so compacting crosses block ends
+    monkeypatch.setattr(dedup, "COMPACT_ROWS", 2)
+    rows = [[5, 1, 7], [], [1, 2], [], [9, 2, 4, 1], [2], [8]]
+    table = GramTable()
+    for row in rows:
+        table.append(row)
+    common = table.common(share=0.3, min_samples=1)
+    assert common.tolist() == [1, 2]  # in 3 and 3 of 7 rows; 3 > max(0.3 * 7, 1)
+    table.drop_common(common)
+    values, offsets = table.columns()
+    kept = [values[offsets[row] : offsets[row + 1]].tolist() for row in range(len(table))]
+    assert kept == [[5, 7], [], [1, 2], [], [9, 4], [2], [8]]  # rows 2 and 5 are nothing but boilerplate: whole
+    assert table.sizes().tolist() == [2, 0, 2, 0, 2, 1, 1]
+
+
+def test_similar_sets_of_a_gram_table_equal_those_of_its_sets() -> None:
+    rng = np.random.default_rng(3)
+    sets = [frozenset(rng.choice(30, size=int(rng.integers(0, 12)), replace=False).tolist()) for _ in range(80)]
+    table = GramTable()
+    for tokens in sets:
+        table.append(sorted(tokens))
+    expected = [
+        (i, j, jaccard(sets[i], sets[j]))
+        for i, j in itertools.combinations(range(len(sets)), 2)
+        if sets[i] and sets[j] and jaccard(sets[i], sets[j]) >= 0.5
+    ]
+    assert expected and similar_sets(table, 0.5) == expected
 
 
 def test_similar_texts_compare_own_ngrams_and_all_boilerplate_texts_whole() -> None:
