@@ -134,37 +134,29 @@ def prepare(home: Path, samples: int, seed: int) -> dict[str, Any]:
     return run.to_json()
 
 
+# The stages that run as one call of a stage function on the run, as their DAG tasks do: module, function.
+STAGE_FUNCTIONS = {
+    "ingest": ("vlforge.ingest", "run_ingest"),
+    "gate_ingest": ("vlforge.ingest.gate", "run_ingest_gate"),
+    "measure_agreement": ("vlforge.quality.stage", "run_agreement"),
+    "gate_quality": ("vlforge.quality.gate", "run_quality_gate"),
+    "curate": ("vlforge.curate.stage", "run_curate"),
+    "gate_curate": ("vlforge.curate.gate", "run_curate_gate"),
+    "gate_augment": ("vlforge.augment.gate", "run_augment_gate"),
+}
+
+
 def run_stage(stage: str, run_json: dict[str, Any]) -> dict[str, Any]:
     """Run one stage in this process as the DAG's task does; returns its result, JSON-able."""
     from dataclasses import replace
+    from importlib import import_module
 
     from vlforge.run import RunDescription
 
     run = RunDescription.from_json(run_json)
-    if stage == "ingest":
-        from vlforge.ingest import run_ingest
-
-        return run_ingest(run)
-    if stage == "gate_ingest":
-        from vlforge.ingest.gate import run_ingest_gate
-
-        return run_ingest_gate(run)
-    if stage == "measure_agreement":
-        from vlforge.quality.stage import run_agreement
-
-        return run_agreement(run)
-    if stage == "gate_quality":
-        from vlforge.quality.gate import run_quality_gate
-
-        return run_quality_gate(run)
-    if stage == "curate":
-        from vlforge.curate.stage import run_curate
-
-        return run_curate(run)
-    if stage == "gate_curate":
-        from vlforge.curate.gate import run_curate_gate
-
-        return run_curate_gate(run)
+    if stage in STAGE_FUNCTIONS:
+        module, function = STAGE_FUNCTIONS[stage]
+        return getattr(import_module(module), function)(run)
     if stage == "augment":
         from vlforge.augment.stage import augment_shard, plan_shards
 
@@ -176,10 +168,6 @@ def run_stage(stage: str, run_json: dict[str, Any]) -> dict[str, Any]:
         for shard in plan_shards(finetune):
             augment_shard(finetune, shard)
         return merge_augmented(finetune)
-    if stage == "gate_augment":
-        from vlforge.augment.gate import run_augment_gate
-
-        return run_augment_gate(run)
     if stage == "release":
         from vlforge.release import publish_release
 
