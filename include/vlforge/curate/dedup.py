@@ -43,19 +43,18 @@ annotations) are reported as ``exact_duplicate``, other duplicates as
 keep copies of one picture out of different splits. Pure functions apart from reading
 stored images.
 
-Dedup decides on ``SampleSummary``s, not samples (``choose_duplicates``): each holds what the
-comparisons read (ids, media, the exact key's digest, relative boxes) in a few hundred bytes, and
-the n-gram ids of all samples lie beside them in one ``GramTable`` (four bytes an n-gram), so the
-curate stage can summarise a manifest of any size one batch at a time and keep none of its samples.
+Dedup decides on summaries, not samples (``duplicate_pairs``, ``choose_duplicates``): the comparisons
+read ids, media, the exact key's digest and relative boxes from ``vlforge.curate.summaries.SampleSummaries``
+(columns of about two hundred bytes a sample), and the n-gram ids of all samples lie beside them in one
+``GramTable`` (four bytes an n-gram), so the curate stage can summarise a manifest of any size one batch at a
+time and keep none of its samples.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from array import array
 from collections import Counter, defaultdict
-from collections.abc import Collection, Hashable, Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Collection, Hashable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -64,19 +63,16 @@ import numpy as np
 
 from vlforge.curate.config import DedupConfig
 from vlforge.curate.result import Drop, DuplicatePair, make_drop
+from vlforge.curate.summaries import SampleDetail, SampleSummaries, sample_detail
 from vlforge.curate.text import normalize_text, normalized_turns
 from vlforge.quality.metrics.iou import iou_agreement
-from vlforge.records import Box, ImageRef, Sample
+from vlforge.records import Box, Sample
 from vlforge.store import ImageStore
 
 Token = TypeVar("Token", bound=Hashable)
 
 # Ids rewritten per step in a GramTable (boilerplate left out, ranks): a small copy at a time, not the whole table.
-COMPACT_BLOCK = 1 << 18
 COMPACT_ROWS = 1 << 10
-
-# An action given as a point is compared as a box this share of the image's sides wide and high.
-POINT_BOX_SIDE = 0.02
 
 
 @dataclass(frozen=True)
@@ -117,18 +113,6 @@ def check_unique_ids(samples: Iterable[Sample]) -> None:
                 f"sample_id {sample.sample_id!r} occurs twice ({earlier.source.file} record "
                 f"{earlier.source.record_id}, {sample.source.file} record {sample.source.record_id})"
             )
-
-
-def exact_key(sample: Sample) -> str:
-    """sha256 of the sample's image and video hashes, normalised turns and structured annotations."""
-    annotations = sample.model_dump(mode="json", include={"boxes", "ocr_lines", "actions", "video_events", "choices"})
-    payload = [
-        [image.sha256 for image in sample.images],
-        [video.sha256 for video in sample.videos],
-        normalized_turns(sample),
-        annotations,
-    ]
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
 def perceptual_hash(path: Path) -> int:
@@ -268,39 +252,6 @@ def text_similarity(first: Collection[Token], second: Collection[Token], common:
     return jaccard(first_own, second_own)
 
 
-def relative_boxes(sample: Sample) -> list[Box]:
-    """Every box of the sample in fractions of its image's sides, labelled by kind and label.
-
-    Object boxes, OCR line boxes (labelled with the line's text) and action targets; an action
-    given only as a point becomes a box ``POINT_BOX_SIDE`` of the sides wide around it.
-    """
-    located: list[tuple[str, Box]] = [(f"object:{box.label}", box) for box in sample.boxes]
-    located += [(f"ocr:{normalize_text(line.text)}", line.box) for line in sample.ocr_lines if line.box]
-    for action in sample.actions:
-        if action.box:
-            located.append((f"action:{action.type}", action.box))
-        elif action.point and sample.images:
-            image = sample.images[0]
-            half_w, half_h = POINT_BOX_SIDE * image.width / 2, POINT_BOX_SIDE * image.height / 2
-            x, y = action.point
-            located.append((f"action:{action.type}", Box(x1=x - half_w, y1=y - half_h, x2=x + half_w, y2=y + half_h)))
-    relative = []
-    for label, box in located:
-        image = sample.images[box.image_index] if box.image_index < len(sample.images) else None
-        width, height = (image.width, image.height) if image else (1, 1)
-        relative.append(
-            Box(
-                x1=box.x1 / width,
-                y1=box.y1 / height,
-                x2=box.x2 / width,
-                y2=box.y2 / height,
-                label=label,
-                image_index=box.image_index,
-            )
-        )
-    return relative
-
-
 def box_agreement(boxes_a: Sequence[Box], boxes_b: Sequence[Box]) -> float:
     """``iou_agreement`` of two samples' relative boxes; 1.0 when neither has any."""
     if not boxes_a and not boxes_b:
@@ -308,62 +259,12 @@ def box_agreement(boxes_a: Sequence[Box], boxes_b: Sequence[Box]) -> float:
     return iou_agreement(list(boxes_a), list(boxes_b))
 
 
-@dataclass(frozen=True, slots=True)
-class SampleSummary:
-    """What dedup and the splits need of one sample: a few hundred bytes where the sample holds kilobytes.
-
-    Curate keeps one per sample of a manifest of any size, so the parts are stored compactly.
-
-    Attributes:
-        sample_id: the sample's id.
-        gold: whether it is a gold sample (kept first).
-        item_id: its item (rounds of one item share a split).
-        images: its image references (one tuple shared by every sample with the same images).
-        video_shas: the sha256 of each of its videos.
-        exact: the sha256 digest of ``exact_key`` (empty when dedup is off).
-        box_labels: the label of each of its ``relative_boxes``.
-        box_values: ``x1, y1, x2, y2, image_index`` of each relative box, one box after the other.
-    """
-
-    sample_id: str
-    gold: bool
-    item_id: str
-    images: tuple[ImageRef, ...]
-    video_shas: tuple[str, ...]
-    exact: bytes
-    box_labels: tuple[str, ...]
-    box_values: array
-
-    def boxes(self) -> list[Box]:
-        """The ``relative_boxes`` of the sample, as they were summarised."""
-        values = self.box_values
-        return [
-            Box(
-                x1=values[5 * index],
-                y1=values[5 * index + 1],
-                x2=values[5 * index + 2],
-                y2=values[5 * index + 3],
-                label=label,
-                image_index=int(values[5 * index + 4]),
-            )
-            for index, label in enumerate(self.box_labels)
-        ]
-
-
-class SampleSummarizer:
-    """Summarises samples for dedup and the splits (``SampleSummary``), with what samples share stored once.
-
-    Each distinct n-gram gets a number (its id in ``gram_ids``), and equal image lists, video lists and
-    box labels are one object, however many samples have them.
-    """
+class GramNumbering:
+    """Numbers each distinct n-gram of the samples' annotation texts as it first appears: its id in a ``GramTable``."""
 
     def __init__(self, config: DedupConfig) -> None:
         self.config = config
         self.gram_ids: dict[str, int] = {}
-        self._shared: dict[object, object] = {}
-
-    def _share(self, value: Hashable) -> Hashable:
-        return self._shared.setdefault(value, value)
 
     def grams(self, sample: Sample) -> array:
         """The ids of the sample's annotation text's n-grams, ascending; empty unless annotations are compared (``level: sample``)."""
@@ -372,25 +273,6 @@ class SampleSummarizer:
         ids = self.gram_ids
         grams = {ids.setdefault(gram, len(ids)) for gram in shingles(annotation_text(sample), self.config.text_shingle_size)}
         return array("I", sorted(grams))
-
-    def summary(self, sample: Sample) -> SampleSummary:
-        """``sample`` summarised; its boxes only when annotations are compared (dedup on, ``level: sample``)."""
-        labels: tuple[str, ...] = ()
-        values = array("d")
-        if self.config.enabled and self.config.level == "sample":
-            boxes = relative_boxes(sample)
-            labels = tuple(self._share(box.label) for box in boxes)
-            values = array("d", [value for box in boxes for value in (box.x1, box.y1, box.x2, box.y2, box.image_index)])
-        return SampleSummary(
-            sample_id=sample.sample_id,
-            gold=sample.gold,
-            item_id=sample.item_id,
-            images=self._share(sample.images),
-            video_shas=self._share(tuple(video.sha256 for video in sample.videos)),
-            exact=bytes.fromhex(exact_key(sample)) if self.config.enabled else b"",
-            box_labels=self._share(labels),
-            box_values=values,
-        )
 
 
 class _MediaIndex:
@@ -404,58 +286,56 @@ class _MediaIndex:
             self.neighbours[link.first].add(link.second)
             self.neighbours[link.second].add(link.first)
 
-    def media_distance(self, first: SampleSummary, second: SampleSummary) -> int | None:
-        """The largest pHash distance between images at the same position; None when the media differ."""
-        if len(first.images) != len(second.images) or first.video_shas != second.video_shas:
+    def media_distance(self, summaries: SampleSummaries, first: int, second: int) -> int | None:
+        """The largest pHash distance between the two samples' images at the same position; None when the media differ."""
+        if summaries.same_files(first, second):
+            return 0
+        images_a, images_b = summaries.image_shas(first), summaries.image_shas(second)
+        if len(images_a) != len(images_b) or summaries.video_shas(first) != summaries.video_shas(second):
             return None
         largest = 0
-        for image_a, image_b in zip(first.images, second.images, strict=True):
-            if image_a.sha256 == image_b.sha256:
+        for image_a, image_b in zip(images_a, images_b, strict=True):
+            if image_a == image_b:
                 continue
-            distance = self.distance.get((image_a.sha256, image_b.sha256))
+            distance = self.distance.get((image_a, image_b))
             if distance is None:
                 return None
             largest = max(largest, distance)
         return largest
 
-    def candidate_pairs(self, samples: Sequence[SampleSummary]) -> set[tuple[str, str]]:
-        """Pairs of ``samples`` (ids in order) whose first images are near-duplicates, or that have the same videos and no image."""
-        by_key: dict[tuple[str, ...], list[str]] = defaultdict(list)
-        for sample in samples:
-            by_key[self._key(sample)].append(sample.sample_id)
-        pairs: set[tuple[str, str]] = set()
-        for sample in samples:
-            keys = [self._key(sample)]
-            if sample.images:
-                keys += [("image", sha) for sha in self.neighbours[sample.images[0].sha256]]
+    def candidate_pairs(self, summaries: SampleSummaries, positions: Iterable[int]) -> set[tuple[int, int]]:
+        """Pairs of ``positions`` (ascending) whose first images are near-duplicates, or that have the same videos and no image."""
+        listed = list(positions)
+        by_key: dict[tuple[str, ...], list[int]] = defaultdict(list)
+        for position in listed:
+            by_key[self._key(summaries, position)].append(position)
+        pairs: set[tuple[int, int]] = set()
+        for position in listed:
+            keys = [self._key(summaries, position)]
+            images = summaries.image_shas(position)
+            if images:
+                keys += [("image", sha) for sha in self.neighbours[images[0]]]
             for key in keys:
-                pairs.update((sample.sample_id, other) for other in by_key.get(key, []) if other > sample.sample_id)
+                pairs.update((position, other) for other in by_key.get(key, []) if other > position)
         return pairs
 
     @staticmethod
-    def _key(sample: SampleSummary) -> tuple[str, ...]:
-        if not sample.images:
-            return ("videos", *sample.video_shas)
-        return ("image", sample.images[0].sha256)
-
-
-def id_counts(values: np.ndarray) -> np.ndarray:
-    """How often each id occurs in ``values``, as ``uint32`` (``np.bincount`` would use 8 bytes per id)."""
-    counts = np.zeros(int(values.max()) + 1 if values.size else 0, dtype=np.uint32)
-    np.add.at(counts, values, 1)
-    return counts
+    def _key(summaries: SampleSummaries, position: int) -> tuple[str, ...]:
+        images = summaries.image_shas(position)
+        return ("image", images[0]) if images else ("videos", *summaries.video_shas(position))
 
 
 class GramTable:
-    """The n-gram ids of many samples in one array: row ``i`` is ``values[offsets[i]:offsets[i + 1]]``, distinct ids.
+    """The n-gram ids of many samples in one column: row ``i`` is ids ``offsets[i]`` to ``offsets[i + 1]``, distinct ids.
 
     One ``uint32`` per n-gram and one offset per row, where a Python container per sample would cost
     its own header and a hash table: curate holds the n-grams of every sample of a manifest at once.
     """
 
     def __init__(self) -> None:
-        self.values: np.ndarray | array = array("I")
-        self.offsets: np.ndarray | array = array("Q", [0])
+        self.ids = array("I")
+        self.offsets = array("Q", [0])
+        self.largest = -1  # the largest id ever appended
 
     @classmethod
     def from_sets(cls, sets: Iterable[Collection[Hashable]]) -> GramTable:
@@ -469,55 +349,79 @@ class GramTable:
 
     def append(self, ids: Iterable[int]) -> None:
         """Adds a row of distinct ids."""
-        self.values.extend(ids)
-        self.offsets.append(len(self.values))
+        row = array("I", ids)
+        if row:
+            self.largest = max(self.largest, max(row))
+        self.ids.extend(row)
+        self.offsets.append(len(self.ids))
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
-    def columns(self) -> tuple[np.ndarray, np.ndarray]:
-        """``values`` (uint32) and ``offsets`` (uint64) as numpy arrays, without copying."""
-        return np.asarray(self.values, dtype=np.uint32), np.asarray(self.offsets, dtype=np.uint64)
+    @property
+    def total(self) -> int:
+        """How many ids the rows hold together."""
+        return self.offsets[-1]
+
+    def read(self, start: int, end: int) -> np.ndarray:
+        """Ids ``start`` to ``end`` of the column, as a view (the table takes no more rows while it is viewed)."""
+        return np.frombuffer(self.ids, dtype=np.uint32, count=end - start, offset=4 * start)
+
+    def row(self, row: int) -> np.ndarray:
+        return self.read(self.offsets[row], self.offsets[row + 1])
+
+    def blocks(self) -> Iterator[tuple[int, int, np.ndarray]]:
+        """``(first_row, end_row, ids)`` for the rows ``COMPACT_ROWS`` at a time, in order."""
+        for first in range(0, len(self), COMPACT_ROWS):
+            end = min(len(self), first + COMPACT_ROWS)
+            yield first, end, self.read(self.offsets[first], self.offsets[end])
 
     def sizes(self) -> np.ndarray:
         """The number of ids in each row."""
-        return np.diff(self.columns()[1]).astype(np.int64)
+        return np.diff(np.asarray(self.offsets, dtype=np.uint64)).astype(np.int64)
+
+    def id_counts(self) -> np.ndarray:
+        """How many rows hold each id, as ``uint32`` (``np.bincount`` of all ids at once would use 8 bytes per id)."""
+        counts = np.zeros(self.largest + 1, dtype=np.uint32)
+        for _, _, ids in self.blocks():
+            found = np.bincount(ids)
+            counts[: found.size] += found.astype(np.uint32)
+        return counts
 
     def common(self, share: float, min_samples: int) -> np.ndarray:
         """The ids that more than ``share`` of the rows, and more than ``min_samples`` of them, contain (see ``boilerplate``)."""
-        return np.flatnonzero(id_counts(self.columns()[0]) > max(share * len(self), min_samples))
+        return np.flatnonzero(self.id_counts() > max(share * len(self), min_samples))
 
     def drop_common(self, common: np.ndarray) -> None:
         """Leaves ``common`` ids out of every row that has others; a row of nothing but common ids stays whole.
 
-        The rows are compacted in place, a block at a time: no second copy of the ids is made.
+        The rows are compacted in place, a block of rows at a time: no second copy of the ids is made, and
+        the memory the left-out ids took is given back.
         """
-        values, offsets = self.columns()
-        if not common.size or not values.size:
+        if not common.size or not self.total:
             return
-        is_common = np.zeros(int(values.max()) + 1, dtype=bool)
+        is_common = np.zeros(self.largest + 1, dtype=bool)
         is_common[common[common < is_common.size]] = True
-        keep = ~is_common[values]
-        del is_common
-        sizes = np.diff(offsets).astype(np.int64)
-        own = np.zeros(len(self), dtype=np.int64)
-        for first in range(0, len(self), COMPACT_ROWS):
-            # Rows with ids only (reduceat would give an empty row the next row's first flag), a block at a time
-            # (reduceat casts the flags it sums to int64).
-            filled = first + np.flatnonzero(sizes[first : first + COMPACT_ROWS])
-            if filled.size:
-                base, end = int(offsets[filled[0]]), int(offsets[filled[-1] + 1])
-                own[filled] = np.add.reduceat(keep[base:end], offsets[filled].astype(np.int64) - base, dtype=np.int64)
-        for row in np.flatnonzero((own == 0) & (sizes > 0)).tolist():  # all boilerplate: compared whole
-            keep[int(offsets[row]) : int(offsets[row + 1])] = True
+        kept_per_row = np.empty(len(self), dtype=np.uint64)
         written = 0
-        for start in range(0, values.size, COMPACT_BLOCK):
-            block = values[start : start + COMPACT_BLOCK][keep[start : start + COMPACT_BLOCK]]
-            values[written : written + block.size] = block
-            written += block.size
-        kept_per_row = np.where(own == 0, sizes, own).astype(np.uint64)
-        self.values = values[:written]
-        self.offsets = np.concatenate([np.zeros(1, dtype=np.uint64), np.cumsum(kept_per_row, dtype=np.uint64)])
+        for first, end, ids in self.blocks():
+            sizes = np.diff(np.asarray(self.offsets[first : end + 1], dtype=np.int64))
+            starts = np.cumsum(sizes) - sizes
+            keep = ~is_common[ids]
+            filled = np.flatnonzero(sizes)
+            own = np.zeros(end - first, dtype=np.int64)
+            if filled.size:  # rows with ids only: reduceat would give an empty row the next row's first flag
+                own[filled] = np.add.reduceat(keep, starts[filled], dtype=np.int64)
+            for row in np.flatnonzero((own == 0) & (sizes > 0)).tolist():  # all boilerplate: compared whole
+                keep[starts[row] : starts[row] + sizes[row]] = True
+            kept = ids[keep]
+            del ids  # a view: the ids' array shrinks in place only when nothing views it
+            self.read(written, written + kept.size)[:] = kept
+            written += kept.size
+            kept_per_row[first:end] = np.where(own == 0, sizes, own)
+        del self.ids[written:]
+        self.offsets = array("Q", [0])
+        self.offsets.frombytes(np.cumsum(kept_per_row, dtype=np.uint64).tobytes())
 
 
 def similar_sets(sets: Sequence[Collection[Token]] | GramTable, min_jaccard: float) -> list[tuple[int, int, float]]:
@@ -530,54 +434,55 @@ def similar_sets(sets: Sequence[Collection[Token]] | GramTable, min_jaccard: flo
     own prefix and pass the size filter ``|smaller| >= t * |larger|``.
 
     Memory stays a few bytes per n-gram: the sets are a ``GramTable`` (other sets are numbered
-    into one first), the prefixes are indexed in one sorted ``uint64`` array rather than a list
-    per token, and the token counts are ``uint32``.
+    into one first), the prefixes are indexed in one ``uint32`` array of row numbers (a run per token)
+    rather than a list per token, and the sizes and counts are ``uint32``.
     """
     table = sets if isinstance(sets, GramTable) else GramTable.from_sets(sets)
-    values, offsets = table.columns()
     count = len(table)
-    if not values.size:
+    if not table.total:
         return []
-    starts, sizes = offsets[:-1].astype(np.int64), table.sizes()
-    frequency = id_counts(values)
+    ids, offsets = table.read(0, table.total), np.asarray(table.offsets, dtype=np.uint64)
+    sizes = table.sizes()
+    frequency = table.id_counts()
     prefixes = np.where(sizes > 0, np.minimum(sizes, sizes - np.ceil(min_jaccard * sizes - 1e-9).astype(np.int64) + 1), 0)
+    prefixes = prefixes.astype(np.uint32)
     visit = np.lexsort((np.arange(count), sizes)).astype(np.uint32)
-    visit_rank = np.empty(count, dtype=np.uint64)
-    visit_rank[visit] = np.arange(count, dtype=np.uint64)
+    sizes = sizes.astype(np.uint32)
 
-    def prefix(row: int) -> np.ndarray:
-        """The row's first ``prefixes[row]`` tokens, rarest first (ties by id)."""
-        tokens = values[starts[row] : starts[row] + sizes[row]]
-        return tokens[np.lexsort((tokens, frequency[tokens]))[: prefixes[row]]]
+    def prefix(tokens: np.ndarray, length: int) -> np.ndarray:
+        """The first ``length`` of a row's tokens, rarest first (ties by id)."""
+        return tokens[np.lexsort((tokens, frequency[tokens]))[:length]]
 
-    # The index: one uint64 per prefix token, ``token << 32 | visit rank``, sorted: a token's entries are
-    # one run, in visiting order, so the earlier visited sets with a token are one searchsorted away.
-    index = np.empty(int(prefixes.sum()), dtype=np.uint64)
-    written = 0
-    for row, length in enumerate(prefixes.tolist()):
-        index[written : written + length] = (prefix(row).astype(np.uint64) << np.uint64(32)) | visit_rank[row]
-        written += length
-    index.sort()
-    marked = np.zeros(int(values.max()) + 1, dtype=bool)
+    # The index: for each token, the rows visited so far that have it in their prefix, in one ``uint32`` array
+    # (a run per token, sized by a first pass); each row is looked up, then added, in visiting order.
+    in_prefixes = np.zeros(table.largest + 1, dtype=np.int64)
+    for row in range(count):
+        in_prefixes[prefix(table.row(row), int(prefixes[row]))] += 1
+    filled = np.cumsum(in_prefixes) - in_prefixes  # where each token's run starts, then how far it is filled
+    run_starts = filled.copy()
+    del in_prefixes
+    index = np.empty(int(prefixes.sum(dtype=np.uint64)), dtype=np.uint32)
+    marked = np.zeros(table.largest + 1, dtype=bool)
     pairs: list[tuple[int, int, float]] = []
     for current in visit.tolist():
         size = int(sizes[current])
         if size == 0:
             continue
-        found = []
-        for token in prefix(current).astype(np.uint64).tolist():
-            first = np.searchsorted(index, np.uint64(token << 32))
-            earlier = np.searchsorted(index, np.uint64(token << 32) | visit_rank[current])
-            found.append(visit[(index[first:earlier] & np.uint64(0xFFFFFFFF)).astype(np.int64)])
+        tokens = table.row(current)
+        chosen = prefix(tokens, int(prefixes[current]))
+        found = [index[run_starts[token] : filled[token]] for token in chosen.tolist()]
+        index[filled[chosen]] = current
+        filled[chosen] += 1
         candidates = np.unique(np.concatenate(found))
         candidates = candidates[sizes[candidates] >= min_jaccard * size - 1e-9]
         if not candidates.size:
             continue
-        tokens = values[starts[current] : starts[current] + size]
         marked[tokens] = True
-        lengths = sizes[candidates]
-        gathered = np.repeat(starts[candidates] - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
-        shared_counts = np.add.reduceat(marked[values[gathered]], np.cumsum(lengths) - lengths, dtype=np.int64)
+        lengths = sizes[candidates].astype(np.int64)
+        starts = offsets[candidates].astype(np.int64)
+        ends = np.cumsum(lengths)
+        gathered = np.repeat(starts - ends + lengths, lengths) + np.arange(int(ends[-1]))
+        shared_counts = np.add.reduceat(marked[ids[gathered]], ends - lengths, dtype=np.int64)
         marked[tokens] = False
         for other, other_size, shared in zip(candidates.tolist(), lengths.tolist(), shared_counts.tolist(), strict=True):
             similarity = shared / (size + other_size - shared)
@@ -593,18 +498,11 @@ def similar_texts(
 
     Texts with n-grams of their own are compared on those, texts that are all boilerplate on
     their whole sets (a text of one kind is never similar to one of the other: Jaccard 0).
-    """
-    ids = list(texts)
-    table = GramTable.from_sets([without(texts[sample_id], common) or texts[sample_id] for sample_id in ids])
-    return similar_rows(ids, table, min_jaccard)
-
-
-def similar_rows(ids: Sequence[str], table: GramTable, min_jaccard: float) -> dict[tuple[str, str], float]:
-    """Pairs of ``ids`` whose rows of ``table`` (own n-grams, or all boilerplate) have Jaccard >= ``min_jaccard``.
-
     One pass serves both kinds of text: a row of its own n-grams shares no id with a row of
     nothing but boilerplate, so rows of different kinds are never candidates.
     """
+    ids = list(texts)
+    table = GramTable.from_sets([without(texts[sample_id], common) or texts[sample_id] for sample_id in ids])
     found: dict[tuple[str, str], float] = {}
     for i, j, similarity in similar_sets(table, min_jaccard):
         first, second = sorted((ids[i], ids[j]))
@@ -612,115 +510,111 @@ def similar_rows(ids: Sequence[str], table: GramTable, min_jaccard: float) -> di
     return found
 
 
-def duplicate_pairs(
-    samples: Sequence[SampleSummary],
-    texts: GramTable,
-    image_links: Sequence[ImageLink],
-    config: DedupConfig,
-) -> dict[tuple[str, str], tuple[str, str]]:
-    """Every pair of duplicate samples (see the module docstring), keyed by their ids in ``sample_id`` order.
+def candidate_pairs(
+    summaries: SampleSummaries, texts: GramTable, image_links: Sequence[ImageLink], config: DedupConfig
+) -> dict[tuple[int, int], float]:
+    """The pairs of positions ``duplicate_pairs`` checks in full, with their text Jaccard (1.0 for pairs found by media).
 
-    Candidates come from the texts (``similar_texts``), and from the media for samples
-    without annotation text and for ``level: image``; each is then checked in full.
+    Candidates come from the texts (``similar_sets`` of each text's own n-grams, or of all of them when
+    it is nothing but boilerplate, as ``similar_texts`` compares them), and from the media for samples
+    without annotation text and for ``level: image``.
 
     Args:
-        samples: the samples' summaries.
-        texts: each sample's n-gram ids (``SampleSummarizer.grams``), one row per sample in ``samples``' order.
+        summaries: the samples' summaries.
+        texts: each sample's n-gram ids (``GramNumbering.grams``), one row per position of ``summaries``.
             Each row is replaced by its n-grams that are not boilerplate, when it has any, before texts are
             compared: the texts of a large manifest are then held once, not once whole and once without boilerplate.
         image_links: the near-duplicate image pairs among their images.
         config: thresholds and the level.
-
-    Returns:
-        ``{(id_a, id_b): (reason, measured)}`` with ``id_a < id_b``.
     """
     media = _MediaIndex(image_links)
-    by_id = {sample.sample_id: sample for sample in samples}
     if config.level == "image":
-        similarity: dict[tuple[str, str], float] = {}
-        candidates = media.candidate_pairs(samples)
-    else:
-        texts.drop_common(texts.common(config.boilerplate_share, config.boilerplate_min_samples))
-        similarity = similar_rows([sample.sample_id for sample in samples], texts, config.text_min_jaccard)
-        without_text = texts.sizes() == 0
-        candidates = set(similarity) | media.candidate_pairs([sample for sample, empty in zip(samples, without_text) if empty])
-    found: dict[tuple[str, str], tuple[str, str]] = {}
+        return dict.fromkeys(media.candidate_pairs(summaries, range(len(summaries))), 1.0)
+    texts.drop_common(texts.common(config.boilerplate_share, config.boilerplate_min_samples))
+    similarity = {(i, j): value for i, j, value in similar_sets(texts, config.text_min_jaccard)}
+    without_text = np.flatnonzero(texts.sizes() == 0).tolist()
+    return {pair: similarity.get(pair, 1.0) for pair in set(similarity) | media.candidate_pairs(summaries, without_text)}
+
+
+def duplicate_pairs(
+    summaries: SampleSummaries,
+    candidates: Mapping[tuple[int, int], float],
+    details: Mapping[int, SampleDetail],
+    image_links: Sequence[ImageLink],
+    config: DedupConfig,
+) -> dict[tuple[int, int], tuple[str, str]]:
+    """The ``candidates`` that are duplicates (see the module docstring), by position, the one with the smaller ``sample_id`` first.
+
+    Args:
+        summaries: the samples' summaries.
+        candidates: pairs of positions and their text Jaccard (``candidate_pairs``).
+        details: the ``SampleDetail`` of every position in ``candidates``.
+        image_links: the near-duplicate image pairs among their images.
+        config: thresholds and the level.
+
+    Returns:
+        ``{(position_a, position_b): (reason, measured)}``.
+    """
+    media = _MediaIndex(image_links)
+    found: dict[tuple[int, int], tuple[str, str]] = {}
     for pair in sorted(candidates):
-        first, second = by_id[pair[0]], by_id[pair[1]]
-        distance = media.media_distance(first, second)
+        first, second = sorted(pair, key=summaries.sample_id)
+        distance = media.media_distance(summaries, first, second)
         if distance is None:
             continue
-        if first.exact == second.exact:
-            found[pair] = ("exact_duplicate", "same files, normalised text and annotations")
+        if details[first].exact == details[second].exact:
+            found[(first, second)] = ("exact_duplicate", "same files, normalised text and annotations")
             continue
-        shown = f"pHash distance {distance}" if first.images else "same videos"
+        shown = f"pHash distance {distance}" if summaries.image_shas(first) else "same videos"
         if config.level == "image":
-            found[pair] = ("same_media", shown)
+            found[(first, second)] = ("same_media", shown)
             continue
-        boxes = box_agreement(first.boxes(), second.boxes())
+        boxes = box_agreement(details[first].boxes, details[second].boxes)
         if boxes >= config.box_min_iou:
-            found[pair] = ("near_duplicate", f"{shown}, text Jaccard {similarity.get(pair, 1.0):.3f}, box agreement {boxes:.3f}")
+            measured = f"{shown}, text Jaccard {candidates[pair]:.3f}, box agreement {boxes:.3f}"
+            found[(first, second)] = ("near_duplicate", measured)
     return found
 
 
-def keep_order(samples: Sequence[SampleSummary], pairs: Iterable[tuple[str, str]]) -> list[SampleSummary]:
-    """Gold first, then samples with fewer duplicates, then by ``sample_id``."""
+def keep_order(samples: Iterable[tuple[str, bool]], pairs: Iterable[tuple[str, str]]) -> list[str]:
+    """The ids of ``samples`` (id, gold) in visiting order: gold first, then fewer duplicates in ``pairs``, then by id."""
     degree = Counter(sample_id for pair in pairs for sample_id in pair)
-    return sorted(samples, key=lambda sample: (not sample.gold, degree[sample.sample_id], sample.sample_id))
+    return [sample_id for _, _, sample_id in sorted((not gold, degree[sample_id], sample_id) for sample_id, gold in samples)]
 
 
-@dataclass(frozen=True)
-class DuplicateChoice:
-    """Which samples dedup keeps and which it drops, by id.
-
-    Attributes:
-        order: sample ids in the order they were visited.
-        kept: ids of the samples kept, in that order.
-        pairs: one ``DuplicatePair`` per dropped sample, in that order.
-    """
-
-    order: tuple[str, ...]
-    kept: tuple[str, ...]
-    pairs: tuple[DuplicatePair, ...]
+def pairs_by_id(summaries: SampleSummaries, found: Mapping[tuple[int, int], tuple[str, str]]) -> dict[tuple[str, str], tuple[str, str]]:
+    """``duplicate_pairs``' pairs keyed by the samples' ids instead of their positions."""
+    return {(summaries.sample_id(first), summaries.sample_id(second)): outcome for (first, second), outcome in found.items()}
 
 
-def choose_duplicates(
-    samples: Sequence[SampleSummary],
-    texts: GramTable,
-    image_links: Sequence[ImageLink],
-    config: DedupConfig,
-) -> DuplicateChoice:
-    """Which summarised samples to keep and which to drop as duplicates of kept ones (see the module docstring).
+def choose_duplicates(summaries: SampleSummaries, found: Mapping[tuple[int, int], tuple[str, str]]) -> tuple[DuplicatePair, ...]:
+    """Which samples to drop as duplicates of kept ones (see the module docstring), one ``DuplicatePair`` each, in visiting order.
+
+    Only samples with a duplicate are visited: every other sample is kept whatever the order.
 
     Args:
-        samples: the samples' summaries (``SampleSummarizer`` with the same ``config``), ids distinct.
-        texts: their n-gram ids (``SampleSummarizer.grams``), a row per sample in order; ``duplicate_pairs`` rewrites them.
-        image_links: the near-duplicate image pairs among their images (``image_links``).
-        config: thresholds, the level and whether duplicates are dropped at all.
-
-    Returns:
-        The ``DuplicateChoice``; with ``config.enabled`` false nothing is dropped.
+        summaries: the samples' summaries, ids distinct.
+        found: their duplicate pairs (``duplicate_pairs``).
     """
-    found = duplicate_pairs(samples, texts, image_links, config) if config.enabled else {}
-    ordered = keep_order(samples, found)
+    by_id = pairs_by_id(summaries, found)
+    members = {position for pair in found for position in pair}
+    ordered = keep_order(((summaries.sample_id(position), summaries.is_gold(position)) for position in members), by_id)
     partners: dict[str, list[str]] = defaultdict(list)
-    for first, second in found:
+    for first, second in by_id:
         partners[first].append(second)
         partners[second].append(first)
-    rank = {sample.sample_id: position for position, sample in enumerate(ordered)}
-    kept: list[str] = []
-    kept_set: set[str] = set()
+    rank = {sample_id: position for position, sample_id in enumerate(ordered)}
+    kept: set[str] = set()
     pairs: list[DuplicatePair] = []
-    for sample in ordered:
-        keepers = sorted((other for other in partners[sample.sample_id] if other in kept_set), key=rank.__getitem__)
+    for sample_id in ordered:
+        keepers = sorted((other for other in partners[sample_id] if other in kept), key=rank.__getitem__)
         if not keepers:
-            kept.append(sample.sample_id)
-            kept_set.add(sample.sample_id)
+            kept.add(sample_id)
             continue
         keeper = keepers[0]
-        reason, measured = found[min(sample.sample_id, keeper), max(sample.sample_id, keeper)]
-        pairs.append(DuplicatePair(dropped=sample.sample_id, kept=keeper, reason=reason, measured=measured))
-    return DuplicateChoice(order=tuple(sample.sample_id for sample in ordered), kept=tuple(kept), pairs=tuple(pairs))
+        reason, measured = by_id[min(sample_id, keeper), max(sample_id, keeper)]
+        pairs.append(DuplicatePair(dropped=sample_id, kept=keeper, reason=reason, measured=measured))
+    return tuple(pairs)
 
 
 def duplicate_drop(sample: Sample, pair: DuplicatePair, level: str) -> Drop:
@@ -752,16 +646,23 @@ def find_duplicates(
     """
     check_unique_ids(samples)
     links = near_image_links(samples, store, config.image_max_distance, hash_cache)
-    summarizer = SampleSummarizer(config)
-    texts = GramTable()
+    summaries, numbering, texts = SampleSummaries(), GramNumbering(config), GramTable()
     for sample in samples:
-        texts.append(summarizer.grams(sample))
-    choice = choose_duplicates([summarizer.summary(sample) for sample in samples], texts, links, config)
+        summaries.add(sample)
+        texts.append(numbering.grams(sample))
+    found: dict[tuple[int, int], tuple[str, str]] = {}
+    if config.enabled:
+        candidates = candidate_pairs(summaries, texts, links, config)
+        details = {position: sample_detail(samples[position], config) for pair in candidates for position in pair}
+        found = duplicate_pairs(summaries, candidates, details, links, config)
+    pairs = choose_duplicates(summaries, found)
+    order = keep_order(((sample.sample_id, sample.gold) for sample in samples), pairs_by_id(summaries, found))
+    dropped = {pair.dropped for pair in pairs}
     by_id = {sample.sample_id: sample for sample in samples}
     return DedupResult(
-        order=choice.order,
-        kept=choice.kept,
-        drops=tuple(duplicate_drop(by_id[pair.dropped], pair, config.level) for pair in choice.pairs),
-        pairs=choice.pairs,
+        order=tuple(order),
+        kept=tuple(sample_id for sample_id in order if sample_id not in dropped),
+        drops=tuple(duplicate_drop(by_id[pair.dropped], pair, config.level) for pair in pairs),
+        pairs=pairs,
         image_links=tuple(links),
     )

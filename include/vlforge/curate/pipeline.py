@@ -7,32 +7,34 @@ keep every item's rounds, every image's samples and near-duplicate images togeth
 multi-turn sample before the splits (``vlforge.curate.merge``).
 
 Curation reads the samples twice and holds none of them in between: ``survey`` screens each
-sample and keeps a ``SampleSummary`` of the survivors, on which dedup and the splits decide;
-``outcomes`` then screens them again and hands each one back dropped or kept with its split. So a
-manifest of any size is curated in memory for its summaries, one sample at a time.
+sample and keeps a summary of the survivors (``vlforge.curate.summaries``), on which dedup and the
+splits decide; ``outcomes`` then screens them again and hands each one back dropped or kept with its
+split. So a manifest of any size is curated in memory for its summaries, one sample at a time.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 
 from vlforge.curate.config import CurateConfig
 from vlforge.curate.dedup import (
+    GramNumbering,
     GramTable,
     ImageLink,
-    SampleSummarizer,
-    SampleSummary,
+    candidate_pairs,
     choose_duplicates,
     duplicate_drop,
+    duplicate_pairs,
     image_hashes,
     image_links,
 )
 from vlforge.curate.filters import filter_drops, sample_stats
 from vlforge.curate.merge import merge_same_image
 from vlforge.curate.result import CurateResult, CurateTally, Drop, DuplicatePair, KeptSample, make_drop
-from vlforge.curate.splits import SplitPlan, assign_splits
+from vlforge.curate.splits import SplitMembers, SplitPlan, assign_splits
+from vlforge.curate.summaries import SampleSummaries, SummarySubset, sample_detail
 from vlforge.curate.tokens import BudgetOutcome, check_budget
 from vlforge.records import Sample
 from vlforge.store import ImageStore
@@ -70,59 +72,69 @@ class Survey:
 
     Attributes:
         samples_in: how many samples were screened.
-        kept: the summaries of the samples that passed and are not duplicates, in input order.
+        kept: the summaries of the samples that passed and are not duplicates, by position in input order.
         duplicates: each sample dropped as a duplicate, by its id, with the kept sample it duplicates (visiting order).
         image_links: near-duplicate image pairs among the passed samples' images (for the splits).
+        repeated_ids: sample ids that more than one passed sample has (``sort_out`` names their records).
     """
 
     samples_in: int
-    kept: list[SampleSummary]
+    kept: SplitMembers
     duplicates: Mapping[str, DuplicatePair]
     image_links: tuple[ImageLink, ...]
+    repeated_ids: frozenset[str] = frozenset()
 
 
 def survey(
-    samples: Iterable[Sample], store: ImageStore, config: CurateConfig, hash_cache: MutableMapping[str, int] | None = None
+    read: Callable[[], Iterable[Sample]],
+    store: ImageStore,
+    config: CurateConfig,
+    hash_cache: MutableMapping[str, int] | None = None,
 ) -> Survey:
-    """Screen ``samples`` one at a time, summarise the survivors, and deduplicate the summaries.
+    """Screen the samples one at a time, summarise the survivors, and deduplicate the summaries.
 
     Args:
-        samples: the samples, read once; their images must be in ``store``.
+        read: gives the samples from the first, each time it is called; their images must be in ``store``. They
+            are read once, and a second time only when dedup has candidate pairs, for those pairs' samples.
         store: the content-addressed image store.
         config: the recipe's curate section.
         hash_cache: sha256 -> pHash reused across calls and filled in.
 
     Raises:
-        ValueError: naming a sample id that two surviving samples share, and the second one's record.
         FileNotFoundError: naming a surviving sample whose image is not in the store.
     """
-    summarizer = SampleSummarizer(config.dedup)
+    numbering = GramNumbering(config.dedup)
     known = hash_cache if hash_cache is not None else {}
     hashes: dict[str, int] = {}
-    seen: set[str] = set()
-    summaries: list[SampleSummary] = []
+    summaries = SampleSummaries()
     texts = GramTable()
     samples_in = 0
-    for sample in samples:
+    for row, sample in enumerate(read()):
         samples_in += 1
         if isinstance(screen(sample, config), Drop):
             continue
-        if sample.sample_id in seen:
-            raise ValueError(
-                f"sample_id {sample.sample_id!r} occurs twice (the second time: {sample.source.file} record {sample.source.record_id})"
-            )
-        seen.add(sample.sample_id)
         if config.dedup.image_max_distance is not None:
             hashes.update(image_hashes([sample], store, known))
-        summaries.append(summarizer.summary(sample))
-        texts.append(summarizer.grams(sample))
-    del seen, summarizer
+        summaries.add(sample, row)
+        texts.append(numbering.grams(sample))
+    del numbering
+    repeated = summaries.repeated_ids()
     links = tuple(image_links(hashes, config.dedup.image_max_distance))
-    choice = choose_duplicates(summaries, texts, links, config.dedup)
-    del texts
-    duplicates = {pair.dropped: pair for pair in choice.pairs}
-    kept = [summary for summary in summaries if summary.sample_id not in duplicates]
-    return Survey(samples_in=samples_in, kept=kept, duplicates=duplicates, image_links=links)
+    found: dict[tuple[int, int], tuple[str, str]] = {}
+    if config.dedup.enabled and not repeated:  # with an id twice, ``sort_out`` stops the run naming both records
+        candidates = candidate_pairs(summaries, texts, links, config.dedup)
+        del texts
+        wanted = {summaries.row_of(position): position for pair in candidates for position in pair}
+        details = {}
+        if wanted:
+            for row, sample in enumerate(read()):
+                if row in wanted:
+                    details[wanted[row]] = sample_detail(sample, config.dedup)
+        found = duplicate_pairs(summaries, candidates, details, links, config.dedup)
+    duplicates = {pair.dropped: pair for pair in choose_duplicates(summaries, found)}
+    dropped = {position for pair in found for position in pair if summaries.sample_id(position) in duplicates}
+    kept = SummarySubset(summaries, [position for position in range(len(summaries)) if position not in dropped])
+    return Survey(samples_in=samples_in, kept=kept, duplicates=duplicates, image_links=links, repeated_ids=repeated)
 
 
 @dataclass(frozen=True)
@@ -133,35 +145,59 @@ class Passed:
     budgets: list[BudgetOutcome]
 
 
-def sort_out(samples: Iterable[Sample], config: CurateConfig, duplicates: Mapping[str, DuplicatePair]) -> Iterator[Drop | Passed]:
-    """Each of ``samples``, in order, as its ``Drop`` (filter, budget or dedup) or as ``Passed``."""
+def sort_out(
+    samples: Iterable[Sample], config: CurateConfig, duplicates: Mapping[str, DuplicatePair], repeated_ids: Collection[str]
+) -> Iterator[Drop | Passed]:
+    """Each of ``samples``, in order, as its ``Drop`` (filter, budget or dedup: ``duplicates``) or as ``Passed``.
+
+    Raises:
+        ValueError: naming a sample id that two passed samples share, and both of their records.
+    """
+    first_records: dict[str, Sample] = {}
     for sample in samples:
         screened = screen(sample, config)
         if isinstance(screened, Drop):
             yield screened
-        elif sample.sample_id in duplicates:
+            continue
+        if sample.sample_id in repeated_ids:
+            earlier = first_records.setdefault(sample.sample_id, sample)
+            if earlier is not sample:
+                raise ValueError(
+                    f"sample_id {sample.sample_id!r} occurs twice ({earlier.source.file} record "
+                    f"{earlier.source.record_id}, {sample.source.file} record {sample.source.record_id})"
+                )
+        if sample.sample_id in duplicates:
             yield duplicate_drop(sample, duplicates[sample.sample_id], config.dedup.level)
         else:
             yield Passed(sample, screened)
 
 
-def kept_sample(sample: Sample, budgets: Sequence[BudgetOutcome], plan: SplitPlan) -> KeptSample:
-    """``sample`` with its split and group from ``plan`` and its tokens and downscale targets from ``budgets``."""
+def kept_sample(sample: Sample, budgets: Sequence[BudgetOutcome], plan: SplitPlan, position: int) -> KeptSample:
+    """``sample`` with its split and group from ``plan`` (``position`` in the samples split) and its tokens and downscale targets."""
     return KeptSample(
         sample=sample,
-        split=plan.split_of[sample.sample_id],
+        split=plan.split_at(position),
         visual_tokens={outcome.model: outcome.tokens_after for outcome in budgets},
         resize_to={outcome.model: outcome.resize_to for outcome in budgets if outcome.decision == "downscale"},
-        group=plan.group_of[sample.sample_id],
+        group=plan.group_key_at(position),
     )
 
 
 def outcomes(
-    samples: Iterable[Sample], config: CurateConfig, duplicates: Mapping[str, DuplicatePair], plan: SplitPlan
+    samples: Iterable[Sample],
+    config: CurateConfig,
+    duplicates: Mapping[str, DuplicatePair],
+    repeated_ids: Collection[str],
+    plan: SplitPlan,
 ) -> Iterator[Drop | KeptSample]:
-    """Each of ``samples``, in order, as its ``Drop`` or as a ``KeptSample`` in its split (no merging)."""
-    for outcome in sort_out(samples, config, duplicates):
-        yield outcome if isinstance(outcome, Drop) else kept_sample(outcome.sample, outcome.budgets, plan)
+    """Each of ``samples`` (those ``survey`` read), in order, as its ``Drop`` or as a ``KeptSample`` in its split (no merging)."""
+    position = 0
+    for outcome in sort_out(samples, config, duplicates, repeated_ids):
+        if isinstance(outcome, Drop):
+            yield outcome
+        else:
+            yield kept_sample(outcome.sample, outcome.budgets, plan, position)
+            position += 1
 
 
 def log_curation(tally: CurateTally, samples_in: int, merged_from: Mapping[str, Sequence[str]], downscaled: int) -> None:
@@ -198,23 +234,23 @@ def curate(
     Returns:
         Kept samples (input order) with split, tokens and downscale targets; drops in input order.
     """
-    surveyed = survey(samples, store, config, hash_cache)
+    surveyed = survey(lambda: samples, store, config, hash_cache)
     dropped: list[Drop] = []
     merged_from: dict[str, list[str]] = {}
     if config.dedup.merge_same_image:
         passed = []
-        for outcome in sort_out(samples, config, surveyed.duplicates):
+        for outcome in sort_out(samples, config, surveyed.duplicates, surveyed.repeated_ids):
             (dropped if isinstance(outcome, Drop) else passed).append(outcome)
         budgets = {item.sample.sample_id: item.budgets for item in passed}
         kept_samples, merged_from = merge_same_image([item.sample for item in passed])
         for merged_id, members in merged_from.items():
             budgets[merged_id] = budgets[members[0]]  # the same images: the same tokens and resize
         plan = assign_splits(kept_samples, surveyed.image_links, config.splits, seed)
-        kept = [kept_sample(sample, budgets[sample.sample_id], plan) for sample in kept_samples]
+        kept = [kept_sample(sample, budgets[sample.sample_id], plan, position) for position, sample in enumerate(kept_samples)]
     else:
         plan = assign_splits(surveyed.kept, surveyed.image_links, config.splits, seed)
         kept = []
-        for outcome in outcomes(samples, config, surveyed.duplicates, plan):
+        for outcome in outcomes(samples, config, surveyed.duplicates, surveyed.repeated_ids, plan):
             (dropped if isinstance(outcome, Drop) else kept).append(outcome)
     result = CurateResult(
         kept=tuple(kept),

@@ -41,11 +41,12 @@ def run_curate(run: RunDescription) -> dict[str, Any]:
         duplicates = {pair.dropped: pair for pair in result.duplicate_pairs}
         curated: Iterable[Drop | KeptSample] = [*result.dropped, *result.kept]
     else:
-        surveyed = survey(iter_manifest(run_dir.manifest), store, config)
+        surveyed = survey(lambda: iter_manifest(run_dir.manifest), store, config)
         plan = assign_splits(surveyed.kept, surveyed.image_links, config.splits, run.seed)
         samples_in, split_groups, merged_from, duplicates = surveyed.samples_in, plan.groups, {}, surveyed.duplicates
-        curated = outcomes(iter_manifest(run_dir.manifest), config, duplicates, plan)
+        repeated_ids = surveyed.repeated_ids
         del surveyed  # the summaries: the second reading needs only the decisions
+        curated = outcomes(iter_manifest(run_dir.manifest), config, duplicates, repeated_ids, plan)
     tally = CurateTally()
     downscaled = 0
 

@@ -25,6 +25,7 @@ from vlforge.curate.dedup import (
     similar_texts,
     text_similarity,
 )
+from vlforge.curate.summaries import exact_key
 from vlforge.curate.text import normalize_text
 from vlforge.records import Box, ImageRef
 from vlforge.store import ImageStore
@@ -182,8 +183,8 @@ def test_video_samples_with_the_same_question_but_different_videos_are_not_exact
             source=Source(file="v.json", record_id=sample_id),
         )
 
-    assert dedup.exact_key(video_sample("a", "1")) != dedup.exact_key(video_sample("b", "2"))
-    assert dedup.exact_key(video_sample("a", "1")) == dedup.exact_key(video_sample("c", "1"))
+    assert exact_key(video_sample("a", "1")) != exact_key(video_sample("b", "2"))
+    assert exact_key(video_sample("a", "1")) == exact_key(video_sample("c", "1"))
 
 
 CAPTION = "A red double-decker bus parked at Heathrow Terminal 5, with the driver visible behind the windscreen."
@@ -275,8 +276,7 @@ def test_prefix_filtered_similar_sets_equal_brute_force() -> None:
 
 
 def test_gram_table_leaves_boilerplate_out_in_place_and_keeps_all_boilerplate_rows_whole(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dedup, "COMPACT_BLOCK", 3)  # several blocks, so compacting crosses block ends
-    monkeypatch.setattr(dedup, "COMPACT_ROWS", 2)
+    monkeypatch.setattr(dedup, "COMPACT_ROWS", 2)  # several blocks of rows, so compacting crosses block ends
     rows = [[5, 1, 7], [], [1, 2], [], [9, 2, 4, 1], [2], [8]]
     table = GramTable()
     for row in rows:
@@ -284,13 +284,13 @@ def test_gram_table_leaves_boilerplate_out_in_place_and_keeps_all_boilerplate_ro
     common = table.common(share=0.3, min_samples=1)
     assert common.tolist() == [1, 2]  # in 3 and 3 of 7 rows; 3 > max(0.3 * 7, 1)
     table.drop_common(common)
-    values, offsets = table.columns()
-    kept = [values[offsets[row] : offsets[row + 1]].tolist() for row in range(len(table))]
-    assert kept == [[5, 7], [], [1, 2], [], [9, 4], [2], [8]]  # rows 2 and 5 are nothing but boilerplate: whole
-    assert table.sizes().tolist() == [2, 0, 2, 0, 2, 1, 1]
+    assert [table.row(row).tolist() for row in range(len(table))] == [[5, 7], [], [1, 2], [], [9, 4], [2], [8]]
+    assert table.sizes().tolist() == [2, 0, 2, 0, 2, 1, 1]  # rows 2 and 5 are nothing but boilerplate: whole
+    assert table.total == len(table.ids) == 8 and table.read(0, 8).tolist() == [5, 7, 1, 2, 9, 4, 2, 8]  # memory given back
 
 
-def test_similar_sets_of_a_gram_table_equal_those_of_its_sets() -> None:
+def test_similar_sets_of_a_gram_table_equal_those_of_its_sets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dedup, "COMPACT_ROWS", 7)  # the prefix index is built a block of rows at a time
     rng = np.random.default_rng(3)
     sets = [frozenset(rng.choice(30, size=int(rng.integers(0, 12)), replace=False).tolist()) for _ in range(80)]
     table = GramTable()

@@ -11,7 +11,7 @@ import pytest
 from curate_helpers import PHONE_SCREEN, SKIMAGE, YOLO_IMAGES, make_sample, png_bytes, reencoded
 
 from vlforge.curate import CurateConfig, TokenBudget, curate
-from vlforge.records import ImageRef, Sample
+from vlforge.records import ImageRef, Sample, Source
 from vlforge.store import ImageStore
 
 Put = Callable[[Path | bytes], ImageRef]
@@ -89,6 +89,16 @@ def test_filters_run_before_dedup_so_a_usable_duplicate_is_kept(put: Put, store:
     result = curate(samples, store, CurateConfig(), seed=0)
     assert [kept.sample.sample_id for kept in result.kept] == ["b-second"]
     assert result.counts() == {"empty_answer": 1}
+
+
+def test_a_sample_id_two_passed_samples_share_is_an_error_naming_both_records(put: Put, store: ImageStore) -> None:
+    cat, coffee = put(SKIMAGE / "chelsea.png"), put(SKIMAGE / "coffee.png")
+    first = make_sample("same", (cat,), answer="A cat.")
+    second = make_sample("same", (coffee,), answer="A cup.").model_copy(update={"source": Source(file="other.json", record_id="r9")})
+    with pytest.raises(ValueError, match=r"'same' occurs twice \(export.json record rec-same, other.json record r9\)"):
+        curate([make_sample("ok", (cat,), answer="A tabby."), first, second], store, CurateConfig(), seed=0)
+    dropped_first = make_sample("same", (cat,), answer="")  # dropped by the filters: no longer the same id twice
+    assert [kept.sample.sample_id for kept in curate([dropped_first, second], store, CurateConfig(), seed=0).kept] == ["same"]
 
 
 def test_config_rejects_unknown_models_and_keys() -> None:
