@@ -71,6 +71,8 @@ from vlforge.store import ImageStore
 
 Token = TypeVar("Token", bound=Hashable)
 
+# pHashes kept by sha256 while curate reads a manifest: a picture shared by many samples is hashed once.
+RECENT_IMAGES = 4096
 # Ids rewritten per step in a GramTable (boilerplate left out, ranks): a small copy at a time, not the whole table.
 COMPACT_ROWS = 1 << 10
 
@@ -177,23 +179,53 @@ def hamming_pairs(hashes: Sequence[int], max_distance: int) -> list[tuple[int, i
     return sorted(pairs)
 
 
-def near_image_links(
-    samples: Sequence[Sample], store: ImageStore, max_distance: int | None, cache: MutableMapping[str, int] | None = None
-) -> list[ImageLink]:
-    """Pairs of distinct images of ``samples`` at most ``max_distance`` pHash bits apart (none when it is None)."""
-    if max_distance is None:
-        return []
-    return image_links(image_hashes(samples, store, cache), max_distance)
+class RecentImageHashes(dict[str, int]):
+    """sha256 -> pHash of the ``RECENT_IMAGES`` images added last: older ones leave as new ones come."""
+
+    def __setitem__(self, sha: str, value: int) -> None:
+        if sha not in self and len(self) >= RECENT_IMAGES:
+            del self[next(iter(self))]
+        super().__setitem__(sha, value)
 
 
-def image_links(hashes: Mapping[str, int], max_distance: int | None) -> list[ImageLink]:
-    """Pairs of distinct images among ``hashes`` (sha256 -> pHash) at most ``max_distance`` bits apart (none when it is None)."""
-    if max_distance is None:
-        return []
-    shas = sorted(hashes)
-    return [
-        ImageLink(shas[i], shas[j], distance) for i, j, distance in hamming_pairs([hashes[sha] for sha in shas], max_distance)
-    ]
+class ImageHashes:
+    """The pHash of every stored image of the samples added, in columns: 40 bytes an image, where a dict by sha256 costs 250.
+
+    An image is hashed once while it is among the ``RECENT_IMAGES`` images hashed last (always, with a ``cache``
+    the caller keeps), so a picture that many samples share costs nothing more; one that comes back after that
+    is hashed and stored again, and ``links`` counts it once.
+    """
+
+    def __init__(self, store: ImageStore, cache: MutableMapping[str, int] | None = None) -> None:
+        self.store = store
+        self.recent = cache if cache is not None else RecentImageHashes()
+        self._digests = bytearray()
+        self._values = array("Q")
+
+    def add(self, sample: Sample) -> None:
+        """Hashes the images of ``sample`` that are not among the recent ones.
+
+        Raises:
+            FileNotFoundError: naming the sample, the image field, the sha256 and the path when a file is missing.
+        """
+        new = dict.fromkeys(image.sha256 for image in sample.images if image.sha256 not in self.recent)
+        hashes = image_hashes([sample], self.store, self.recent)
+        for sha in new:
+            self._digests += bytes.fromhex(sha)
+            self._values.append(hashes[sha])
+
+    def links(self, max_distance: int | None) -> list[ImageLink]:
+        """Pairs of distinct images at most ``max_distance`` pHash bits apart, by sha256 (none when it is None)."""
+        if max_distance is None or not self._values:
+            return []
+        _, first = np.unique(np.frombuffer(self._digests, dtype="S32"), return_index=True)  # by digest: sha256 order
+
+        def sha(distinct: int) -> str:
+            start = 32 * int(first[distinct])
+            return bytes(self._digests[start : start + 32]).hex()
+
+        values = np.asarray(self._values, dtype=np.uint64)[first]
+        return [ImageLink(sha(i), sha(j), distance) for i, j, distance in hamming_pairs(values, max_distance)]
 
 
 def shingles(text: str, size: int) -> frozenset[str]:
@@ -645,7 +677,11 @@ def find_duplicates(
         FileNotFoundError: naming a sample whose image is not in the store.
     """
     check_unique_ids(samples)
-    links = near_image_links(samples, store, config.image_max_distance, hash_cache)
+    hashes = ImageHashes(store, hash_cache)
+    if config.image_max_distance is not None:
+        for sample in samples:
+            hashes.add(sample)
+    links = hashes.links(config.image_max_distance)
     summaries, numbering, texts = SampleSummaries(), GramNumbering(config), GramTable()
     for sample in samples:
         summaries.add(sample)

@@ -22,13 +22,12 @@ from vlforge.curate.config import CurateConfig
 from vlforge.curate.dedup import (
     GramNumbering,
     GramTable,
+    ImageHashes,
     ImageLink,
     candidate_pairs,
     choose_duplicates,
     duplicate_drop,
     duplicate_pairs,
-    image_hashes,
-    image_links,
 )
 from vlforge.curate.filters import filter_drops, sample_stats
 from vlforge.curate.merge import merge_same_image
@@ -104,8 +103,7 @@ def survey(
         FileNotFoundError: naming a surviving sample whose image is not in the store.
     """
     numbering = GramNumbering(config.dedup)
-    known = hash_cache if hash_cache is not None else {}
-    hashes: dict[str, int] = {}
+    hashes = ImageHashes(store, hash_cache)
     summaries = SampleSummaries()
     texts = GramTable()
     samples_in = 0
@@ -114,12 +112,13 @@ def survey(
         if isinstance(screen(sample, config), Drop):
             continue
         if config.dedup.image_max_distance is not None:
-            hashes.update(image_hashes([sample], store, known))
+            hashes.add(sample)
         summaries.add(sample, row)
         texts.append(numbering.grams(sample))
     del numbering
     repeated = summaries.repeated_ids()
-    links = tuple(image_links(hashes, config.dedup.image_max_distance))
+    links = tuple(hashes.links(config.dedup.image_max_distance))
+    del hashes
     found: dict[tuple[int, int], tuple[str, str]] = {}
     if config.dedup.enabled and not repeated:  # with an id twice, ``sort_out`` stops the run naming both records
         candidates = candidate_pairs(summaries, texts, links, config.dedup)

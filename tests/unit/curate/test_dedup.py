@@ -14,6 +14,7 @@ import vlforge.curate.dedup as dedup
 from vlforge.curate.config import DedupConfig
 from vlforge.curate.dedup import (
     GramTable,
+    ImageHashes,
     annotation_text,
     boilerplate,
     find_duplicates,
@@ -140,6 +141,25 @@ def test_hashes_are_computed_once_per_unique_image(put: Put, store: ImageStore, 
     assert len(calls) == 2
     assert again == first
     assert first.drops == ()  # different pictures or a different number of them
+
+
+def test_an_image_back_after_the_recent_ones_moved_on_is_hashed_again_and_linked_once(
+    put: Put, store: ImageStore, fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bus, copy = put(YOLO_IMAGES / "img_1.jpg"), put(reencoded(fixtures_dir / YOLO_IMAGES / "img_1.jpg", quality=60))
+    cat = put(SKIMAGE / "chelsea.png")
+    samples = [make_sample(f"s{index}", (image,)) for index, image in enumerate([bus, cat, bus, copy, cat, bus])]
+    remembered = ImageHashes(store)
+    for sample in samples:
+        remembered.add(sample)
+    monkeypatch.setattr(dedup, "RECENT_IMAGES", 1)
+    forgetful = ImageHashes(store)
+    for sample in samples:
+        forgetful.add(sample)
+    assert len(forgetful.recent) == 1 and len(remembered.recent) == 3
+    links = remembered.links(8)
+    assert [{link.first, link.second} for link in links] == [{bus.sha256, copy.sha256}]
+    assert forgetful.links(8) == links  # the bus, hashed three times, is one image
 
 
 def test_exact_duplicate_ignores_case_punctuation_and_spacing_and_keeps_gold(put: Put, store: ImageStore) -> None:
