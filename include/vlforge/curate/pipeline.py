@@ -32,8 +32,8 @@ from vlforge.curate.dedup import (
 from vlforge.curate.filters import filter_drops, sample_stats
 from vlforge.curate.merge import merge_same_image
 from vlforge.curate.result import CurateResult, CurateTally, Drop, DuplicatePair, KeptSample, make_drop
-from vlforge.curate.splits import SplitMembers, SplitPlan, assign_splits
-from vlforge.curate.summaries import SampleSummaries, SummarySubset, sample_detail
+from vlforge.curate.splits import SplitPlan, assign_splits
+from vlforge.curate.summaries import SampleSummaries, sample_detail
 from vlforge.curate.tokens import BudgetOutcome, check_budget
 from vlforge.records import Sample
 from vlforge.store import ImageStore
@@ -78,7 +78,7 @@ class Survey:
     """
 
     samples_in: int
-    kept: SplitMembers
+    kept: SampleSummaries
     duplicates: Mapping[str, DuplicatePair]
     image_links: tuple[ImageLink, ...]
     repeated_ids: frozenset[str] = frozenset()
@@ -132,7 +132,7 @@ def survey(
         found = duplicate_pairs(summaries, candidates, details, links, config.dedup)
     duplicates = {pair.dropped: pair for pair in choose_duplicates(summaries, found)}
     dropped = {position for pair in found for position in pair if summaries.sample_id(position) in duplicates}
-    kept = SummarySubset(summaries, [position for position in range(len(summaries)) if position not in dropped])
+    kept = summaries.take(position for position in range(len(summaries)) if position not in dropped)
     return Survey(samples_in=samples_in, kept=kept, duplicates=duplicates, image_links=links, repeated_ids=repeated)
 
 

@@ -179,7 +179,8 @@ class CurateResult:
 
     def to_json(self) -> dict[str, Any]:
         """What ``curate_stats.json`` holds: the counts, and the facts the curate gate judges (``vlforge.curate.facts``)."""
-        return self.tally().to_json(self.samples_in, self.split_groups, self.merged_from)
+        largest = self.split_groups[:LARGEST_GROUPS_SHOWN]
+        return self.tally().to_json(self.samples_in, len(self.split_groups), largest, self.merged_from)
 
 
 class CurateTally:
@@ -216,9 +217,10 @@ class CurateTally:
         return {reason: list(shown) for reason, shown in sorted(self._examples.items())}
 
     def to_json(
-        self, samples_in: int, split_groups: Sequence[SplitGroup], merged_from: Mapping[str, Sequence[str]]
+        self, samples_in: int, group_count: int, largest_groups: Sequence[SplitGroup], merged_from: Mapping[str, Sequence[str]]
     ) -> dict[str, Any]:
-        """What ``curate_stats.json`` holds, given the samples curated, the split groups and any merged conversations."""
+        """What ``curate_stats.json`` holds, given the samples curated, the number of split groups and the
+        ``LARGEST_GROUPS_SHOWN`` largest, and any merged conversations."""
         return {
             "samples_in": samples_in,
             "kept": self.kept,
@@ -229,6 +231,6 @@ class CurateTally:
             "merged_conversations": len(merged_from),
             "drop_examples": self.drop_examples(),
             "splits": self.split_counts(),
-            "split_groups": len(split_groups),
-            "largest_split_groups": [group.describe() for group in split_groups[:LARGEST_GROUPS_SHOWN]],
+            "split_groups": group_count,
+            "largest_split_groups": [group.describe() for group in largest_groups[:LARGEST_GROUPS_SHOWN]],
         }

@@ -23,71 +23,78 @@ from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
+import numpy as np
+
+from vlforge.curate.columns import TextColumn
 from vlforge.curate.config import SplitConfig
 from vlforge.curate.dedup import ImageLink
 from vlforge.curate.result import SPLITS, Split, SplitGroup
-from vlforge.curate.union_find import UnionFind
+from vlforge.curate.summaries import SampleSummaries
 from vlforge.records import Sample
 
-
-class SplitMembers(Protocol):
-    """What the splits read of the samples, by position: ``SampleList``, or curate's summaries (``vlforge.curate.summaries``)."""
-
-    def __len__(self) -> int: ...
-    def sample_id(self, position: int) -> str: ...
-    def item_id(self, position: int) -> str: ...
-    def image_shas(self, position: int) -> tuple[str, ...]: ...
+SINGLE = "a single sample"
 
 
-class SampleList:
-    """Samples in memory, as ``SplitMembers``."""
-
-    def __init__(self, samples: Sequence[Sample]) -> None:
-        self.samples = samples
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def sample_id(self, position: int) -> str:
-        return self.samples[position].sample_id
-
-    def item_id(self, position: int) -> str:
-        return self.samples[position].item_id
-
-    def image_shas(self, position: int) -> tuple[str, ...]:
-        return tuple(image.sha256 for image in self.samples[position].images)
-
-
-@dataclass(frozen=True)
 class SplitPlan:
     """The groups assigned to splits, largest first, and each sample's group by its position in the samples split.
 
+    Held in columns, a few bytes a sample, since a manifest whose samples each have their own picture has
+    as many groups as samples: ``SplitGroup`` objects are made when asked for (``group``, ``largest``, ``groups``).
+
     Attributes:
-        groups: the groups, largest first.
-        group_at: for each position, its group's index in ``groups`` (four bytes a sample, where a dict by id costs a hundred).
+        group_at: for each position, its group's index (four bytes a sample, where a dict by id costs a hundred).
     """
 
-    groups: tuple[SplitGroup, ...]
-    group_at: array
+    def __init__(
+        self, keys: TextColumn, members: TextColumn, ends: array, splits: bytearray, linked_by: dict[int, str], group_at: array
+    ) -> None:
+        self._keys, self._members, self._ends, self._splits, self._linked_by = keys, members, ends, splits, linked_by
+        self.group_at = group_at
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def group(self, index: int) -> SplitGroup:
+        start = self._ends[index - 1] if index else 0
+        return SplitGroup(
+            key=self._keys[index],
+            members=tuple(self._members[member] for member in range(start, self._ends[index])),
+            linked_by=self._linked_by.get(index, SINGLE),
+            split=SPLITS[self._splits[index]],
+        )
+
+    def largest(self, count: int) -> list[SplitGroup]:
+        """The first ``count`` groups: the largest."""
+        return [self.group(index) for index in range(min(count, len(self)))]
+
+    @property
+    def groups(self) -> tuple[SplitGroup, ...]:
+        """Every group, largest first."""
+        return tuple(self.group(index) for index in range(len(self)))
 
     def split_at(self, position: int) -> Split:
-        return self.groups[self.group_at[position]].split
+        return SPLITS[self._splits[self.group_at[position]]]
 
     def group_key_at(self, position: int) -> str:
-        return self.groups[self.group_at[position]].key
+        return self._keys[self.group_at[position]]
 
     @property
     def split_of(self) -> dict[str, Split]:
         """Every sample's split, by its id."""
-        return {member: group.split for group in self.groups for member in group.members}
+        group = 0
+        split_of: dict[str, Split] = {}
+        for member in range(len(self._members)):
+            while member >= self._ends[group]:
+                group += 1
+            split_of[self._members[member]] = SPLITS[self._splits[group]]
+        return split_of
 
     def counts(self) -> dict[str, int]:
-        counts: Counter[str] = Counter()
-        for group in self.groups:
-            counts[group.split] += len(group.members)
-        return {split: counts.get(split, 0) for split in SPLITS}
+        counts = dict.fromkeys(SPLITS, 0)
+        for index in range(len(self)):
+            counts[SPLITS[self._splits[index]]] += self._ends[index] - (self._ends[index - 1] if index else 0)
+        return counts
 
 
 def order_key(key: str, seed: int) -> int:
@@ -95,46 +102,77 @@ def order_key(key: str, seed: int) -> int:
     return int(hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()[:16], 16)
 
 
-def as_members(samples: Sequence[Sample] | SplitMembers) -> SplitMembers:
-    return SampleList(samples) if isinstance(samples, Sequence) else samples
+def as_summaries(samples: Sequence[Sample] | SampleSummaries) -> SampleSummaries:
+    return samples if isinstance(samples, SampleSummaries) else SampleSummaries.of(samples)
 
 
-def grouped_positions(members: SplitMembers, image_links: Iterable[ImageLink]) -> list[tuple[str, list[int], str]]:
-    """Join samples by item, by shared image and by near-duplicate images.
+def _chain(keys: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Edges that join every two ``positions`` whose ``keys`` are equal (each to the next with the same key)."""
+    order = np.argsort(keys, kind="stable")
+    same = keys[order][1:] == keys[order][:-1]
+    return positions[order][:-1][same], positions[order][1:][same]
 
-    Returns:
-        ``(key, positions, linked_by)`` per group, positions in ``sample_id`` order; see ``SplitGroup``.
+
+@dataclass(frozen=True)
+class _Groups:
+    """Samples joined into groups, a group after the other in order of their first ``sample_id``.
+
+    Attributes:
+        members: positions, group after group, each group's in ``sample_id`` order.
+        starts: where each group starts in ``members``.
+        sizes: each group's number of samples.
+        id_rank: each position's rank among the sample ids.
+        near_pairs: near-duplicate image pairs within each group, by group index.
     """
-    count = len(members)
-    ids = [members.sample_id(position) for position in range(count)]
-    by_id = sorted(range(count), key=ids.__getitem__)
-    joined = UnionFind(count)
-    first_with_item: dict[str, int] = {}
-    first_with_image: dict[str, int] = {}
-    for position in by_id:
-        item = members.item_id(position)
-        if item:
-            joined.union(first_with_item.setdefault(item, position), position)
-        for sha in members.image_shas(position):
-            joined.union(first_with_image.setdefault(sha, position), position)
-    del first_with_item
-    near_by_root: Counter[int] = Counter()
+
+    members: np.ndarray
+    starts: np.ndarray
+    sizes: np.ndarray
+    id_rank: np.ndarray
+    near_pairs: Counter[int]
+
+    def positions(self, group: int) -> np.ndarray:
+        return self.members[self.starts[group] : self.starts[group] + self.sizes[group]]
+
+
+def _join(summaries: SampleSummaries, image_links: Iterable[ImageLink]) -> _Groups:
+    """Join samples by item, by shared image and by near-duplicate images (connected components of those links)."""
+    from scipy.sparse import coo_array  # imported here: scipy is heavy and recipes import this package at DAG parse time
+    from scipy.sparse.csgraph import connected_components
+
+    count = len(summaries)
+    items = summaries.items.keys()
+    named = np.flatnonzero(items != b"")
+    digests, rows = summaries.images.flat()
+    edges = [_chain(items[named], named), _chain(digests, rows)]
+    distinct, first = np.unique(digests, return_index=True)
+    near: list[int] = []
     for link in image_links:
-        if link.first in first_with_image and link.second in first_with_image:
-            joined.union(first_with_image[link.first], first_with_image[link.second])
-            near_by_root[first_with_image[link.first]] += 1
-    del first_with_image
-    near = Counter({joined.find(position): pairs for position, pairs in near_by_root.items()})
-    by_root: dict[int, list[int]] = {}
-    for position in by_id:
-        by_root.setdefault(joined.find(position), []).append(position)
-    return [
-        (_group_key(members, positions[0], ids), positions, _linked_by(members, positions, near[root]))
-        for root, positions in by_root.items()
-    ]
+        # Compared as numpy strings: a digest ending in zero bytes loses them as a Python value.
+        ends = np.array([bytes.fromhex(link.first), bytes.fromhex(link.second)], dtype=distinct.dtype)
+        found = np.minimum(np.searchsorted(distinct, ends), max(distinct.size - 1, 0))
+        if distinct.size and np.all(distinct[found] == ends):
+            pair = rows[first[found]]
+            edges.append((pair[:1], pair[1:]))
+            near.append(int(pair[0]))
+    sources = np.concatenate([edge[0] for edge in edges]).astype(np.int64)
+    targets = np.concatenate([edge[1] for edge in edges]).astype(np.int64)
+    graph = coo_array((np.ones(sources.size, dtype=np.int8), (sources, targets)), shape=(count, count))
+    _, labels = connected_components(graph, directed=False)
+    id_rank = np.empty(count, dtype=np.int64)
+    id_rank[np.argsort(summaries.ids.keys(), kind="stable")] = np.arange(count)
+    by_group = np.lexsort((id_rank, labels))
+    grouped = labels[by_group]
+    starts = np.flatnonzero(np.concatenate([[True], grouped[1:] != grouped[:-1]])) if count else np.zeros(0, dtype=np.int64)
+    sizes = np.diff(np.append(starts, count))
+    in_order = np.argsort(id_rank[by_group[starts]], kind="stable")  # groups by their first sample_id
+    starts, sizes = starts[in_order], sizes[in_order]
+    index_of_label = np.empty(labels.max() + 1 if count else 0, dtype=np.int64)
+    index_of_label[grouped[starts]] = np.arange(starts.size)
+    return _Groups(by_group, starts, sizes, id_rank, Counter(int(index_of_label[labels[position]]) for position in near))
 
 
-def split_groups(samples: Sequence[Sample] | SplitMembers, image_links: Iterable[ImageLink]) -> list[tuple[str, tuple[str, ...], str]]:
+def split_groups(samples: Sequence[Sample] | SampleSummaries, image_links: Iterable[ImageLink]) -> list[tuple[str, tuple[str, ...], str]]:
     """Join samples by item, by shared image and by near-duplicate images.
 
     Args:
@@ -142,32 +180,37 @@ def split_groups(samples: Sequence[Sample] | SplitMembers, image_links: Iterable
         image_links: near-duplicate pairs of distinct images; pairs of images no sample has are ignored.
 
     Returns:
-        ``(key, members, linked_by)`` per group, members sorted; see ``SplitGroup``.
+        ``(key, members, linked_by)`` per group, members sorted, groups in order of their first member; see ``SplitGroup``.
     """
-    members = as_members(samples)
+    summaries = as_summaries(samples)
+    groups = _join(summaries, image_links)
     return [
-        (key, tuple(members.sample_id(position) for position in positions), linked_by)
-        for key, positions, linked_by in grouped_positions(members, image_links)
+        (
+            _group_key(summaries, int(groups.positions(group)[0])),
+            tuple(summaries.sample_id(position) for position in groups.positions(group).tolist()),
+            _linked_by(summaries, groups.positions(group), groups.near_pairs[group]),
+        )
+        for group in range(groups.sizes.size)
     ]
 
 
-def _group_key(members: SplitMembers, position: int, ids: Sequence[str]) -> str:
-    if item := members.item_id(position):
+def _group_key(summaries: SampleSummaries, position: int) -> str:
+    if item := summaries.item_id(position):
         return f"item:{item}"
-    if images := members.image_shas(position):
+    if images := summaries.image_shas(position):
         return f"image:{images[0][:12]}"
-    return f"sample:{ids[position]}"
+    return f"sample:{summaries.sample_id(position)}"
 
 
-def _linked_by(members: SplitMembers, positions: Sequence[int], near_pairs: int) -> str:
-    if len(positions) == 1:
-        return "a single sample"
+def _linked_by(summaries: SampleSummaries, positions: np.ndarray, near_pairs: int) -> str:
+    if positions.size == 1:
+        return SINGLE
     reasons = []
-    per_image = Counter(sha for position in positions for sha in set(members.image_shas(position)))
+    per_image = Counter(sha for position in positions.tolist() for sha in set(summaries.image_shas(position)))
     for sha, count in sorted(per_image.items(), key=lambda entry: (-entry[1], entry[0])):
         if count > 1:
             reasons.append(f"{count} samples share image {sha[:12]}")
-    per_item = Counter(item for position in positions if (item := members.item_id(position)))
+    per_item = Counter(item for position in positions.tolist() if (item := summaries.item_id(position)))
     reasons += [f"{count} rounds of item {item}" for item, count in sorted(per_item.items()) if count > 1]
     if near_pairs:
         reasons.append(f"{near_pairs} near-duplicate image pair{'s' if near_pairs > 1 else ''} (pHash)")
@@ -176,12 +219,12 @@ def _linked_by(members: SplitMembers, positions: Sequence[int], near_pairs: int)
 
 
 def assign_splits(
-    samples: Sequence[Sample] | SplitMembers, image_links: Iterable[ImageLink], ratios: SplitConfig, seed: int
+    samples: Sequence[Sample] | SampleSummaries, image_links: Iterable[ImageLink], ratios: SplitConfig, seed: int
 ) -> SplitPlan:
     """Assign whole groups to splits, largest first, each to the split furthest below its target.
 
     Args:
-        samples: the samples to split: a list, or ``SplitMembers`` such as curate's summaries.
+        samples: the samples to split, or their summaries.
         image_links: near-duplicate image pairs from ``dedup`` (their samples share a split).
         ratios: the recipe's shares.
         seed: the release seed; orders groups of equal size.
@@ -189,18 +232,32 @@ def assign_splits(
     Returns:
         The ``SplitPlan``, whose positions are those of ``samples``.
     """
-    members = as_members(samples)
-    groups = grouped_positions(members, image_links)
-    ids = [members.sample_id(position) for position in range(len(members))]
-    groups.sort(key=lambda group: (-len(group[1]), order_key(group[0], seed), [ids[position] for position in group[1]]))
-    targets = {split: getattr(ratios, split) * len(members) for split in SPLITS}
+    summaries = as_summaries(samples)
+    groups = _join(summaries, image_links)
+    count, group_count = len(summaries), groups.sizes.size
+    firsts = groups.members[groups.starts]
+    keys = [_group_key(summaries, position) for position in firsts.tolist()]
+    order_keys = np.array([order_key(key, seed) for key in keys], dtype=np.uint64)
+    # Largest first; equal sizes in the seed's order; then by first sample_id, as the members' ids compare.
+    sequence = np.lexsort((groups.id_rank[firsts], order_keys, -groups.sizes)).tolist()
+    del order_keys
+    targets = {split: getattr(ratios, split) * count for split in SPLITS}
     filled = dict.fromkeys(SPLITS, 0)
-    assigned: list[SplitGroup] = []
-    group_at = array("I", [0]) * len(members)
-    for index, (key, positions, linked_by) in enumerate(groups):
+    plan_keys, members, ends, splits, linked_by = TextColumn(), TextColumn(), array("Q"), bytearray(), {}
+    rank = np.empty(group_count, dtype=np.uint32)
+    for index, group in enumerate(sequence):
         split = max(SPLITS, key=lambda name: (targets[name] - filled[name], -SPLITS.index(name)))
-        filled[split] += len(positions)
-        assigned.append(SplitGroup(key=key, members=tuple(ids[position] for position in positions), linked_by=linked_by, split=split))
-        for position in positions:
-            group_at[position] = index
-    return SplitPlan(groups=tuple(assigned), group_at=group_at)
+        filled[split] += int(groups.sizes[group])
+        positions = groups.positions(group)
+        plan_keys.append(keys[group])
+        for position in positions.tolist():
+            members.append(summaries.sample_id(position))
+        ends.append(len(members))
+        splits.append(SPLITS.index(split))
+        if positions.size > 1:
+            linked_by[index] = _linked_by(summaries, positions, groups.near_pairs[group])
+        rank[group] = index
+    by_start = np.argsort(groups.starts)  # the groups in the order their members lie in ``groups.members``
+    group_at = np.empty(count, dtype=np.uint32)
+    group_at[groups.members] = rank[np.repeat(by_start, groups.sizes[by_start])]
+    return SplitPlan(plan_keys, members, ends, splits, linked_by, array("I", group_at.tobytes()))

@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 
 from vlforge.curate.downscale import downscale_sample, smallest_sizes
 from vlforge.curate.pipeline import curate, log_curation, outcomes, survey
-from vlforge.curate.result import CurateTally, Drop, KeptSample
+from vlforge.curate.result import LARGEST_GROUPS_SHOWN, CurateTally, Drop, KeptSample
 from vlforge.curate.splits import assign_splits
 from vlforge.manifest import iter_manifest, read_manifest, write_split_rows
 from vlforge.records import Sample
@@ -37,13 +37,15 @@ def run_curate(run: RunDescription) -> dict[str, Any]:
     run_dir, store, config = run.run_dir, run.store, run.recipe.curate
     if config.dedup.merge_same_image:
         result = curate(read_manifest(run_dir.manifest), store, config, run.seed)
-        samples_in, split_groups, merged_from = result.samples_in, result.split_groups, result.merged_from
+        samples_in, merged_from = result.samples_in, result.merged_from
+        group_count, largest_groups = len(result.split_groups), result.split_groups[:LARGEST_GROUPS_SHOWN]
         duplicates = {pair.dropped: pair for pair in result.duplicate_pairs}
         curated: Iterable[Drop | KeptSample] = [*result.dropped, *result.kept]
     else:
         surveyed = survey(lambda: iter_manifest(run_dir.manifest), store, config)
         plan = assign_splits(surveyed.kept, surveyed.image_links, config.splits, run.seed)
-        samples_in, split_groups, merged_from, duplicates = surveyed.samples_in, plan.groups, {}, surveyed.duplicates
+        samples_in, merged_from, duplicates = surveyed.samples_in, {}, surveyed.duplicates
+        group_count, largest_groups = len(plan), plan.largest(LARGEST_GROUPS_SHOWN)
         repeated_ids = surveyed.repeated_ids
         del surveyed  # the summaries: the second reading needs only the decisions
         curated = outcomes(iter_manifest(run_dir.manifest), config, duplicates, repeated_ids, plan)
@@ -69,6 +71,6 @@ def run_curate(run: RunDescription) -> dict[str, Any]:
         write_split_rows(kept_rows(drops), run_dir.curated)
     if not config.dedup.merge_same_image:  # curate() logged the merging path
         log_curation(tally, samples_in, merged_from, downscaled)
-    stats = {"samples_in": samples_in, **tally.to_json(samples_in, split_groups, merged_from), "seed": run.seed}
+    stats = {"samples_in": samples_in, **tally.to_json(samples_in, group_count, largest_groups, merged_from), "seed": run.seed}
     atomic_write_text(run_dir.curate_stats, json.dumps(stats, indent=2, sort_keys=True))
     return stats

@@ -13,69 +13,16 @@ from __future__ import annotations
 import hashlib
 import json
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-import numpy as np
-
+from vlforge.curate.columns import DigestColumn, TextColumn
 from vlforge.curate.config import DedupConfig
 from vlforge.curate.text import normalize_text, normalized_turns
 from vlforge.records import Box, Sample
 
 # An action given as a point is compared as a box this share of the image's sides wide and high.
 POINT_BOX_SIDE = 0.02
-
-
-class TextColumn:
-    """Strings in one UTF-8 buffer with an offset each: a string costs its bytes and eight more, where a ``str`` costs 57 more."""
-
-    def __init__(self) -> None:
-        self._data = bytearray()
-        self._offsets = array("Q", [0])
-
-    def append(self, text: str) -> None:
-        self._data += text.encode("utf-8")
-        self._offsets.append(len(self._data))
-
-    def __len__(self) -> int:
-        return len(self._offsets) - 1
-
-    def __getitem__(self, position: int) -> str:
-        return self._data[self._offsets[position] : self._offsets[position + 1]].decode("utf-8")
-
-    def repeated(self) -> list[int]:
-        """The positions whose string occurs at an earlier position too, ascending."""
-        if len(self) < 2:
-            return []
-        widths = np.diff(np.asarray(self._offsets, dtype=np.uint64))
-        if np.all(widths == widths[0]) and widths[0] > 0:  # the usual case, ids of one length: read in place
-            values = np.frombuffer(self._data, dtype=f"S{int(widths[0])}")
-        else:
-            values = np.array([self[position].encode("utf-8") for position in range(len(self))], dtype=object)
-        order = np.argsort(values, kind="stable")
-        ordered = values[order]
-        return sorted(order[1:][ordered[1:] == ordered[:-1]].tolist())
-
-
-class DigestColumn:
-    """A list of sha256 hex digests per row, stored as 32 bytes a digest and one offset a row."""
-
-    def __init__(self) -> None:
-        self._data = bytearray()
-        self._offsets = array("Q", [0])
-
-    def append(self, digests: Sequence[str]) -> None:
-        for digest in digests:
-            self._data += bytes.fromhex(digest)
-        self._offsets.append(len(self._data))
-
-    def row(self, position: int) -> bytes:
-        """The row's digests, concatenated: equal rows have equal bytes."""
-        return bytes(self._data[self._offsets[position] : self._offsets[position + 1]])
-
-    def __getitem__(self, position: int) -> tuple[str, ...]:
-        row = self.row(position)
-        return tuple(row[start : start + 32].hex() for start in range(0, len(row), 32))
 
 
 def exact_key(sample: Sample) -> str:
@@ -137,70 +84,77 @@ def sample_detail(sample: Sample, config: DedupConfig) -> SampleDetail:
 
 
 class SampleSummaries:
-    """The summaries of many samples, by position: ids, item, gold flag, media, and the row each was read from."""
+    """The summaries of many samples, by position: ids, item, gold flag, media, and the row each was read from.
+
+    Attributes:
+        ids: each sample's ``sample_id``.
+        items: each sample's ``item_id`` (empty when it has none).
+        gold: 1 for a gold sample, else 0.
+        images: the sha256 of each of its images, in order.
+        videos: the sha256 of each of its videos, in order.
+        rows: where each was read (``add``'s ``row``).
+    """
 
     def __init__(self) -> None:
-        self._ids = TextColumn()
-        self._items = TextColumn()
-        self._gold = bytearray()
-        self._images = DigestColumn()
-        self._videos = DigestColumn()
-        self._rows = array("Q")
+        self.ids = TextColumn()
+        self.items = TextColumn()
+        self.gold = bytearray()
+        self.images = DigestColumn()
+        self.videos = DigestColumn()
+        self.rows = array("Q")
+
+    @classmethod
+    def of(cls, samples: Iterable[Sample]) -> SampleSummaries:
+        """The summaries of ``samples``, each at its index."""
+        summaries = cls()
+        for row, sample in enumerate(samples):
+            summaries.add(sample, row)
+        return summaries
+
+    def take(self, positions: Iterable[int]) -> SampleSummaries:
+        """New summaries of the samples at ``positions``, renumbered from 0 in that order."""
+        listed = array("Q", positions)
+        taken = SampleSummaries()
+        taken.ids, taken.items = self.ids.take(listed), self.items.take(listed)
+        taken.gold = bytearray(self.gold[position] for position in listed)
+        taken.images, taken.videos = self.images.take(listed), self.videos.take(listed)
+        taken.rows = array("Q", (self.rows[position] for position in listed))
+        return taken
 
     def add(self, sample: Sample, row: int = 0) -> None:
         """Appends ``sample``'s summary at the next position; ``row`` is where it was read (``row_of``)."""
-        self._ids.append(sample.sample_id)
-        self._items.append(sample.item_id)
-        self._gold.append(sample.gold)
-        self._images.append([image.sha256 for image in sample.images])
-        self._videos.append([video.sha256 for video in sample.videos])
-        self._rows.append(row)
+        self.ids.append(sample.sample_id)
+        self.items.append(sample.item_id)
+        self.gold.append(sample.gold)
+        self.images.append([image.sha256 for image in sample.images])
+        self.videos.append([video.sha256 for video in sample.videos])
+        self.rows.append(row)
 
     def __len__(self) -> int:
-        return len(self._ids)
+        return len(self.ids)
 
     def sample_id(self, position: int) -> str:
-        return self._ids[position]
+        return self.ids[position]
 
     def item_id(self, position: int) -> str:
-        return self._items[position]
+        return self.items[position]
 
     def is_gold(self, position: int) -> bool:
-        return bool(self._gold[position])
+        return bool(self.gold[position])
 
     def image_shas(self, position: int) -> tuple[str, ...]:
-        return self._images[position]
+        return self.images[position]
 
     def video_shas(self, position: int) -> tuple[str, ...]:
-        return self._videos[position]
+        return self.videos[position]
 
     def row_of(self, position: int) -> int:
-        return self._rows[position]
+        return self.rows[position]
 
     def same_files(self, first: int, second: int) -> bool:
         """Whether the two samples have the same image and video files in the same order."""
-        return self._images.row(first) == self._images.row(second) and self._videos.row(first) == self._videos.row(second)
+        return self.images.row(first) == self.images.row(second) and self.videos.row(first) == self.videos.row(second)
 
     def repeated_ids(self) -> frozenset[str]:
         """The sample ids that occur at more than one position."""
-        return frozenset(self._ids[position] for position in self._ids.repeated())
-
-
-class SummarySubset:
-    """Some positions of a ``SampleSummaries``, renumbered from 0 in their order: the samples dedup kept."""
-
-    def __init__(self, summaries: SampleSummaries, positions: Sequence[int]) -> None:
-        self.summaries = summaries
-        self.positions = array("Q", positions)
-
-    def __len__(self) -> int:
-        return len(self.positions)
-
-    def sample_id(self, position: int) -> str:
-        return self.summaries.sample_id(self.positions[position])
-
-    def item_id(self, position: int) -> str:
-        return self.summaries.item_id(self.positions[position])
-
-    def image_shas(self, position: int) -> tuple[str, ...]:
-        return self.summaries.image_shas(self.positions[position])
+        return frozenset(self.ids[position] for position in self.ids.repeated())

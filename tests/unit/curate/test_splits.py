@@ -10,6 +10,7 @@ from curate_helpers import make_sample
 from vlforge.curate.config import SplitConfig
 from vlforge.curate.dedup import ImageLink
 from vlforge.curate.splits import assign_splits, split_groups
+from vlforge.curate.summaries import SampleSummaries
 from vlforge.records import ImageRef, Sample
 
 RATIOS = SplitConfig(train=0.8, val=0.1, test=0.1)
@@ -46,6 +47,13 @@ def test_groups_never_straddle_and_shares_come_close() -> None:
     ]
     other = assign_splits(samples, [], RATIOS, seed=6)
     assert other.counts() == counts and other.split_of != plan.split_of  # the seed orders groups of equal size
+
+
+def test_a_near_duplicate_link_joins_images_whose_digests_end_in_zero_bytes() -> None:
+    zeros, other = _image(0), _image(5)  # 00...00: numpy drops a string's trailing zero bytes when it hands one back
+    samples = [make_sample("a", (zeros,)), make_sample("b", (other,)), make_sample("c", (_image(6),))]
+    groups = split_groups(SampleSummaries.of(samples), [ImageLink(zeros.sha256, other.sha256, 3)])
+    assert sorted(members for _, members, _ in groups) == [("a", "b"), ("c",)]
 
 
 def test_items_images_and_near_duplicate_images_join_groups() -> None:
