@@ -66,6 +66,7 @@ from vlforge.curate.result import Drop, DuplicatePair, make_drop
 from vlforge.curate.summaries import SampleDetail, SampleSummaries, sample_detail
 from vlforge.curate.text import normalize_text, normalized_turns
 from vlforge.quality.metrics.iou import iou_agreement
+from vlforge.recent import Recent
 from vlforge.records import Box, Sample
 from vlforge.store import ImageStore
 
@@ -179,15 +180,6 @@ def hamming_pairs(hashes: Sequence[int], max_distance: int) -> list[tuple[int, i
     return sorted(pairs)
 
 
-class RecentImageHashes(dict[str, int]):
-    """sha256 -> pHash of the ``RECENT_IMAGES`` images added last: older ones leave as new ones come."""
-
-    def __setitem__(self, sha: str, value: int) -> None:
-        if sha not in self and len(self) >= RECENT_IMAGES:
-            del self[next(iter(self))]
-        super().__setitem__(sha, value)
-
-
 class ImageHashes:
     """The pHash of every stored image of the samples added, in columns: 40 bytes an image, where a dict by sha256 costs 250.
 
@@ -198,7 +190,7 @@ class ImageHashes:
 
     def __init__(self, store: ImageStore, cache: MutableMapping[str, int] | None = None) -> None:
         self.store = store
-        self.recent = cache if cache is not None else RecentImageHashes()
+        self.recent: MutableMapping[str, int] = cache if cache is not None else Recent(RECENT_IMAGES)
         self._digests = bytearray()
         self._values = array("Q")
 

@@ -24,12 +24,16 @@ import fsspec
 
 from vlforge.config import IngestConfig
 from vlforge.media import RecordError, store_image, store_video
+from vlforge.recent import Recent
 from vlforge.records import Box, ImageRef, Sample, Source, Turn, VideoRef
 from vlforge.store import ImageStore
 
 MediaKind = Literal["image", "video"]  # as quarantine reasons name it
 _DEFAULTS = IngestConfig()
 DOWNLOAD_BLOCK_BYTES = 1 << 16
+# Media references remembered with what they resolved to (stored ref or error): one used again soon after is
+# not read and stored again, and a source whose every record has its own picture does not grow the cache.
+RECENT_MEDIA = 4096
 
 
 @dataclass(frozen=True)
@@ -90,7 +94,9 @@ class IngestContext:
     download_timeout_s: float = _DEFAULTS.download_timeout_s
     max_record_bytes: int = _DEFAULTS.max_record_bytes
     max_document_bytes: int = _DEFAULTS.max_document_bytes
-    _loaded: dict[tuple[MediaKind, str], ImageRef | VideoRef | RecordError] = field(default_factory=dict)
+    _loaded: Recent[tuple[MediaKind, str], ImageRef | VideoRef | RecordError] = field(
+        default_factory=lambda: Recent(RECENT_MEDIA)
+    )
 
     def source(self, record_id: object) -> Source:
         return Source(file=self.source_file, record_id=str(record_id))

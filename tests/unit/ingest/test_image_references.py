@@ -13,6 +13,8 @@ from pathlib import Path
 import fsspec
 import pytest
 
+from vlforge.ingest import base
+
 
 def _ls_tasks(*images: str) -> list[dict]:
     """One Label Studio task per image, each with one 'cat' rectangle at 10%,20% sized 30%x40%."""
@@ -197,3 +199,29 @@ def test_same_image_referenced_twice_is_stored_once(tmp_path, ingest, stand_in, 
     # Ingesting again adds nothing to the store.
     again = ingest(export, "label_studio")
     assert again.stored_files() == stored
+
+
+def test_an_image_used_again_after_the_recent_ones_moved_on_is_read_again_to_the_same_ref(
+    tmp_path, ingest, stand_in, write_json, sha256, monkeypatch
+):
+    monkeypatch.setattr(base, "RECENT_MEDIA", 1)  # remembered: only the image stored last
+    data = stand_in(tmp_path / "export" / "photo.png", 60, 30)
+    other = stand_in(tmp_path / "export" / "other.png", 40, 20, color=(0, 0, 255))
+    export = write_json(
+        tmp_path / "export" / "tasks.json", _ls_tasks("photo.png", "other.png", "photo.png", "gone.png", "photo.png")
+    )
+    reads: list[str] = []
+    real_read = base.IngestContext._read
+
+    def counted_read(self, reference, *args):
+        reads.append(reference)
+        return real_read(self, reference, *args)
+
+    monkeypatch.setattr(base.IngestContext, "_read", counted_read)
+
+    run = ingest(export, "label_studio")
+
+    assert [record["record_id"] for record in run.quarantine] == ["task 4/annotation 40"]
+    refs = [(sample.images[0].sha256, sample.images[0].width) for sample in run.samples]
+    assert refs == [(sha256(data), 60), (sha256(other), 40), (sha256(data), 60), (sha256(data), 60)]
+    assert reads == ["photo.png", "other.png", "photo.png", "gone.png", "photo.png"]
