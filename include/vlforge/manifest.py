@@ -206,10 +206,10 @@ def iter_key_ranges(path: Path, keys: pa.Array, part_rows: int, spill_folder: Pa
     part_of_row = _key_range_parts(keys, max(part_rows, math.ceil(rows / MAX_KEY_RANGES)))
     with tempfile.TemporaryDirectory(prefix=f".{Path(path).name}.", dir=spill_folder) as spill:
         files = [Path(spill) / f"{part}.arrows" for part in range(int(part_of_row.max()) + 1)]
-        with ExitStack() as open_files, pq.ParquetFile(path, pre_buffer=False) as parquet:
+        with ExitStack() as open_files:
             writers = [open_files.enter_context(pa.ipc.new_stream(str(file), SCHEMA)) for file in files]
             start = 0
-            for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=SCHEMA.names, use_threads=False):
+            for batch in read_batches(path, SCHEMA.names):
                 batch_parts = part_of_row[start : start + batch.num_rows]
                 for part in np.unique(batch_parts):
                     writers[part].write_batch(batch.filter(pa.array(batch_parts == part)))
@@ -246,22 +246,19 @@ def write_split_manifest(samples: Iterable[Sample], splits: list[str], path: Pat
         ValueError: when ``splits`` does not give one split per sample (nothing is written).
     """
 
-    def tables() -> Iterator[pa.Table]:
-        offset = 0
-        for batch in batches(samples):
-            split_column = pa.array(splits[offset : offset + len(batch)], type=pa.string())
-            yield samples_to_table(batch).append_column(SPLIT_COLUMN, split_column)
-            offset += len(batch)
-        if offset != len(splits):
-            raise ValueError(f"{path}: {len(splits)} splits for {offset} samples; a split manifest needs one split per sample")
+    def rows() -> Iterator[tuple[Sample, str]]:
+        count = 0
+        for count, sample in enumerate(samples, start=1):
+            if count <= len(splits):
+                yield sample, splits[count - 1]
+        if count != len(splits):
+            raise ValueError(f"{path}: {len(splits)} splits for {count} samples; a split manifest needs one split per sample")
 
-    return write_tables(tables(), SPLIT_SCHEMA, path)
+    return write_split_rows(rows(), path)
 
 
 def write_split_rows(rows: Iterable[tuple[Sample, str]], path: Path) -> int:
     """``(sample, split)`` rows as a split manifest, atomically, holding one batch of ``BATCH_ROWS`` at a time.
-
-    The same file as ``write_split_manifest`` writes for the same samples and splits, from a stream.
 
     Returns:
         The number of rows written.

@@ -12,6 +12,7 @@ BERTScore does not depend on the other pairs scored with it (``vlforge.quality.m
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -41,14 +42,14 @@ def run_agreement(run: RunDescription, scorer: TextScorer | None = None, chunk_r
     run_dir, settings = run.run_dir, run.recipe.quality
     scorer = scorer or EncoderScorers(settings.bertscore_batch_size)
     keys = item_keys(read_columns(run_dir.ingested, ["item_id", "sample_id"]))
-    counts = AgreementResult().stats()
+    counts = Counter(AgreementResult().stats())  # every count, at 0 until a chunk adds to it
     table = AgreementTable()
     with ReviewWriter(run_dir.review) as review:
 
         def released() -> Iterator[Sample]:
             for rounds in iter_key_ranges(run_dir.ingested, keys, chunk_rows, run_dir.path):
                 result = measure_agreement(rounds, settings, scorer)
-                counts.update({name: counts[name] + count for name, count in result.stats().items()})
+                counts.update(result.stats())
                 table.add(result)
                 review.add(result.review)
                 yield from result.released
