@@ -29,6 +29,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Iterable
+from itertools import accumulate
 from typing import Any
 
 import pyarrow as pa
@@ -56,11 +57,19 @@ log = logging.getLogger(__name__)
 AUGMENTED_SPLIT = "train"
 
 
+def equal_parts(total: int, parts: int) -> list[int]:
+    """``total`` cut into ``parts`` sizes that differ by at most one, the larger first."""
+    base, extra = divmod(total, parts) if parts else (0, 0)
+    return [base + (index < extra) for index in range(parts)]
+
+
 def plan_shards(run: RunDescription) -> list[dict[str, Any]]:
-    """Cut the train split of the curated manifest into shards of ``augment.shard_size``; writes the plan.
+    """Cut the train split of the curated manifest into shards of at most ``augment.shard_size``; writes the plan.
 
     Val and test samples are never augmented (see the module docstring). Train sample ids are
-    sorted, so the same curated file gives the same shards.
+    sorted, so the same curated file gives the same shards. The shards are as few as the size
+    allows and of equal sizes (within one sample), so that tasks running side by side finish
+    together instead of a short last shard leaving cores idle.
 
     Returns:
         One small dict per shard (JSON-able, for a mapped task): ``index``, ``name``
@@ -69,15 +78,11 @@ def plan_shards(run: RunDescription) -> list[dict[str, Any]]:
     """
     shard_size = run.recipe.augment.shard_size
     ids, digest, by_split = _train_ids(run)
+    counts = equal_parts(len(ids), -(-len(ids) // shard_size))
+    offsets = [0, *accumulate(counts)][:-1]
     shards = [
-        {
-            "index": index,
-            "name": f"shard-{index:05d}",
-            "offset": offset,
-            "count": min(shard_size, len(ids) - offset),
-            "curated_sha256": digest,
-        }
-        for index, offset in enumerate(range(0, len(ids), shard_size))
+        {"index": index, "name": f"shard-{index:05d}", "offset": offset, "count": count, "curated_sha256": digest}
+        for index, (offset, count) in enumerate(zip(offsets, counts, strict=True))
     ]
     plan = {"shard_size": shard_size, "samples_by_split": by_split, "train_samples": len(ids), "shards": shards}
     atomic_write_text(run.run_dir.augment_plan, json.dumps(plan, indent=2, sort_keys=True))

@@ -22,7 +22,7 @@ def test_plan_covers_the_train_split_only(tmp_path: Path) -> None:
     train = make_curated(run, train=10, held_out=3)
     shards = plan_shards(run)
     assert [(s["name"], s["offset"], s["count"]) for s in shards] == [
-        ("shard-00000", 0, 4), ("shard-00001", 4, 4), ("shard-00002", 8, 2)
+        ("shard-00000", 0, 4), ("shard-00001", 4, 3), ("shard-00002", 7, 3)  # as few as 4 allows, of equal sizes
     ]
     plan = json.loads(run.run_dir.augment_plan.read_text())
     assert plan["samples_by_split"] == {"test": 3, "train": 10, "val": 3} and plan["train_samples"] == 10
@@ -30,6 +30,16 @@ def test_plan_covers_the_train_split_only(tmp_path: Path) -> None:
     copies = read_augmented(run.run_dir.augmented)
     assert sorted(parent_id(copy) for copy in copies) == sorted(sample.sample_id for sample in train)
     assert (stats["parents"], stats["augmented"], stats["dropped"]) == (10, 10, 0)
+
+
+def test_the_copies_do_not_depend_on_how_the_train_split_is_sharded(tmp_path: Path) -> None:
+    released = []
+    for shard_size in (3, 13):
+        run = augment_run(tmp_path / f"size{shard_size}", seed=5, shard_size=shard_size)
+        make_curated(run, train=13)
+        augment_all(run)
+        released.append(pq.read_table(run.run_dir.augmented).to_pylist())
+    assert released[0] and released[0] == released[1]
 
 
 def test_warmup_applies_only_crop(tmp_path: Path) -> None:
