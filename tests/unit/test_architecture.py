@@ -4,7 +4,7 @@ Imports are read from the source (``ast``), function-level ones included, so an 
 function to dodge a cycle is still a cycle. The stack (docs/adr/0005-run-folder-contract.md):
 
 0. foundation: records, geometry, store, layout, storage, manifest, media, tables, expectations, gates,
-   config (and every ``*.config``), run;
+   config (and every ``*.config``), run, and small helpers (numerics, hostname, recent);
 1. engines: the building blocks inside each stage package, lower stage packages first
    (ingest, quality, curate, augment, synth, export), then the shared ones (report, compare, ...);
 2. stages: ``ingest`` (its package), every ``<stage>.stage`` and ``<stage>.gate``, and ``prepare``;
@@ -36,6 +36,7 @@ FOUNDATION = {
     "vlforge.run",
     "vlforge.numerics",
     "vlforge.hostname",
+    "vlforge.recent",
     "vlforge.augment.encoding",  # the recipe's augment.encoding values (the augment config's), with their encoder
 }
 STAGE_PACKAGES = ("ingest", "quality", "curate", "augment", "synth", "export")
