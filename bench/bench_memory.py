@@ -13,7 +13,8 @@ each) both exports together write about 2.5 GB, and a run at 10,000 and 100,000 
 of disk. The release stage's memory does not depend on the images' size beyond one row group of them.
 
 Each stage then runs as the DAG runs it, each in a fresh Python process, whose own peak resident
-set size (``resource.getrusage(RUSAGE_SELF).ru_maxrss``, after the stage) is that stage's figure:
+set size (``VmHWM`` in ``/proc/self/status``, after the stage) is that stage's figure. Not ``ru_maxrss``:
+a child forked from a large process (``bench/run.py`` after the model entries) inherits its peak there.
 
 - ingest, gate_ingest, measure_agreement, gate_quality, curate, gate_curate;
 - augment: plan_augment and one mapped ``augment`` task, shard 0, ``main`` phase: its size is the
@@ -40,7 +41,6 @@ import argparse
 import json
 import os
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -176,6 +176,12 @@ def run_stage(stage: str, run_json: dict[str, Any]) -> dict[str, Any]:
     raise ValueError(f"unknown stage {stage!r}; known: {list(STAGES)}")
 
 
+def peak_rss_kib() -> int:
+    """This process's peak resident set size since it started its program (``VmHWM``), in KiB."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+
+
 def measure(stage: str, run_json: dict[str, Any], log: Path) -> dict[str, float]:
     """Run ``stage`` in a fresh interpreter; returns its peak RSS (MiB) and seconds."""
     started = time.perf_counter()
@@ -204,7 +210,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.stage:  # the child: one stage, then its own peak RSS on stdout
         result = run_stage(args.stage, json.loads(args.run))
         print(json.dumps(result, default=str), file=sys.stderr)
-        print(json.dumps({"peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+        print(json.dumps({"peak_rss_kib": peak_rss_kib()}))
         return {}
 
     if args.rerun and not args.keep:
