@@ -20,8 +20,11 @@ end time), between tasks (the ``dags test`` loop noticing a finished task and qu
 executor handing it to a worker), before the first task (API server, imports, DAG parse and database
 sync, run creation) and after the last one.
 
-Runs: ``n`` = 1,000 on one core (``VLFORGE_CORES=1``) and on every core, the same release version
-from both; ``n`` = 10,000 on every core. ``run(quick)`` is the harness entry (``bench/run.py``); quick
+Runs: ``n`` = 1,000 on one core and on every core, the same release version from both; ``n`` =
+10,000 on every core. A run on ``c`` cores is pinned to the first ``c`` CPUs this process may use
+(``sched_setaffinity``; every process of the run inherits it) with ``VLFORGE_CORES=c``: one core means
+one task at a time and nothing of the run (API server, scheduling loop, a task's OpenCV or torch
+threads) on a second CPU. ``run(quick)`` is the harness entry (``bench/run.py``); quick
 runs 200 samples on one core and on every core.
 """
 
@@ -135,6 +138,7 @@ def one_run(root: Path, airflow_home: Path, export: Path, recipe: Path, cores: i
     log = root / f"run-{export.parent.name}-{cores}.log"
     load = os.getloadavg()[0]
     started, started_at = time.perf_counter(), time.time()
+    allowed = sorted(os.sched_getaffinity(0))[:cores]
     with log.open("w") as out:
         code = subprocess.run(
             [str(REPO / "scripts" / "run_dag.sh"), "vlforge_release", conf],
@@ -143,6 +147,7 @@ def one_run(root: Path, airflow_home: Path, export: Path, recipe: Path, cores: i
             stderr=out,
             cwd=REPO,
             check=False,
+            preexec_fn=lambda: os.sched_setaffinity(0, allowed),
         ).returncode
     wall = time.perf_counter() - started
     if code:
@@ -167,7 +172,7 @@ def run(quick: bool) -> dict[str, Any]:
     small, large = (200, None) if quick else (1_000, 10_000)
     if os.environ.get("BENCH_E2E_SIZES"):  # e.g. "1000": the one-core / all-cores pair only, no large run
         small, large = int(os.environ["BENCH_E2E_SIZES"]), None
-    cores = os.cpu_count() or 1
+    cores = len(os.sched_getaffinity(0))
     figures: list[dict[str, Any]] = []
     aims: list[dict[str, Any]] = []
     runs: dict[str, dict[str, Any]] = {}

@@ -5,8 +5,11 @@ worker forks one process per task instance; a module loaded before the fork is a
 every task, so the imports a task does first (vlforge's stages, Great Expectations, albumentations,
 pandas: 3-4 s on a busy 2-core machine) are paid once per run instead of once per task instance.
 Which modules: every ``vlforge`` module that the DAG's file imports anywhere (its tasks import inside
-their bodies), read from the file's syntax tree. Nothing runs at DAG parse time that did not before,
-torch is not among them (vlforge imports it only where a model is used), and the arguments go to
+their bodies), read from the file's syntax tree; and where those load vlforge's BERTScore (the augment
+shards' paraphrase filter, the quality stage's agreement), the torch and transformers modules that
+making its scorer imports (``SCORER_MODULES``): about 4 s that every augment shard paid before. They
+are imported, not run: no torch thread pool exists yet when the executor forks, so the task processes
+start their own. Nothing runs at DAG parse time that did not before, and the arguments go to
 Airflow's own CLI unchanged. With ``VLFORGE_WAIT_FOR_URL`` set it asks that URL (the Execution API
 server that ``run_dag.sh`` starts meanwhile) from a thread while it preloads: the server does most of
 its start-up on its first request (10 s on a busy machine), so that work overlaps the preloading too.
@@ -54,8 +57,15 @@ def preload(dag_id: str) -> None:
     modules = task_modules(dag_file)
     for name in modules:
         importlib.import_module(name)
+    scorer = sys.modules.get("vlforge.quality.metrics.bertscore")
+    models = scorer.SCORER_MODULES if scorer is not None else ()
+    for name in models:
+        importlib.import_module(name)
     print(
-        f"preloaded {len(modules)} vlforge modules of {dag_file.name} in {time.perf_counter() - started:.1f} s", file=sys.stderr
+        f"preloaded {len(modules)} vlforge modules of {dag_file.name}"
+        + (f" and {len(models)} of BERTScore's model ({', '.join(models)})" if models else "")
+        + f" in {time.perf_counter() - started:.1f} s",
+        file=sys.stderr,
     )
 
 

@@ -31,12 +31,16 @@ def test_task_modules_are_the_vlforge_imports_at_any_depth(tmp_path: Path) -> No
 
 
 @pytest.mark.slow
-def test_release_dag_preloads_its_stages_without_torch() -> None:
-    modules = airflow_preloaded.task_modules(REPO / "dags" / "vlforge_release.py")
-    assert {"vlforge.augment.stage", "vlforge.ingest", "vlforge.quality.gate", "vlforge.release"} <= set(modules)
+@pytest.mark.parametrize(("dag_id", "with_scorer"), [("vlforge_release", True), ("vlforge_synthesize_scenes", False)])
+def test_a_dag_preloads_its_stages_and_bertscore_model_modules_where_it_scores(dag_id: str, with_scorer: bool) -> None:
+    """The release DAG scores paraphrases and agreement with BERTScore: torch and BERT come preloaded; the scenes DAG does not."""
+    modules = airflow_preloaded.task_modules(REPO / "dags" / f"{dag_id}.py")
+    if dag_id == "vlforge_release":
+        assert {"vlforge.augment.stage", "vlforge.ingest", "vlforge.quality.gate", "vlforge.release"} <= set(modules)
     code = (
-        "import sys; sys.path.insert(0, 'scripts'); import airflow_preloaded as p; p.preload('vlforge_release'); "
-        "print('torch' in sys.modules, 'vlforge.augment.stage' in sys.modules)"
+        f"import sys; sys.path.insert(0, 'scripts'); import airflow_preloaded as p; p.preload({dag_id!r}); "
+        "print(all(m in sys.modules for m in p.task_modules(p.Path('dags') / f'{sys.argv[1]}.py')), "
+        "'torch' in sys.modules, 'transformers.models.bert.modeling_bert' in sys.modules)"
     )
     env = {
         "PYTHONPATH": str(REPO / "include"),
@@ -45,8 +49,8 @@ def test_release_dag_preloads_its_stages_without_torch() -> None:
         "GX_ANALYTICS_ENABLED": "False",
         "HF_HUB_OFFLINE": "1",
     }
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["False", "True"]
+    out = subprocess.run([sys.executable, "-c", code, dag_id], cwd=REPO, env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", str(with_scorer), str(with_scorer)]
 
 
 def test_the_wait_ends_when_the_executor_has_a_result_and_sleeps_without_one() -> None:

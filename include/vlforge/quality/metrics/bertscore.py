@@ -36,7 +36,10 @@ Where it saves time over ``bert_score.score``:
   attention mask (bert-score pads each batch to its longest text); ``torch.inference_mode``;
 - matching runs per pair, once per distinct pair;
 - the model's pooler (a dense layer over ``[CLS]`` that BERTScore never reads) is dropped, and
-  torch uses one thread per core of the machine.
+  torch uses one thread per core this process may run on, or ``OMP_NUM_THREADS`` where that is set
+  (``scorer_threads``): ``scripts/run_dag.sh`` sets it to the cores per task running side by side,
+  since two augment shards each scoring on every core ran their paraphrase filter 2.5-3x slower
+  than one thread each.
 
 Most of what is left is the model's float64 matrix products: the same model in float32 runs
 about 1.6-2x faster but its scores differ between CPUs by about 1e-7, which rounding to 6
@@ -200,6 +203,22 @@ def greedy_match(
     return precision, recall, f1_score(precision, recall)
 
 
+# What making a ``BertScorer`` imports: about 4 s, nearly all of its set-up (the MiniLM itself loads in 0.2 s).
+# ``scripts/airflow_preloaded.py`` imports them once before Airflow forks its task processes.
+SCORER_MODULES = (
+    "torch",
+    "transformers.models.auto.modeling_auto",
+    "transformers.models.auto.tokenization_auto",
+    "transformers.models.bert.modeling_bert",
+    "transformers.models.bert.tokenization_bert",
+)
+
+
+def scorer_threads() -> int:
+    """Torch threads for scoring: ``OMP_NUM_THREADS`` where it is set, else the cores this process may run on."""
+    return int(os.environ.get("OMP_NUM_THREADS") or 0) or len(os.sched_getaffinity(0))
+
+
 class BertScorer:
     """BERTScore with a model loaded once; equal to ``bert_score.score`` (see the module docstring).
 
@@ -227,7 +246,7 @@ class BertScorer:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         if dtype not in ("float64", "float32"):
             raise ValueError(f"dtype must be float64 or float32, got {dtype!r}")
-        torch.set_num_threads(os.cpu_count() or 1)
+        torch.set_num_threads(scorer_threads())
         self.batch_size = batch_size
         self.model_path = model_path or default_model_path()
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from vlforge.quality.metrics.bertscore import NUM_LAYERS, BertScorer, default_model_path, f1_score, is_meaningful
+from vlforge.quality.metrics.bertscore import (
+    NUM_LAYERS,
+    BertScorer,
+    default_model_path,
+    f1_score,
+    is_meaningful,
+    scorer_threads,
+)
 
 # Loads the packaged MiniLM, and bert_score's own copy of it. bert_score (and the matplotlib it imports) is imported
 # inside the tests: at module level it would add over a second to every collection, `make test-fast`'s included.
@@ -172,3 +179,18 @@ def test_cjk_is_mostly_unknown_to_the_model(scorer: BertScorer) -> None:
     (ids,) = scorer.encode(["我们去公园玩"])
     unknown = sum(token == scorer.tokenizer.unk_token_id for token in ids)
     assert (unknown, len(ids)) == (4, 8)  # [CLS], 2 known characters, 4 [UNK]s, [SEP]
+
+
+def test_scorer_threads_are_the_task_share_of_cores_where_set_else_this_process_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert scorer_threads() == 3
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert scorer_threads() == len(os.sched_getaffinity(0))
+    cpus = sorted(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, cpus[:1])
+    try:
+        assert scorer_threads() == 1  # pinned to one core (taskset), as bench_end_to_end's one-core run is
+    finally:
+        os.sched_setaffinity(0, cpus)
