@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import sys
-import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -132,15 +131,6 @@ def run_albumentations(
     """
     import albumentations as A
 
-    if all(isinstance(transform, A.ImageOnlyTransform) for transform in transforms):
-        # Pixels only: every target stays where it is. Each transform is seeded as ``A.Compose(seed=...)``
-        # seeds its children and called directly, without a Compose and its box and keypoint processing
-        # (most of a light op's cost); the bytes are the same as through the Compose (checked per op).
-        out = image.copy()
-        for transform in transforms:
-            transform.set_random_seed(seed)
-            out = transform(image=out)["image"]
-        return np.ascontiguousarray(out), targets
     boxes: list[XYXY] = []
     box_ids: list[str] = []
     points: list[tuple[float, float]] = []
@@ -167,40 +157,46 @@ def run_albumentations(
             boxes.append(text_box)
             box_ids.append(f"text_boxes:{i}")
 
-    with warnings.catch_warnings():
-        # pixel-only ops carry no geometry: albumentations warns that the box processor has nothing to do
-        warnings.filterwarnings("ignore", message="Got processor for", category=UserWarning)
-        compose = _compose(A, transforms, min_visibility, seed)
-    result = compose(
-        image=image.copy(),
-        bboxes=np.asarray(boxes, dtype=np.float64).reshape(-1, 4),
-        box_ids=box_ids,
-        keypoints=np.asarray(points, dtype=np.float64).reshape(-1, 2),
-        point_ids=point_ids,
-    )
+    if not (boxes or points) or all(isinstance(transform, A.ImageOnlyTransform) for transform in transforms):
+        # Nothing to move, or pixels only: each transform is seeded as ``A.Compose(seed=...)`` seeds its
+        # children and called directly, without a Compose and its box and keypoint processing (most of a
+        # light op's cost); the bytes are the same as through the Compose (checked per op).
+        out = image.copy()
+        for transform in transforms:
+            transform.set_random_seed(seed)
+            out = transform(image=out)["image"]
+        out = np.ascontiguousarray(out)
+        height, width = out.shape[:2]
+        if (width, height) == (targets.width, targets.height):
+            return out, targets
+        return out, rebuild_targets(targets, width, height, {}, {}, op_name, min_visibility)
+    # Only the processors there is something for: a keypoint processor with no point to move cost as much
+    # as the box one (the bytes and boxes are the same without it, checked per op).
+    data: dict[str, Any] = {"image": image.copy()}
+    if boxes:
+        data.update(bboxes=np.asarray(boxes, dtype=np.float64).reshape(-1, 4), box_ids=box_ids)
+    if points:
+        data.update(keypoints=np.asarray(points, dtype=np.float64).reshape(-1, 2), point_ids=point_ids)
+    result = _compose(A, transforms, min_visibility, seed, boxes=bool(boxes), points=bool(points))(**data)
     out_image = np.ascontiguousarray(result["image"])
     height, width = out_image.shape[:2]
-    moved = {key: _rounded(row) for key, row in zip(result["box_ids"], np.asarray(result["bboxes"]).reshape(-1, 4))}
+    moved = {
+        key: _rounded(row) for key, row in zip(result.get("box_ids", ()), np.asarray(result.get("bboxes", ())).reshape(-1, 4))
+    }
     moved_points = {
         key: (round(float(row[0]), BOX_DECIMALS), round(float(row[1]), BOX_DECIMALS))
-        for key, row in zip(result["point_ids"], np.asarray(result["keypoints"]).reshape(-1, 2)[:, :2])
+        for key, row in zip(result.get("point_ids", ()), np.asarray(result.get("keypoints", ())).reshape(-1, 2)[:, :2])
     }
     return out_image, rebuild_targets(targets, width, height, moved, moved_points, op_name, min_visibility)
 
 
-def _compose(A: Any, transforms: list[Any], min_visibility: float, seed: int) -> Any:
+def _compose(A: Any, transforms: list[Any], min_visibility: float, seed: int, *, boxes: bool, points: bool) -> Any:
+    bbox_params = A.BboxParams(
+        format="pascal_voc", label_fields=["box_ids"], clip=True, min_visibility=min_visibility, min_width=1.0, min_height=1.0
+    )
+    keypoint_params = A.KeypointParams(format="xy", label_fields=["point_ids"], remove_invisible=True)
     return A.Compose(
-        transforms,
-        bbox_params=A.BboxParams(
-            format="pascal_voc",
-            label_fields=["box_ids"],
-            clip=True,
-            min_visibility=min_visibility,
-            min_width=1.0,
-            min_height=1.0,
-        ),
-        keypoint_params=A.KeypointParams(format="xy", label_fields=["point_ids"], remove_invisible=True),
-        seed=seed,
+        transforms, bbox_params=bbox_params if boxes else None, keypoint_params=keypoint_params if points else None, seed=seed
     )
 
 

@@ -10,7 +10,7 @@ import pytest
 from augment_photos import bus_boxes, bus_image, bus_targets  # noqa: F401  (fixtures)
 
 from vlforge.augment.functional import TRANSFORM_TEMPLATES, build_transform
-from vlforge.augment.ops import REGISTRY, build_op
+from vlforge.augment.ops import REGISTRY, Op, build_op
 from vlforge.augment.targets import Targets
 
 OP_TABLE: list[tuple[str, dict]] = [
@@ -145,6 +145,71 @@ def test_pixel_only_ops_give_the_bytes_of_a_seeded_compose(name, params, seed, b
     expected = A.Compose(transforms, seed=int(drawn.get("aug_seed", 0)))(image=bus_image.copy())["image"]
     image, targets = op.apply(bus_image, bus_targets, drawn)
     assert image.tobytes() == np.ascontiguousarray(expected).tobytes() and targets == bus_targets
+
+
+def through_a_full_compose(transforms: list, seed: int, image: np.ndarray, targets: Targets) -> tuple[bytes, list, list]:
+    """The image bytes, boxes and points from one ``A.Compose`` with both a box and a keypoint processor."""
+    import albumentations as A
+
+    boxes = [*targets.live_boxes()]
+    points = [action.point for action in targets.actions if action is not None and action.point is not None]
+    result = A.Compose(
+        transforms,
+        bbox_params=A.BboxParams(
+            format="pascal_voc", label_fields=["ids"], clip=True, min_visibility=0.0, min_width=1.0, min_height=1.0
+        ),
+        keypoint_params=A.KeypointParams(format="xy", label_fields=["point_ids"], remove_invisible=True),
+        seed=seed,
+    )(
+        image=image.copy(),
+        bboxes=np.asarray(boxes, dtype=np.float64).reshape(-1, 4),
+        ids=list(range(len(boxes))),
+        keypoints=np.asarray(points, dtype=np.float64).reshape(-1, 2),
+        point_ids=list(range(len(points))),
+    )
+    moved = [tuple(round(float(v), 4) for v in row[:4]) for row in np.asarray(result["bboxes"]).reshape(-1, 4)]
+    moved_points = [tuple(round(float(v), 4) for v in row[:2]) for row in np.asarray(result["keypoints"]).reshape(-1, 2)]
+    return np.ascontiguousarray(result["image"]).tobytes(), moved, moved_points
+
+
+# geometric ops that run_albumentations applies (the rest apply themselves, with their own geometry)
+THROUGH_ALBUMENTATIONS = [row for row in OP_TABLE if row not in PIXEL_ONLY_TABLE and REGISTRY[row[0]].apply is Op.apply]
+
+
+def test_geometric_ops_through_albumentations_are_the_flip_crop_rotate_perspective_and_erasing() -> None:
+    assert {name for name, _ in THROUGH_ALBUMENTATIONS} == {
+        "random_resized_crop",
+        "horizontal_flip",
+        "rotate",
+        "perspective",
+        "random_erasing",
+    }
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("kept", ["nothing", "boxes", "points"])
+@pytest.mark.parametrize(("name", "params"), THROUGH_ALBUMENTATIONS)
+def test_ops_run_with_only_the_processors_they_need_and_give_what_a_full_compose_gives(
+    name, params, kept, seed, bus_image, bus_targets
+) -> None:
+    # run_albumentations leaves out the box or keypoint processor with nothing to process, and the Compose
+    # itself when there is no target at all: the image, boxes and points are those of a Compose with both.
+    targets = {
+        "nothing": Targets(width=640, height=329),
+        "boxes": Targets(width=640, height=329, boxes=bus_targets.boxes),
+        "points": Targets(width=640, height=329, actions=(bus_targets.actions[0].model_copy(update={"box": None}),)),
+    }[kept]
+    op = build_op(name, {**params, "min_visibility": 0.0})
+    drawn = op.sample(np.random.default_rng(seed))
+    transforms = op.transforms(drawn, targets.width, targets.height)
+    expected_image, expected_boxes, expected_points = through_a_full_compose(
+        transforms, int(drawn.get("aug_seed", 0)), bus_image, targets
+    )
+    image, moved = op.apply(bus_image, targets, drawn)
+    assert image.tobytes() == expected_image
+    assert [(box.x1, box.y1, box.x2, box.y2) for box in moved.boxes if box is not None] == expected_boxes
+    assert [action.point for action in moved.actions if action is not None] == expected_points
+    assert (moved.width, moved.height) == (image.shape[1], image.shape[0])
 
 
 def transform_state(transform) -> tuple[str, dict]:
