@@ -158,6 +158,9 @@ def measure(samples: int, repeat: int, seed: int = 0) -> dict[str, float]:
 
         def plain(encoding: ImageEncoding) -> Callable[[], None]:
             def way() -> None:
+                # Built afresh at each run, seeded: every timed run draws the same ops, as the stage's runs do
+                # (a Compose kept between runs drew anew each time, and the best of those was a lucky draw).
+                composes.clear()
                 out = fresh_store(parents, root / "out")
                 for index, sample in enumerate(rows):
                     ref, box = sample.images[0], sample.boxes[0]
