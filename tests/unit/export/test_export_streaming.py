@@ -33,6 +33,7 @@ from vlforge.export.qwen_finetune import record as finetune_record
 from vlforge.export.render import IMAGE_PREFIX
 from vlforge.manifest import iter_split_manifest, write_split_manifest
 from vlforge.records import Sample
+from vlforge.release import SplitSpools
 
 JSON_VALUES: list[object] = [
     {},
@@ -112,6 +113,29 @@ def test_exports_read_from_a_manifest_a_row_at_a_time_equal_those_of_the_samples
     counts, files = written["in_memory"]
     assert counts["coco"][1]["skipped_by_reason"] == {"video_not_supported": 3}
     assert len(files) == 48
+
+
+def test_formats_written_by_forked_workers_from_the_release_spools_equal_those_written_one_after_the_other(
+    tmp_path: Path, recipe: Recipe
+) -> None:
+    recipe = _three_models(recipe)
+    samples, splits = _release_samples()
+    written = {}
+    for workers in (1, 2, 4):
+        release = tmp_path / f"workers_{workers}"
+        write_images(release, COCO, WIDE, SMALL, PHONE)
+        with SplitSpools(release) as spools:
+            for sample, split in zip(samples, splits, strict=True):
+                spools.add(sample, split)
+            spools.finish()
+            result = export_all_streaming(spools.read, release / "exports", "ds", recipe, workers)
+        written[workers] = (
+            {format_name: (export.files, export.counts()) for format_name, export in result.items()},
+            _files(release / "exports"),
+        )
+        assert not list(release.glob(".*.pickle"))  # the spools are gone, none written twice by a worker
+    assert written[2] == written[1] == written[4]
+    assert list(written[2][0]) == list(recipe.export.formats)  # in the recipe's order, whichever finished first
 
 
 def test_json_exports_equal_the_whole_documents_of_their_records(tmp_path: Path, recipe: Recipe) -> None:
