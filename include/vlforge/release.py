@@ -30,6 +30,7 @@ import hashlib
 import json
 import logging
 import math
+import multiprocessing
 import os
 import pickle
 import shutil
@@ -243,6 +244,15 @@ def manifest_media(path: Path) -> tuple[set[tuple[str, str]], set[tuple[str, str
     return found["images"], found["videos"]
 
 
+def export_workers(samples: int) -> int:
+    """Processes that write a release's export formats side by side: every core this process may use, from
+    ``PARALLEL_EXPORTS_FROM`` samples on; one where this process may not start any (a task that Celery's
+    prefork pool runs is daemonic, and multiprocessing refuses children to a daemonic process)."""
+    if samples < PARALLEL_EXPORTS_FROM or multiprocessing.current_process().daemon:
+        return 1
+    return len(os.sched_getaffinity(0))
+
+
 def latest_version(home: Path, dataset: str) -> str | None:
     return DatasetReleases.of(home, dataset).latest_version()
 
@@ -349,8 +359,7 @@ def _assemble(
         spooled = (spools.add(sample, split) for sample, split in manifests.samples())
         write_split_manifest(spooled, released.splits, building.manifest)
         spools.finish()
-        # The formats side by side on every core this task may use, where the release is large enough to gain by it.
-        workers = len(os.sched_getaffinity(0)) if len(released.splits) >= PARALLEL_EXPORTS_FROM else 1
+        workers = export_workers(len(released.splits))
         exports = export_all_streaming(spools.read, building.exports, run.dataset, recipe, workers)
     if run_dir.data_docs.is_dir():
         shutil.copytree(run_dir.data_docs, building.data_docs)

@@ -259,3 +259,17 @@ def test_curation_drops_are_left_out_and_listed(staged: RunDescription, recipe: 
     assert len(kept_ids) == curated["kept"] and not kept_ids & {drop["sample_id"] for drop in drops}
     assert sum(published["counts"]["by_task_type"].values()) == curated["kept"]
     assert published["content_hash"] != _publish(staged, tmp_path / "default", recipe)["content_hash"]
+
+
+def test_export_workers_are_the_cores_for_a_large_release_and_one_for_a_small_one_or_a_daemonic_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import multiprocessing
+    import os
+
+    cores = len(os.sched_getaffinity(0))
+    assert release_module.export_workers(release_module.PARALLEL_EXPORTS_FROM) == cores
+    assert release_module.export_workers(release_module.PARALLEL_EXPORTS_FROM - 1) == 1
+    # a release task that Celery's prefork pool runs: multiprocessing would refuse it children
+    monkeypatch.setattr(multiprocessing.current_process(), "daemon", True)
+    assert release_module.export_workers(release_module.PARALLEL_EXPORTS_FROM) == 1
