@@ -15,7 +15,10 @@ encoding (``vlforge.augment.encoding``), for JPEG quality 95 and for PNG compres
 
 Also the stage writing PNG at compression 6, which it did for every task type before encodings were
 per task type (ADR 0010): the "today" of issue 16's aim. Each way is timed ``repeat`` times in
-turn on a fresh output store, best kept (the machine is shared: other work only ever slows a run).
+turn, best kept (the machine is shared: other work only ever slows a run). Before each timed run,
+outside the clock, its output store is made afresh (the last run's copies deleted: the stage's
+fan-out folders took longer to delete than the loop's one folder, and that was counted against
+the stage) and the page cache is written out (``os.sync``), so no way pays for another's writes.
 OpenCV runs on one thread in all of them.
 
 ``run(quick)`` is the harness entry (``bench/run.py``); alone::
@@ -42,6 +45,10 @@ if TYPE_CHECKING:
     from vlforge.run import RunDescription
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
+# A way to time: what readies its output folder (untimed), then the work itself (timed).
+Way = tuple[Callable[[], Any], Callable[[], Any]]
+
+
 def stage_samples(home: Path, samples: int, recipe: Recipe, seed: int) -> RunDescription:
     """Prepare a run under ``home`` (one shard of ``samples``) with the photos in its store and a curated manifest of ``samples`` train samples.
 
@@ -114,16 +121,11 @@ def measure(samples: int, repeat: int, seed: int = 0) -> dict[str, float]:
         parents = fresh_store(run.store_dir, root / "parents")  # the photos alone: each timed run starts from them
         rows = read_split_manifest(run.run_dir.curated)[0]
 
-        def stage(encoding: ImageEncoding, home: str) -> Callable[[], None]:
+        def stage(encoding: ImageEncoding, home: str) -> Way:
             config = recipe.augment.model_copy(update={"encoding": {task: encoding for task in TASK_TYPES}})
             encoded = stage_samples(root / home, samples, recipe.model_copy(update={"augment": config}), seed)
             (encoded_shard,) = plan_shards(encoded)
-
-            def way() -> None:
-                fresh_store(parents, encoded.store_dir)
-                augment_shard(encoded, encoded_shard)
-
-            return way
+            return lambda: fresh_store(parents, encoded.store_dir), lambda: augment_shard(encoded, encoded_shard)
 
         composes: dict[tuple[int, int], A.Compose] = {}
 
@@ -156,40 +158,45 @@ def measure(samples: int, repeat: int, seed: int = 0) -> dict[str, float]:
             bgr = cv2.imdecode(np.frombuffer(path.read_bytes(), dtype=np.uint8), cv2.IMREAD_COLOR)
             return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
-        def plain(encoding: ImageEncoding) -> Callable[[], None]:
-            def way() -> None:
+        def plain(encoding: ImageEncoding) -> Way:
+            def prepare() -> None:
                 # Built afresh at each run, seeded: every timed run draws the same ops, as the stage's runs do
                 # (a Compose kept between runs drew anew each time, and the best of those was a lucky draw).
                 composes.clear()
-                out = fresh_store(parents, root / "out")
+                fresh_store(parents, out)
+
+            def way() -> None:
                 for index, sample in enumerate(rows):
                     ref, box = sample.images[0], sample.boxes[0]
                     image = decode(out / ref.sha256[:2] / ref.file_name)
                     result = plain_compose(ref.width, ref.height)(image=image, bboxes=[(box.x1, box.y1, box.x2, box.y2)], labels=[box.label])
                     (out / f"{index}.{encoding.extension}").write_bytes(encoding.encode(result["image"]))
 
-            return way
+            return prepare, way
 
-        def floor(encoding: ImageEncoding) -> Callable[[], None]:
+        def floor(encoding: ImageEncoding) -> Way:
             def way() -> None:
-                out = fresh_store(parents, root / "out")
                 for index, sample in enumerate(rows):
                     ref = sample.images[0]
                     (out / f"{index}.{encoding.extension}").write_bytes(encoding.encode(decode(out / ref.sha256[:2] / ref.file_name)))
 
-            return way
+            return lambda: fresh_store(parents, out), way
 
-        ways: dict[str, Callable[[], None]] = {}
+        out = root / "out"
+        ways: dict[str, Way] = {}
         for label, encoding in encodings.items():
             ways[f"floor (decode + encode), {label}"] = floor(encoding)
             ways[f"plain albumentations loop, {label}"] = plain(encoding)
             ways[f"vlforge augment stage, {label}"] = stage(encoding, f"home-{encoding.extension}")
         ways["vlforge augment stage, PNG 6 (before ADR 0010)"] = stage(LEGACY_ENCODING, "home-png6")
-        for way in ways.values():  # warm-up: imports, OpenCV and albumentations one-off set-up
+        for prepare, way in ways.values():  # warm-up: imports, OpenCV and albumentations one-off set-up
+            prepare()
             way()
         best = {name: float("inf") for name in ways}
         for _ in range(repeat):
-            for name, way in ways.items():
+            for name, (prepare, way) in ways.items():
+                prepare()
+                os.sync()  # the files written before (the last way's, the fresh store) out of the page cache first
                 started = time.perf_counter()
                 way()
                 best[name] = min(best[name], time.perf_counter() - started)
