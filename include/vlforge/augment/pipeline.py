@@ -96,7 +96,7 @@ def ops_from_recipe(entries: Sequence[dict[str, dict[str, Any]]]) -> list[tuple[
 
 def augment_sample(
     sample: Sample,
-    image_bytes: bytes,
+    image: bytes | np.ndarray,
     ops_with_probabilities: Sequence[tuple[Op, float]],
     rng_seed: int,
     copy_index: int,
@@ -109,7 +109,8 @@ def augment_sample(
 
     Args:
         sample: the parent (one image).
-        image_bytes: the parent's image file.
+        image: the parent's image file, or the array ``parent_image`` decoded from it (the augment stage
+            decodes a parent once for all its copies).
         ops_with_probabilities: ops in order, each applied with its probability.
         rng_seed: the recipe's seed.
         copy_index: which copy of this sample (0, 1, ...): different copies draw differently.
@@ -122,6 +123,7 @@ def augment_sample(
         The new sample and its image bytes, or ``None`` when the sample is dropped (a lost object
         under ``drop_sample``, or no assistant answer left).
     """
+    decoded = parent_image(sample, image) if isinstance(image, bytes) else image
     rng = sample_rng(rng_seed, sample.sample_id, copy_index)
     drawn: list[tuple[Op, dict[str, Any], int]] = []
     for op, probability in ops_with_probabilities:
@@ -143,7 +145,7 @@ def augment_sample(
         seed=int(rng_seed),
     )
     chosen = DEFAULT_ENCODINGS[sample.task_type] if encoding is None else encoding
-    return _run(sample, image_bytes, drawn, parent, on_lost_object, bbox_2d_units, chosen)
+    return _run(sample, decoded, drawn, parent, on_lost_object, bbox_2d_units, chosen)
 
 
 def replay(parent_sample: Sample, parent_image_bytes: bytes, lineage: Sequence[LineageOp]) -> bytes:
@@ -180,7 +182,7 @@ def replay_sample(
     ]
     return _run(
         parent_sample,
-        parent_image_bytes,
+        parent_image(parent_sample, parent_image_bytes),
         drawn,
         parent,
         parent_info.get("on_lost_object", "drop_turns"),
@@ -338,26 +340,42 @@ def _params_of(entry: LineageOp) -> dict[str, Any]:
     return params
 
 
-def _run(
-    sample: Sample,
-    image_bytes: bytes,
-    drawn: list[tuple[Op, dict[str, Any], int]],
-    parent: LineageOp,
-    on_lost_object: OnLostObject,
-    bbox_2d_units: Bbox2dUnits,
-    encoding: ImageEncoding,
-) -> tuple[Sample, bytes] | None:
-    where = f"sample {sample.sample_id} ({sample.source.file}, record {sample.source.record_id})"
+def _where(sample: Sample) -> str:
+    return f"sample {sample.sample_id} ({sample.source.file}, record {sample.source.record_id})"
+
+
+def parent_image(sample: Sample, image_bytes: bytes) -> np.ndarray:
+    """The parent's one image decoded (RGB), checked against the size its ``ImageRef`` records.
+
+    The array is read-only: the augment stage makes every copy of a parent from one decode, and an op
+    that wrote into its input would raise here instead of changing the next copy.
+    """
+    where = _where(sample)
     if len(sample.images) != 1:
         raise ValueError(f"{where}: augmentation needs exactly one image, the sample has {len(sample.images)}")
-    if on_lost_object not in ("drop_turns", "drop_sample"):
-        raise ValueError(f"{where}: on_lost_object {on_lost_object!r}; allowed: drop_turns, drop_sample")
     image = decode_image(image_bytes, where)
     ref = sample.images[0]
     if (image.shape[1], image.shape[0]) != (ref.width, ref.height):
         raise ValueError(
             f"{where}: image decodes to {image.shape[1]}x{image.shape[0]} but images[0] says {ref.width}x{ref.height}"
         )
+    image.setflags(write=False)
+    return image
+
+
+def _run(
+    sample: Sample,
+    image: np.ndarray,
+    drawn: list[tuple[Op, dict[str, Any], int]],
+    parent: LineageOp,
+    on_lost_object: OnLostObject,
+    bbox_2d_units: Bbox2dUnits,
+    encoding: ImageEncoding,
+) -> tuple[Sample, bytes] | None:
+    where = _where(sample)
+    if on_lost_object not in ("drop_turns", "drop_sample"):
+        raise ValueError(f"{where}: on_lost_object {on_lost_object!r}; allowed: drop_turns, drop_sample")
+    ref = sample.images[0]
     text_boxes = find_text_boxes(sample.conversations, ref.width, ref.height, bbox_2d_units)
     targets = Targets(
         width=ref.width,

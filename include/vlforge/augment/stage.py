@@ -40,7 +40,7 @@ from vlforge.augment.lineage import op_counts
 from vlforge.augment.ops import Op, build_op
 from vlforge.augment.paraphrase.apply import paraphrase_copies
 from vlforge.augment.paraphrase.filter import Scorer
-from vlforge.augment.pipeline import augment_sample, sample_video
+from vlforge.augment.pipeline import augment_sample, parent_image, sample_video
 from vlforge.manifest import (
     AUGMENTED_SCHEMA,
     AugmentedCopy,
@@ -94,8 +94,9 @@ def plan_shards(run: RunDescription) -> list[dict[str, Any]]:
 def augment_shard(run: RunDescription, shard: dict[str, Any], scorer: Scorer | None = None) -> dict[str, Any]:
     """Augment one shard's train samples and write its copies and counts.
 
-    One sample's image (or sampled frames) is in memory at a time; each copy's image or clip goes to
-    the store at once. The copies' answers are then paraphrased for the whole shard in one scoring batch.
+    One sample's image (or sampled frames) is in memory at a time, decoded once for all its copies; each
+    copy's image or clip goes to the store at once. The copies' answers are then paraphrased for the
+    whole shard in one scoring batch.
 
     Args:
         run: the run: its recipe's ``augment`` section, its phase and seed; parents are read from its
@@ -152,12 +153,12 @@ def augment_shard(run: RunDescription, shard: dict[str, Any], scorer: Scorer | N
         path = store.path_for(ref.sha256, ref.format)
         if not path.is_file():
             raise FileNotFoundError(f"sample {sample.sample_id}: image {ref.file_name} not in the store at {store.root}")
-        data = path.read_bytes()
+        image = parent_image(sample, path.read_bytes())
         ops = [(op, spec.probability if spec.applies_to(sample.task_type) else 0.0) for op, spec in built]
         for copy_index in range(copies):
             result = augment_sample(
                 sample,
-                data,
+                image,
                 ops,
                 seed,
                 copy_index,
@@ -171,7 +172,7 @@ def augment_shard(run: RunDescription, shard: dict[str, Any], scorer: Scorer | N
             new, encoded = result
             store.put(encoded, new.images[0].format, new.images[0].sha256)
             out.append(AugmentedCopy(new, sample.sample_id, copy_index))
-        del data
+        del image
     paraphrase_counts = {"candidates": 0, "unchanged": 0, "kept": 0, "rejected": 0}
     if config.paraphrase.enabled and out:
         out, paraphrase_counts = paraphrase_copies(out, config, seed, scorer)

@@ -8,8 +8,16 @@ import numpy as np
 import pytest
 from augment_photos import YOLO_DIR, yolo_boxes
 
-from vlforge.augment.ops import Op, build_op
-from vlforge.augment.pipeline import augment_sample, decode_image, ops_from_recipe, replay, replay_sample, sample_rng
+from vlforge.augment.ops import REGISTRY, Op, build_op
+from vlforge.augment.pipeline import (
+    augment_sample,
+    decode_image,
+    ops_from_recipe,
+    parent_image,
+    replay,
+    replay_sample,
+    sample_rng,
+)
 from vlforge.records import ImageRef, LineageOp, Sample, Source, Turn
 from vlforge.store import sha256_bytes
 
@@ -144,6 +152,32 @@ def test_copies_and_seeds_differ_and_ids_are_new() -> None:
     a = sample_rng(11, parent.sample_id, 0).random(4)
     assert not np.array_equal(a, sample_rng(11, parent.sample_id, 1).random(4))
     assert not np.array_equal(a, sample_rng(12, parent.sample_id, 0).random(4))
+
+
+def test_copies_from_one_decoded_parent_equal_copies_each_from_the_file() -> None:
+    parent = bus_sample(GROUNDING[2:])
+    ops = [(build_op(name), 0.5) for name in sorted(REGISTRY)]
+    image = parent_image(parent, IMAGE_BYTES)
+    shared = [augment_sample(parent, image, ops, 11, index) for index in range(8)]
+    assert shared == [augment_sample(parent, IMAGE_BYTES, ops, 11, index) for index in range(8)]
+    assert len({result[1] for result in shared if result}) >= 6  # real, different copies
+
+
+class WritesIntoItsInput(Op):
+    name = "horizontal_flip"
+
+    def sample(self, rng: np.random.Generator) -> dict:
+        return {}
+
+    def apply(self, image, targets, params):
+        image[0, 0] = 0
+        return image, targets
+
+
+def test_an_op_writing_into_the_decoded_parent_raises_instead_of_changing_the_next_copy() -> None:
+    parent = bus_sample(GROUNDING[2:])
+    with pytest.raises(ValueError, match="read-only"):
+        augment_sample(parent, parent_image(parent, IMAGE_BYTES), [(WritesIntoItsInput(), 1.0)], 0, 0)
 
 
 def test_probability_zero_applies_nothing_but_records_parent() -> None:
