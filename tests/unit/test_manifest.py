@@ -219,3 +219,24 @@ def test_a_split_manifest_needs_one_split_per_sample(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="2 splits for 1 samples"):
         manifest.write_split_manifest([minimal_sample()], ["train", "val"], path)
     assert not path.exists()
+
+
+def test_samples_are_read_with_the_cyclic_collector_off_and_its_state_restored(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    table = samples_to_table([every_field_sample()] * 3)
+    seen: list[bool] = []
+    validate = Sample.model_validate
+    monkeypatch.setattr(Sample, "model_validate", lambda row: seen.append(gc.isenabled()) or validate(row))
+    assert manifest.table_to_samples(table) == [every_field_sample()] * 3
+    assert seen == [False] * 3 and gc.isenabled()
+    gc.disable()
+    try:
+        manifest.table_to_samples(table)
+        assert not gc.isenabled()  # a caller that turned it off keeps it off
+    finally:
+        gc.enable()
+    monkeypatch.setattr(Sample, "model_validate", lambda row: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        manifest.table_to_samples(table)
+    assert gc.isenabled()
