@@ -74,3 +74,16 @@ def test_end_now_flushes_and_exits_with_the_status_without_exit_handlers() -> No
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=False)
     assert (out.returncode, out.stdout) == (3, "the run output")
+
+
+def test_what_is_loaded_with_the_collector_off_is_frozen_and_the_collector_back_on() -> None:
+    code = (
+        "import gc, sys; sys.path.insert(0, 'scripts'); import airflow_preloaded as p\n"
+        "before = gc.get_freeze_count()\n"
+        "with p.collector_off_then_frozen():\n"
+        "    off = not gc.isenabled()\n"
+        "    loaded = [[index] for index in range(5000)]\n"
+        "print(off, gc.isenabled(), gc.get_freeze_count() - before >= 5000)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "True", "True"]
