@@ -153,6 +153,8 @@ def augment_shard(run: RunDescription, shard: dict[str, Any], scorer: Scorer | N
         path = store.path_for(ref.sha256, ref.format)
         if not path.is_file():
             raise FileNotFoundError(f"sample {sample.sample_id}: image {ref.file_name} not in the store at {store.root}")
+        if not copies:  # a phase that makes video clips only
+            continue
         image = parent_image(sample, path.read_bytes())
         ops = [(op, spec.probability if spec.applies_to(sample.task_type) else 0.0) for op, spec in built]
         for copy_index in range(copies):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from augment_stage_data import FakeScorer, augment_all, augment_run, make_sample, write_curated
 
+from vlforge.augment import stage
 from vlforge.augment.config import AugmentConfig, VideoSamplingConfig
 from vlforge.augment.gate import run_augment_gate
 from vlforge.augment.lineage import applied_ops, parent_id
@@ -185,6 +186,18 @@ def test_an_event_between_sampled_frames_drops_the_copy(tmp_path: Path, fixtures
     stats = augment_all(run)
     assert stats["augmented"] == 0 and stats["dropped_by_reason"] == {"video_event_not_sampled": 1}
     assert stats["video"] == {"parents": 1, "clips": 0}
+
+
+def test_a_phase_with_video_copies_only_decodes_no_image_parent(
+    tmp_path: Path, fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recipe = with_video(load_recipe("default"), paraphrase=False, copies_per_sample=1)
+    run = video_run(tmp_path, recipe.model_copy(update={"augment": recipe.augment.model_copy(update={"copies_per_sample": 0})}))
+    write_curated(run, [video_sample(run.store, fixtures_dir), *(make_sample(index, run.store) for index in range(2))])
+    decoded = []
+    monkeypatch.setattr(stage, "parent_image", lambda *args: decoded.append(args))
+    stats = augment_all(run)
+    assert stats["video"] == {"parents": 1, "clips": 1} and stats["augmented"] == 1 and decoded == []
 
 
 def test_finetune_makes_no_video_copies(mixed_run: RunDescription) -> None:
