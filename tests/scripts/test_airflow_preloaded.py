@@ -32,15 +32,19 @@ def test_task_modules_are_the_vlforge_imports_at_any_depth(tmp_path: Path) -> No
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("dag_id", "with_scorer"), [("vlforge_release", True), ("vlforge_synthesize_scenes", False)])
-def test_a_dag_preloads_its_stages_and_bertscore_model_modules_where_it_scores(dag_id: str, with_scorer: bool) -> None:
-    """The release DAG scores paraphrases and agreement with BERTScore: torch and BERT come preloaded; the scenes DAG does not."""
+def test_a_dag_preloads_its_stages_and_what_its_scorer_and_its_gates_need(dag_id: str, with_scorer: bool) -> None:
+    """The release DAG scores with BERTScore and gates with GX: torch, BERT and the MIME tables come preloaded.
+
+    The scenes DAG does neither.
+    """
     modules = airflow_preloaded.task_modules(REPO / "dags" / f"{dag_id}.py")
     if dag_id == "vlforge_release":
         assert {"vlforge.augment.stage", "vlforge.ingest", "vlforge.quality.gate", "vlforge.release"} <= set(modules)
     code = (
         f"import sys; sys.path.insert(0, 'scripts'); import airflow_preloaded as p; p.preload({dag_id!r}); "
         "print(all(m in sys.modules for m in p.task_modules(p.Path('dags') / f'{sys.argv[1]}.py')), "
-        "'torch' in sys.modules, 'transformers.models.bert.modeling_bert' in sys.modules)"
+        "'torch' in sys.modules, 'transformers.models.bert.modeling_bert' in sys.modules, "
+        "'great_expectations' in sys.modules, __import__('mimetypes').inited)"
     )
     env = {
         "PYTHONPATH": str(REPO / "include"),
@@ -50,7 +54,8 @@ def test_a_dag_preloads_its_stages_and_bertscore_model_modules_where_it_scores(d
         "HF_HUB_OFFLINE": "1",
     }
     out = subprocess.run([sys.executable, "-c", code, dag_id], cwd=REPO, env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["True", str(with_scorer), str(with_scorer)]
+    # The release DAG gates with Great Expectations, and the MIME tables its Data Docs read come with it.
+    assert out.stdout.split() == ["True", *[str(with_scorer)] * 4]
 
 
 def test_the_wait_ends_when_the_executor_has_a_result_and_sleeps_without_one() -> None:
