@@ -81,7 +81,8 @@ def vlforge_preannotate() -> None:
         settings = _settings()
         return list_image_shards(settings["images_dir"], settings["config"].shard_size)
 
-    @task
+    # One XCom for the shard's counts, not one more per key (Airflow infers multiple outputs from a dict annotation).
+    @task(multiple_outputs=False)
     def preannotate(shard: dict[str, Any]) -> dict[str, Any]:
         from vlforge.preannotate.tasks import preannotate_shard
 

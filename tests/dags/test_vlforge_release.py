@@ -19,6 +19,12 @@ def test_dags_import_without_errors(dagbag) -> None:
     assert "vlforge_release" in dagbag.dag_ids
 
 
+@pytest.mark.parametrize("dag_id", ["vlforge_release", "vlforge_synthesize_scenes", "vlforge_evaluate", "vlforge_preannotate"])
+def test_every_task_passes_its_value_on_as_one_xcom(dagbag, dag_id: str) -> None:
+    # A task returning a dict would otherwise push each of its keys as an XCom too (inferred multiple outputs).
+    assert [task.task_id for task in dagbag.get_dag(dag_id).tasks if task.multiple_outputs] == []
+
+
 def test_release_dag_is_documented_tagged_and_retried(dagbag) -> None:
     dag = dagbag.get_dag("vlforge_release")
     assert set(dag.tags) == {"vlforge", "release"}
@@ -105,6 +111,7 @@ def _run(dagbag, conf: dict[str, object]):  # noqa: ANN202
 
 def test_demo_release_end_to_end(dagbag, vlforge_home: Path, tmp_path: Path) -> None:
     from airflow.models.asset import AssetEvent
+    from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
     from airflow.utils.state import DagRunState
     from sqlalchemy import select
@@ -190,6 +197,9 @@ def test_demo_release_end_to_end(dagbag, vlforge_home: Path, tmp_path: Path) -> 
     assert (releases / "current").resolve() == folder.resolve()
     states = {instance.task_id: instance.state for instance in run.get_task_instances()}
     assert states["curate"] == states["compare_and_promote"] == "success"
+    with create_session() as session:
+        keys = set(session.scalars(select(XComModel.key).where(XComModel.run_id == run.run_id)))
+    assert keys == {"return_value"}  # each task's value as one XCom, not one more per key of a dict
 
 
 def test_failed_gate_fails_the_run_and_leaves_the_previous_release(dagbag, vlforge_home: Path, tmp_path: Path) -> None:
