@@ -3,7 +3,8 @@
 Imports are read from the source (``ast``), function-level ones included, so an import moved into a
 function to dodge a cycle is still a cycle. The stack (docs/adr/0005-run-folder-contract.md):
 
-0. foundation: records, geometry, store, layout, storage, manifest, media, tables, expectations, gates,
+0. foundation: records, geometry, store, layout, storage, manifest, media, tables, expectations, gates
+   (and their data_docs),
    config (and every ``*.config``), run, and small helpers (numerics, hostname, recent);
 1. engines: the building blocks inside each stage package, lower stage packages first
    (ingest, quality, curate, augment, synth, export), then the shared ones (report, compare, ...);
@@ -31,6 +32,7 @@ FOUNDATION = {
     "vlforge.tables",
     "vlforge.expectations",
     "vlforge.gates",
+    "vlforge.data_docs",  # the gates' Data Docs views
     "vlforge.label_studio_tasks",
     "vlforge.config",
     "vlforge.run",
