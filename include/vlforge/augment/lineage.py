@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from vlforge.augment.config import OpSpec
-from vlforge.augment.ops import build_op
+from vlforge.augment.ops import Op, build_op, op_class
 from vlforge.augment.pipeline import REPORT_OPS, VIDEO_SAMPLING
 from vlforge.augment.text import side_words, swap_left_right
 from vlforge.records import LineageOp, Sample
@@ -57,10 +57,7 @@ def side_words_mismatch(sample: Sample, parent: Sample | None) -> str | None:
     """
     if parent is None:
         return f"{sample.sample_id}: parent {parent_id(sample)} not found"
-    mirrors = 0
-    for entry in applied_ops(sample):
-        params = json.loads(entry.params_json)
-        mirrors += build_op(entry.op, params.pop("recipe", {})).mirrors(params)
+    mirrors = sum(mirrored(entry) for entry in applied_ops(sample))
     dropped: set[int] = set()
     starts = [index for index, entry in enumerate(sample.lineage) if entry.op == "parent"]
     for entry in sample.lineage[starts[-1] + 1 :] if starts else ():
@@ -79,6 +76,21 @@ def side_words_mismatch(sample: Sample, parent: Sample | None) -> str | None:
                 f"found {side_words(have)}"
             )
     return None
+
+
+def mirrored(entry: LineageOp) -> bool:
+    """Whether the applied op of a lineage entry mirrored the image left to right.
+
+    An op that keeps ``Op.mirrors`` mirrors by its class alone, answered without reading the entry's
+    parameters; only an op whose answer depends on them is built from them. The augment gate asks this
+    for every applied op of every copy, and reading and validating each entry's parameters was 1.4 s of
+    its 3.0 s left/right check for 18,000 copies.
+    """
+    cls = op_class(entry.op)
+    if cls.mirrors is Op.mirrors:
+        return cls.mirrors_horizontally
+    params = json.loads(entry.params_json)
+    return build_op(entry.op, params.pop("recipe", {})).mirrors(params)
 
 
 def empty_conversation(sample: Sample, parent: Sample | None) -> str | None:

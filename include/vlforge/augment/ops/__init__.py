@@ -29,6 +29,6 @@ from vlforge.augment.ops import (  # noqa: F401  (importing registers them)
     warp,
     watermark,
 )
-from vlforge.augment.ops.base import REGISTRY, Op, OpParams, build_op, register
+from vlforge.augment.ops.base import REGISTRY, Op, OpParams, build_op, op_class, register
 
-__all__ = ["REGISTRY", "Op", "OpParams", "build_op", "register"]
+__all__ = ["REGISTRY", "Op", "OpParams", "build_op", "op_class", "register"]

@@ -28,11 +28,16 @@ def register(cls: type[Op]) -> type[Op]:
     return cls
 
 
-def build_op(name: str, params: dict[str, Any] | None = None) -> Op:
-    """The registered op ``name`` with ``params``; an unknown name lists the known ones."""
+def op_class(name: str) -> type[Op]:
+    """The registered op class ``name``; an unknown name lists the known ones."""
     if name not in REGISTRY:
         raise ValueError(f"unknown augment op {name!r}; known ops: {', '.join(sorted(REGISTRY))}")
-    return REGISTRY[name](**(params or {}))
+    return REGISTRY[name]
+
+
+def build_op(name: str, params: dict[str, Any] | None = None) -> Op:
+    """The registered op ``name`` with ``params``; an unknown name lists the known ones."""
+    return op_class(name)(**(params or {}))
 
 
 class OpParams(BaseModel):
