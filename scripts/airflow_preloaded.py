@@ -6,8 +6,9 @@ every task, so the imports a task does first (vlforge's stages, Great Expectatio
 pandas: 3-4 s on a busy 2-core machine) are paid once per run instead of once per task instance.
 Which modules: every ``vlforge`` module that the DAG's file imports anywhere (its tasks import inside
 their bodies), read from the file's syntax tree; and where those load vlforge's BERTScore (the augment
-shards' paraphrase filter, the quality stage's agreement), the torch and transformers modules that
-making its scorer imports (``SCORER_MODULES``): about 4 s that every augment shard paid before. They
+shards' paraphrase filter, the quality stage's agreement), the modules that making its scorer
+imports (``SCORER_MODULES``: torch, tokenizers and safetensors for the shipped MiniLM; no longer
+transformers), about 2 s that every augment shard paid before. They
 are imported, not run: no torch thread pool exists yet when the executor forks, so the task processes
 start their own. Nothing runs at DAG parse time that did not before, and the arguments go to
 Airflow's own CLI unchanged. With ``VLFORGE_WAIT_FOR_URL`` set it asks that URL (the Execution API

@@ -35,8 +35,11 @@ Where it saves time over ``bert_score.score``:
 - texts are grouped by token count, so no batch carries padding or needs an
   attention mask (bert-score pads each batch to its longest text); ``torch.inference_mode``;
 - matching runs per pair, once per distinct pair;
-- the model's pooler (a dense layer over ``[CLS]`` that BERTScore never reads) is dropped, and
-  torch uses one thread per core this process may run on, or ``OMP_NUM_THREADS`` where that is set
+- a plain BERT (the MiniLM, and a local BERT a recipe names) runs through
+  ``vlforge.quality.metrics.bert_encoder``: its token states and ids as ``transformers`` gives them,
+  without the pooler BERTScore never reads and without importing ``transformers`` (2.7-3 s); any
+  other encoder loads through ``transformers``' ``AutoModel``;
+- torch uses one thread per core this process may run on, or ``OMP_NUM_THREADS`` where that is set
   (``scorer_threads``): ``scripts/run_dag.sh`` sets it to the cores per task running side by side,
   since two augment shards each scoring on every core ran their paraphrase filter 2.5-3x slower
   than one thread each.
@@ -66,8 +69,8 @@ package was found for this project; a recipe can name a local one for such
 text (``quality.text_encoders``, ``vlforge.quality.config``), and text that no
 configured encoder covers is left unscored.
 
-Importing this module is cheap: torch and transformers are imported when a
-``BertScorer`` is made.
+Importing this module is cheap: torch (and ``transformers`` for an encoder that is not a plain
+BERT) is imported when a ``BertScorer`` is made.
 """
 
 from __future__ import annotations
@@ -76,7 +79,7 @@ import itertools
 import os
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -203,15 +206,9 @@ def greedy_match(
     return precision, recall, f1_score(precision, recall)
 
 
-# What making a ``BertScorer`` imports: about 4 s, nearly all of its set-up (the MiniLM itself loads in 0.2 s).
-# ``scripts/airflow_preloaded.py`` imports them once before Airflow forks its task processes.
-SCORER_MODULES = (
-    "torch",
-    "transformers.models.auto.modeling_auto",
-    "transformers.models.auto.tokenization_auto",
-    "transformers.models.bert.modeling_bert",
-    "transformers.models.bert.tokenization_bert",
-)
+# What making a ``BertScorer`` of a plain BERT imports: about 2 s, nearly all of its set-up (the MiniLM itself
+# loads in 0.1 s). ``scripts/airflow_preloaded.py`` imports them once before Airflow forks its task processes.
+SCORER_MODULES = ("torch", "safetensors.torch", "tokenizers", "vlforge.quality.metrics.bert_encoder")
 
 
 def scorer_threads() -> int:
@@ -240,7 +237,8 @@ class BertScorer:
         dtype: Literal["float64", "float32"] = "float64",
     ) -> None:
         import torch
-        from transformers import AutoModel, AutoTokenizer
+
+        from vlforge.quality.metrics.bert_encoder import WordPieceTokenizer, load_bert_encoder, plain_bert
 
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -250,16 +248,15 @@ class BertScorer:
         self.batch_size = batch_size
         self.model_path = model_path or default_model_path()
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.tokenizer = AutoTokenizer.from_pretrained(self.model_path, use_fast=False)
-        model = AutoModel.from_pretrained(self.model_path)
-        layers = model.encoder.layer
-        if not 0 <= num_layers <= len(layers):
-            raise ValueError(f"num_layers must be between 0 and {len(layers)} for {self.model_path}, got {num_layers}")
-        model.encoder.layer = torch.nn.ModuleList(list(layers[:num_layers]))
-        if model.config.model_type == "bert":
-            model.pooler = None  # BertModel skips a missing pooler; BERTScore reads the token states only
-        self.model = model.eval().to(device=self.device, dtype=getattr(torch, dtype))
         self.num_layers = num_layers
+        if plain_bert(self.model_path):
+            self.tokenizer: WordPieceTokenizer | _TransformersTokenizer = WordPieceTokenizer.from_folder(self.model_path)
+            self.model: Callable[[torch.Tensor], torch.Tensor] = load_bert_encoder(
+                self.model_path, num_layers, getattr(torch, dtype), self.device
+            )
+        else:
+            self.tokenizer = _TransformersTokenizer(self.model_path)
+            self.model = _transformers_encoder(self.model_path, num_layers, getattr(torch, dtype), self.device)
         self._special = {self.tokenizer.cls_token_id, self.tokenizer.sep_token_id}
         self._empty: Ids = (self.tokenizer.cls_token_id, self.tokenizer.sep_token_id)
 
@@ -280,10 +277,7 @@ class BertScorer:
         nonempty = sorted({text for text in stripped if text})
         encoded: dict[str, Ids] = {"": self._empty}
         if nonempty:
-            batch = self.tokenizer(
-                nonempty, add_special_tokens=True, max_length=self.tokenizer.model_max_length, truncation=True
-            )
-            encoded.update(zip(nonempty, (tuple(ids) for ids in batch["input_ids"]), strict=True))
+            encoded.update(zip(nonempty, self.tokenizer.encode(nonempty), strict=True))
         return [encoded[text] for text in stripped]
 
     def embed(self, sequences: Sequence[Ids]) -> dict[Ids, np.ndarray]:
@@ -307,7 +301,7 @@ class BertScorer:
                 group = list(same_length)
                 for start in range(0, len(group), self.batch_size):
                     batch = group[start : start + self.batch_size]
-                    hidden: torch.Tensor = self.model(torch.tensor(batch, dtype=torch.long, device=self.device))[0]
+                    hidden: torch.Tensor = self.model(torch.tensor(batch, dtype=torch.long, device=self.device))
                     hidden = hidden / hidden.norm(dim=-1, keepdim=True)
                     for ids, array in zip(batch, hidden.cpu().numpy(), strict=True):
                         embeddings[ids] = array
@@ -347,6 +341,37 @@ class BertScorer:
     def _needs_model(self, pair: tuple[Ids, Ids]) -> bool:
         candidate, reference = pair
         return candidate != reference and self._empty not in pair
+
+
+class _TransformersTokenizer:
+    """``transformers``' tokenizer of an encoder that is not a plain BERT, encoding as bert-score does."""
+
+    def __init__(self, model_path: str) -> None:
+        from transformers import AutoTokenizer
+
+        self.tokenizer = AutoTokenizer.from_pretrained(model_path, use_fast=False)
+        self.cls_token_id: int = self.tokenizer.cls_token_id
+        self.sep_token_id: int = self.tokenizer.sep_token_id
+
+    def encode(self, texts: Sequence[str]) -> list[Ids]:
+        batch = self.tokenizer(list(texts), add_special_tokens=True, max_length=self.tokenizer.model_max_length, truncation=True)
+        return [tuple(ids) for ids in batch["input_ids"]]
+
+
+def _transformers_encoder(
+    model_path: str, num_layers: int, dtype: torch.dtype, device: str
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``transformers``' ``AutoModel`` of an encoder that is not a plain BERT, cut to ``num_layers``: ids to token states."""
+    import torch
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(model_path)
+    layers = model.encoder.layer
+    if not 0 <= num_layers <= len(layers):
+        raise ValueError(f"num_layers must be between 0 and {len(layers)} for {model_path}, got {num_layers}")
+    model.encoder.layer = torch.nn.ModuleList(list(layers[:num_layers]))
+    model = model.eval().to(device=device, dtype=dtype)
+    return lambda input_ids: model(input_ids)[0]
 
 
 class LazyBertScorer:

@@ -87,12 +87,19 @@ def test_a_pair_scores_as_bert_score_scores_it_in_a_padded_batch(scorer: BertSco
     assert scorer.score([candidate, longer], [reference, "x"])[0] == pytest.approx(ours, abs=1e-6)
 
 
+def _bert_score_tokenizer():  # noqa: ANN202 - a transformers tokenizer
+    import bert_score.utils
+
+    return bert_score.utils.get_tokenizer(default_model_path(), use_fast=False)
+
+
 def test_token_ids_are_bert_scores(scorer: BertScorer) -> None:
     import bert_score.utils
 
-    texts = [*CANDIDATES, *REFERENCES, "  padded  ", "naïve café", "我们去公园"]
-    assert scorer.encode(texts) == [tuple(bert_score.utils.sent_encode(scorer.tokenizer, text)) for text in texts]
-    assert len(scorer.encode([LONG])[0]) == scorer.tokenizer.model_max_length
+    texts = [*CANDIDATES, *REFERENCES, "  padded  ", "naïve café", "我们去公园", "left [SEP] right", "tab\there\x00", "emoji 🐶"]
+    tokenizer = _bert_score_tokenizer()
+    assert scorer.encode(texts) == [tuple(bert_score.utils.sent_encode(tokenizer, text)) for text in texts]
+    assert len(scorer.encode([LONG])[0]) == tokenizer.model_max_length == 512
 
 
 def test_results_do_not_depend_on_batch_size(scorer: BertScorer) -> None:
@@ -177,7 +184,7 @@ def test_is_meaningful(scorer: BertScorer, text: str, meaningful: bool) -> None:
 def test_cjk_is_mostly_unknown_to_the_model(scorer: BertScorer) -> None:
     """Why CJK text is left unscored: the English vocabulary turns it into [UNK]s."""
     (ids,) = scorer.encode(["我们去公园玩"])
-    unknown = sum(token == scorer.tokenizer.unk_token_id for token in ids)
+    unknown = sum(token == _bert_score_tokenizer().unk_token_id for token in ids)
     assert (unknown, len(ids)) == (4, 8)  # [CLS], 2 known characters, 4 [UNK]s, [SEP]
 
 
