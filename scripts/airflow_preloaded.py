@@ -29,7 +29,13 @@ loop wakes as soon as a task process ends, at most one second later as before; e
 ``time.sleep`` sleeps as it did. When Airflow's command returns, the process ends at once with its
 status (``end_now``).
 
+``run_dag.sh`` starts its Execution API server through this script too, with ``VLFORGE_WAIT_FOR_URL``
+set to the server's own health: the collector is off until the server first answers, then what it built
+is frozen and the collector is back on (``collector_off_until_answering``).
+
     python scripts/airflow_preloaded.py dags test --use-executor DAG_ID -c CONF
+    VLFORGE_WAIT_FOR_URL=http://127.0.0.1:PORT/execution/health \\
+        python scripts/airflow_preloaded.py api-server --apps execution -p PORT
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ import importlib
 import mimetypes
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -147,23 +154,50 @@ def collector_off_then_frozen() -> Iterator[None]:
         gc.enable()
 
 
+def collector_off_until_answering(url: str) -> None:
+    """No cyclic garbage collection until ``url`` answers; then what exists is frozen and the collector is back on.
+
+    For the Execution API server that ``run_dag.sh`` starts, ``url`` being its own health: it imports
+    Airflow, and on its first request Cadwyn builds a router for each version of the API. That start-up
+    (12 s on a busy 2-core machine, half of it in the first request) is what the first task waits for once
+    the DAG's modules load in less, and the collector's full passes over what it builds are a part of it.
+    """
+    gc.disable()
+
+    def when_answering() -> None:
+        try:
+            wait_for(url)
+        finally:
+            gc.freeze()
+            gc.enable()
+
+    threading.Thread(target=when_answering, name="collector-back-once-answering", daemon=True).start()
+
+
 def main() -> None:
     args = sys.argv[1:]
     positional = [arg for arg in args if not arg.startswith("-")]
     server_url = os.environ.get("VLFORGE_WAIT_FOR_URL")  # the API server started beside this process (run_dag.sh)
     dag_test = positional[:2] == ["dags", "test"] and len(positional) > 2
-    with collector_off_then_frozen():
-        with ThreadPoolExecutor(max_workers=1) as waiting:
-            server_up = waiting.submit(wait_for, server_url) if server_url else None
-            if dag_test:
-                preload(positional[2])
-            if server_up is not None:
-                server_up.result()
-        # Airflow's configuration first, as its own entry point does: importing its modules in another order can cycle.
+    if positional[:1] == ["api-server"] and server_url:  # the server itself, started by run_dag.sh
+        collector_off_until_answering(server_url)
         from airflow.__main__ import main as airflow_main
+    else:
+        with collector_off_then_frozen():
+            with ThreadPoolExecutor(max_workers=1) as waiting:
+                server_up = waiting.submit(wait_for, server_url) if server_url else None
+                if dag_test:
+                    preload(positional[2])
+                # Airflow's configuration first, as its own entry point does: importing its modules in another order
+                # can cycle. It and the command's module load (3 s) while the server may still be starting.
+                from airflow.__main__ import main as airflow_main
 
-        if dag_test and "--use-executor" in args:
-            wake_dag_test_when_a_task_ends()
+                if dag_test:
+                    importlib.import_module("airflow.cli.commands.dag_command")
+                if server_up is not None:
+                    server_up.result()
+            if dag_test and "--use-executor" in args:
+                wake_dag_test_when_a_task_ends()
     sys.argv = ["airflow", *args]
     try:
         airflow_main()

@@ -36,11 +36,13 @@ export AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL=${AIRFLOW__WORKERS__MIN_HEARTBEA
 
 mkdir -p "$AIRFLOW_HOME/logs"
 server_log=$AIRFLOW_HOME/logs/run_dag_api_server.log
-setsid "$airflow" api-server --apps execution -H 127.0.0.1 -p "$port" > "$server_log" 2>&1 &
+health=http://127.0.0.1:$port/execution/health
+# Through airflow_preloaded.py too: the server starts with Python's cyclic garbage collector off until it answers.
+VLFORGE_WAIT_FOR_URL=$health setsid "$python" "$(dirname "$0")/airflow_preloaded.py" api-server --apps execution \
+    -H 127.0.0.1 -p "$port" > "$server_log" 2>&1 &
 server=$!
 # KILL, not TERM: once the run has ended the server has nothing to finish, and after a TERM its Python teardown
 # (every Airflow module) kept the run waiting 10 s or more on a busy machine.
 trap 'kill -KILL -- -"$server" 2> /dev/null || true; wait "$server" 2> /dev/null || true' EXIT
 # The API server and the preloading run side by side; airflow_preloaded.py waits for the server's health.
-VLFORGE_WAIT_FOR_URL=http://127.0.0.1:$port/execution/health \
-    "$python" "$(dirname "$0")/airflow_preloaded.py" dags test --use-executor "$dag_id" -c "$conf"
+VLFORGE_WAIT_FOR_URL=$health "$python" "$(dirname "$0")/airflow_preloaded.py" dags test --use-executor "$dag_id" -c "$conf"

@@ -93,3 +93,23 @@ def test_what_is_loaded_with_the_collector_off_is_frozen_and_the_collector_back_
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "True", "True"]
+
+
+def test_the_collector_is_off_until_the_url_answers_then_what_exists_is_frozen() -> None:
+    code = (
+        "import gc, http.server, socket, sys, threading, time; sys.path.insert(0, 'scripts'); import airflow_preloaded as p\n"
+        "probe = socket.socket(); probe.bind(('127.0.0.1', 0)); port = probe.getsockname()[1]; probe.close()\n"
+        "before = gc.get_freeze_count()\n"
+        "p.collector_off_until_answering(f'http://127.0.0.1:{port}/')\n"
+        "built = [[index] for index in range(5000)]\n"
+        "time.sleep(1.0)\n"
+        "off_while_not_answering = not gc.isenabled()\n"
+        "server = http.server.HTTPServer(('127.0.0.1', port), http.server.SimpleHTTPRequestHandler)\n"
+        "threading.Thread(target=server.serve_forever, daemon=True).start()\n"
+        "deadline = time.monotonic() + 30\n"
+        "while not gc.isenabled() and time.monotonic() < deadline:\n"
+        "    time.sleep(0.05)\n"
+        "print(off_while_not_answering, gc.isenabled(), gc.get_freeze_count() - before >= 5000)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.split() == ["True", "True", "True"]
