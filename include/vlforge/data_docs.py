@@ -20,15 +20,26 @@ from typing import Any
 
 from great_expectations.render.view import DefaultJinjaIndexPageView, DefaultJinjaPageView
 from jinja2 import BytecodeCache, Environment, FileSystemBytecodeCache
+from jinja2.bccache import Bucket
 
 log = logging.getLogger(__name__)
+
+
+class _BestEffortBytecodeCache(FileSystemBytecodeCache):
+    """Jinja's file bytecode cache, where a template that cannot be written (a full disk) is only compiled again next time."""
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except OSError as error:
+            log.warning("Data Docs template %s not cached in %s: %s", bucket.key, self.directory, error)
 
 
 @functools.cache
 def bytecode_cache() -> BytecodeCache | None:
     """Jinja's file bytecode cache in its default folder; None (templates compiled as before) where that folder is unsafe."""
     try:
-        return FileSystemBytecodeCache()
+        return _BestEffortBytecodeCache()
     except (OSError, RuntimeError) as error:
         log.warning("Data Docs templates are compiled in every gate: no Jinja bytecode cache (%s)", error)
         return None

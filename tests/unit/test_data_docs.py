@@ -98,3 +98,18 @@ def test_a_site_gets_the_cached_views_on_its_index_and_every_section_and_the_ori
     page_view = {"module_name": "vlforge.data_docs", "class_name": CachedJinjaPageView.__name__}
     assert cached["site_section_builders"] == {name: {"view": page_view} for name in ("expectations", "validations", "profiling")}
     assert cached_views_site(cached) == cached
+
+
+def test_a_template_the_cache_cannot_write_is_rendered_all_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = data_docs._BestEffortBytecodeCache(str(tmp_path / "jinja_cache"))
+    (tmp_path / "jinja_cache").mkdir()
+    monkeypatch.setattr(data_docs, "bytecode_cache", lambda: cache)
+
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(jinja2.FileSystemBytecodeCache, "dump_bytecode", disk_full)
+    run_dir = RunDir(tmp_path / "run")
+    _gate("first", run_dir)
+    assert "first/rows" in (run_dir.data_docs / "index.html").read_text(encoding="utf-8")
+    assert not any((tmp_path / "jinja_cache").iterdir())

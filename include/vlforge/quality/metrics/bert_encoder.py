@@ -141,17 +141,20 @@ class WordPieceTokenizer:
 
     @classmethod
     def from_folder(cls, model_path: str | Path) -> WordPieceTokenizer:
-        """The tokenizer of ``model_path``, its length limit the ``model_max_length`` of ``tokenizer_config.json``."""
+        """``model_path``'s tokenizer, cut at its ``model_max_length`` or the model's positions, whichever is fewer."""
         from tokenizers import Tokenizer
 
         folder = Path(model_path)
-        settings_file = folder / "tokenizer_config.json"
+        settings_file, config_file = folder / "tokenizer_config.json", folder / "config.json"
         settings = json.loads(settings_file.read_text(encoding="utf-8")) if settings_file.is_file() else {}
+        config = json.loads(config_file.read_text(encoding="utf-8")) if config_file.is_file() else {}
         tokenizer = Tokenizer.from_file(str(folder / TOKENIZER))
         # tokenizer.json may carry its own padding and a shorter cut (sentence-transformers saves 128); bert-score
-        # pads nothing here and cuts at the tokenizer's model_max_length.
+        # pads nothing here and cuts at the tokenizer's model_max_length, which some folders leave out or set
+        # to transformers' "no limit" (1e30): then at the positions the model has.
         tokenizer.no_padding()
-        tokenizer.enable_truncation(max_length=int(settings.get("model_max_length", 512)))
+        positions = int(config.get("max_position_embeddings", 512))
+        tokenizer.enable_truncation(max_length=min(int(settings.get("model_max_length", positions)), positions))
         ids = [
             tokenizer.token_to_id(settings.get(name, default))
             for name, default in (("cls_token", "[CLS]"), ("sep_token", "[SEP]"))

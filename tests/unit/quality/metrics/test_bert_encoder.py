@@ -139,3 +139,13 @@ def test_an_encoder_that_is_not_a_plain_bert_scores_through_transformers_the_sam
     other = BertScorer(model_path=str(through_transformers), num_layers=3)
     assert not isinstance(other.tokenizer, WordPieceTokenizer)
     assert other.score(candidates, references) == plain.score(candidates, references)
+
+
+def test_a_folder_without_a_length_limit_is_cut_at_the_model_s_positions(tiny_bert: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "no_limit"
+    shutil.copytree(tiny_bert, folder)
+    settings = json.loads((folder / "tokenizer_config.json").read_text())
+    assert settings["model_max_length"] == 64
+    (folder / "tokenizer_config.json").write_text(json.dumps({**settings, "model_max_length": 1e30}))  # transformers' "none"
+    words = " ".join(["a mat"] * 100)
+    assert [len(ids) for ids in WordPieceTokenizer.from_folder(folder).encode([words, "a mat"])] == [64, 4]
