@@ -1,4 +1,4 @@
-"""vlforge.data_docs and the gates' GX project: templates compiled once, the project file written once."""
+"""vlforge.data_docs and the gates' GX project: templates compiled once, the project file written once, no config variables file."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import great_expectations as gx
 import jinja2
 import pandas as pd
 import pytest
+from great_expectations.core.config_provider import _ConfigurationVariablesConfigurationProvider
 from great_expectations.data_context.data_context_variables import FileDataContextVariables
 
 from vlforge import data_docs
@@ -85,6 +86,17 @@ def test_the_project_file_is_written_at_the_first_gate_only(
     site = context.variables.data_docs_sites["local_site"]
     assert site["site_index_builder"]["view"]["class_name"] == "CachedJinjaIndexPageView"
     assert dict(context.variables.progress_bars)["globally"] is False
+    assert context.variables.config_variables_file_path is None
+
+
+def test_a_later_gate_reads_no_config_variables_file(tmp_path: Path, cache_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run_dir = RunDir(tmp_path / "run")
+    _gate("first", run_dir)
+    reads = []
+    monkeypatch.setattr(_ConfigurationVariablesConfigurationProvider, "get_values", lambda self: reads.append(1) or {})
+    _gate("second", run_dir)
+    assert reads == []
+    assert run_dir.gate_summary("second").is_file()
 
 
 def test_a_site_gets_the_cached_views_on_its_index_and_every_section_and_the_original_is_unchanged() -> None:
