@@ -14,7 +14,8 @@ from vlforge.augment.config import OpSpec
 from vlforge.augment.lineage import empty_conversation, op_counts, paraphrase_scores, parent_id, side_words_mismatch
 from vlforge.config import Recipe
 from vlforge.gates import run_gate
-from vlforge.manifest import read_augmented, read_samples_by_id
+from vlforge.layout import RunDir
+from vlforge.manifest import cyclic_gc_off, read_augmented, read_samples_by_id
 from vlforge.records import Sample
 from vlforge.run import RunDescription
 from vlforge.tables import boxes_table
@@ -121,11 +122,19 @@ def run_augment_gate(run: RunDescription) -> dict[str, Any]:
     """
     run_dir, recipe = run.run_dir, run.recipe
     stats = json.loads(run_dir.augment_stats.read_text(encoding="utf-8"))
+    specs = recipe.augment.phase_specs(stats["phase"]) if stats["phase"] else []
+    # The copies and their parents are freed before the collector is back on, so it never walks them: it took
+    # 1.3 s of this gate's 4.1 s at 18,000 copies (``cyclic_gc_off``).
+    with cyclic_gc_off():
+        checked = _read_augment_tables(run_dir, specs)
+    suites = augment_suites(recipe, checked, specs)
+    return asdict(run_gate("augment", {name: checked[name] for name in suites}, suites, run_dir))
+
+
+def _read_augment_tables(run_dir: RunDir, specs: list[OpSpec]) -> dict[str, pd.DataFrame]:
+    """``augment_tables`` of the run's augmented copies and their parents in the curated manifest."""
     copies = read_augmented(run_dir.augmented)
     # Only the copies' own parents: the rest of the curated manifest is never read into memory.
     wanted = sorted({parent for parent in (parent_id(copy) for copy in copies) if parent})
     parents = {sample.sample_id: sample for sample in read_samples_by_id(run_dir.curated, wanted)} if wanted else {}
-    specs = recipe.augment.phase_specs(stats["phase"]) if stats["phase"] else []
-    checked = augment_tables(copies, parents, specs)
-    suites = augment_suites(recipe, checked, specs)
-    return asdict(run_gate("augment", {name: checked[name] for name in suites}, suites, run_dir))
+    return augment_tables(copies, parents, specs)

@@ -17,6 +17,7 @@ from vlforge.augment.lineage import applied_ops
 from vlforge.config import load_recipe
 from vlforge.gates import GateFailed
 from vlforge.manifest import AUGMENTED_SCHEMA, read_augmented, read_split_manifest, table_to_samples
+from vlforge.records import Sample
 from vlforge.run import RunDescription
 
 
@@ -118,3 +119,31 @@ def test_empty_conversation_fails_the_gate(tmp_path: Path) -> None:
     with pytest.raises(GateFailed, match="expect_no_empty_conversation") as failed:
         run_augment_gate(run)
     assert f"{rows[0]['sample_id']}: no answer left" in str(failed.value)
+
+
+def test_the_copies_are_freed_before_the_cyclic_collector_is_back_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+    import weakref
+
+    from vlforge.augment import gate
+
+    run = augment_run(tmp_path, seed=1, shard_size=6)
+    make_curated(run, train=6)
+    augment_all(run)
+    seen: dict[str, object] = {}
+    tables = gate.augment_tables
+
+    def watching(copies: list[Sample], *rest: object) -> object:
+        seen["collector_on"] = gc.isenabled()
+        seen["copy"] = weakref.ref(copies[0])
+        return tables(copies, *rest)
+
+    def enabling() -> None:
+        seen.setdefault("copy_alive_when_back_on", seen["copy"]() is not None)
+        enable()
+
+    enable = gc.enable
+    monkeypatch.setattr(gate, "augment_tables", watching)
+    monkeypatch.setattr(gc, "enable", enabling)
+    assert run_augment_gate(run)["passed"]
+    assert seen["collector_on"] is False and seen["copy_alive_when_back_on"] is False and gc.isenabled()
